@@ -1,0 +1,55 @@
+/**
+ * Every error latchkey throws is a `LatchkeyError` with a stable `code`, so callers can branch on
+ * `error.code` instead of parsing messages. A missing or expired session is never an error: it is `null`.
+ */
+export const ERROR_CODES = {
+  /** The backing store did not answer in time, is disconnected, or refused the command. */
+  STORE_UNAVAILABLE: "the session store is unavailable",
+  /** An option passed to a factory is missing or out of range; thrown at construction. */
+  INVALID_OPTION: "invalid option",
+  /** A method was called with an argument it cannot accept (a bad field name, a non-integer step). */
+  INVALID_ARGUMENT: "invalid argument",
+} as const;
+
+export type LatchkeyErrorCode = keyof typeof ERROR_CODES;
+
+export class LatchkeyError extends Error {
+  readonly code: LatchkeyErrorCode;
+
+  constructor(code: LatchkeyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LatchkeyError";
+    this.code = code;
+  }
+}
+
+/** The store could not be reached or did not answer within its command timeout. */
+export class StoreUnavailableError extends LatchkeyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("STORE_UNAVAILABLE", message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** Thrown by factories when an option is wrong; the message names the option. */
+export class InvalidOptionError extends LatchkeyError {
+  readonly option: string;
+
+  constructor(option: string, problem: string) {
+    super("INVALID_OPTION", `latchkey: option "${option}" ${problem}`);
+    this.name = "InvalidOptionError";
+    this.option = option;
+  }
+}
+
+export class InvalidArgumentError extends LatchkeyError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", `latchkey: ${message}`);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+/** True for errors that mean "try again later" rather than "your request is wrong". */
+export function isStoreUnavailable(error: unknown): error is StoreUnavailableError {
+  return error instanceof LatchkeyError && error.code === "STORE_UNAVAILABLE";
+}

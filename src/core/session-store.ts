@@ -1,0 +1,107 @@
+/**
+ * The small interface every backend implements. The session manager (`createSessionManager`) owns tokens,
+ * hashing, option checks and field codecs; a store owns storage and the atomicity of each operation.
+ * Ids given to a store are always storage ids (SHA-256 of the token), never tokens.
+ *
+ * All times are milliseconds since the epoch; the caller passes `now` so that every backend applies the
+ * same clock and the conformance suite can prove the same behaviour for all of them.
+ */
+
+/** A session as the store keeps it. Field values are strings, as in a Redis hash. */
+export interface StoredSession {
+  /** Storage id: SHA-256(token), base64url. */
+  id: string;
+  userId: string;
+  createdAt: number;
+  /** When the idle timer was last refreshed (at most `touchIntervalMs` stale). */
+  lastSeenAt: number;
+  /** Absolute end of life: no activity extends a session past this. */
+  expiresAt: number;
+  userAgent: string;
+  ip: string;
+  fields: Record<string, string>;
+}
+
+export type NewSession = StoredSession;
+
+/** How a load refreshes the idle timer. */
+export interface TouchPolicy {
+  now: number;
+  /** Idle lifetime: the session ends this long after its last refresh, never later than `expiresAt`. */
+  idleTimeoutMs: number;
+  /** Refresh the idle timer only when the last refresh is at least this old (0: on every load). */
+  touchIntervalMs: number;
+}
+
+export interface FieldChanges {
+  set?: Readonly<Record<string, string>>;
+  remove?: readonly string[];
+}
+
+/**
+ * Small records and counters that live beside the sessions in the same backend (accounts, login
+ * throttles). Keys are namespaced by the store, apart from session keys.
+ */
+export interface RecordStore {
+  /** Creates the record only if the key is free; false when it already exists. Atomic. */
+  insert(key: string, fields: Readonly<Record<string, string>>): Promise<boolean>;
+  /** The record's fields, or null when there is none. */
+  get(key: string): Promise<Record<string, string> | null>;
+  /** Adds one hit to a fixed-window counter that starts with the first hit; returns the count in the window. */
+  hit(key: string, windowMs: number): Promise<number>;
+  /** The current count of a hit counter (0 when none). */
+  hits(key: string): Promise<number>;
+  /** Forgets a record or counter. */
+  delete(key: string): Promise<void>;
+}
+
+export interface SessionStore {
+  /** A short name for logs and pages: "memory", "redis", "redis-cluster", ... */
+  readonly kind: string;
+  readonly records: RecordStore;
+
+  /** Writes a new session and adds it to its user's index. */
+  create(session: NewSession, policy: TouchPolicy): Promise<void>;
+  /**
+   * Reads a session and refreshes its idle timer, in one atomic step (one round trip on Redis).
+   * A session past `expiresAt` is deleted and reported as null. `increments` are applied atomically
+   * in the same step and the returned fields include their new values.
+   */
+  load(
+    id: string,
+    policy: TouchPolicy,
+    increments?: Readonly<Record<string, number>>,
+  ): Promise<StoredSession | null>;
+  /** Sets and removes fields only if the session still exists; false (and no write) when it does not. */
+  update(id: string, changes: FieldChanges): Promise<boolean>;
+  /** Atomically adds `by` to an integer field if the session exists; null when it does not. */
+  increment(id: string, field: string, by: number): Promise<number | null>;
+  /**
+   * Moves a session to a new id (token rotation): the old id stops working at once, fields, creation
+   * time and absolute expiry carry over. Null when the old session no longer exists.
+   */
+  rotate(oldId: string, newId: string, policy: TouchPolicy): Promise<StoredSession | null>;
+  /** Deletes a session; false when it did not exist. */
+  destroy(id: string): Promise<boolean>;
+  /** The user's live sessions; expired index entries are pruned on the way. */
+  listByUser(userId: string, now: number): Promise<StoredSession[]>;
+  /** Deletes all of a user's sessions except `exceptId`; returns how many were deleted. */
+  destroyByUser(userId: string, exceptId?: string): Promise<number>;
+  /** Resolves when the store answers; throws StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Names of the reserved hash fields that hold a session's metadata. They start with "$", which user
+ * field names may not, and are short because every session pays for them in memory.
+ */
+export const META_FIELDS = {
+  userId: "$u",
+  createdAt: "$c",
+  lastSeenAt: "$t",
+  expiresAt: "$e",
+  userAgent: "$a",
+  ip: "$i",
+} as const;

@@ -1,0 +1,12 @@
+export * from "./core/errors.js";
+export * from "./core/fields.js";
+export * from "./core/session-manager.js";
+export * from "./core/session-store.js";
+export {
+  generateToken,
+  isWellFormedToken,
+  PUBLIC_ID_LENGTH,
+  publicIdOf,
+  sessionIdOf,
+  TOKEN_LENGTH,
+} from "./core/token.js";
