@@ -1,0 +1,5 @@
+/**
+ * `latchkey/memory`: the embedded store, for running without Redis (development, tests, one process).
+ * @module
+ */
+export { createMemoryStore, type MemoryStoreOptions } from "./memory-store.js";

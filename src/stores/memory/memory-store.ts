@@ -1,0 +1,313 @@
+import { InvalidArgumentError, InvalidOptionError, StoreUnavailableError } from "../../core/errors.js";
+import type { SessionStore, StoredSession } from "../../core/session-store.js";
+import { createMemoryRecords } from "./memory-records.js";
+
+export interface MemoryStoreOptions {
+  /**
+   * Most sessions kept at once. Default 100_000. When a new session would exceed it, expired sessions
+   * are swept first; if the store is still full, the least recently refreshed session is evicted (with
+   * one idle timeout for every session, the one nearest to its idle deadline).
+   */
+  maxSessions?: number;
+  /**
+   * Most records and hit counters kept at once, together. Default 100_000. When full, expired counters
+   * are swept, then the oldest counter is evicted, and the oldest record only when no counter is left.
+   */
+  maxRecords?: number;
+  /**
+   * Milliseconds between background sweeps that free expired sessions and counters nobody asks for
+   * again. Default 60_000; 0 turns the sweep off (expiry is always checked on access anyway). The timer
+   * is `unref()`ed, so it never keeps the process alive, and `close()` clears it.
+   */
+  sweepIntervalMs?: number;
+}
+
+interface Entry {
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  /** End of the idle lifetime: min(last refresh + idle timeout, expiresAt). What a Redis TTL would be. */
+  deadline: number;
+  userAgent: string;
+  ip: string;
+  fields: Map<string, string>;
+}
+
+const DEFAULT_MAX = 100_000;
+const DEFAULT_SWEEP_MS = 60_000;
+const MAX_TIMER_MS = 2_147_483_647;
+/** What Redis accepts as an integer for HINCRBY: no sign on zero, no leading zeros, no spaces. */
+const INTEGER_TEXT = /^(0|-?[1-9][0-9]*)$/;
+
+const dumps = new WeakMap<SessionStore, () => string[]>();
+
+/**
+ * An embedded, in-process store with the same semantics as the Redis store, for development, tests and
+ * single-process deployments. Sessions vanish when the process exits. Expiry is lazy (checked on each
+ * access) plus an optional background sweep; memory is bounded by `maxSessions` and `maxRecords`.
+ *
+ * @example
+ * const sessions = createSessionManager({ store: createMemoryStore() });
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionError("options", "must be an object");
+  }
+  const { maxSessions = DEFAULT_MAX, maxRecords = DEFAULT_MAX, sweepIntervalMs = DEFAULT_SWEEP_MS } = options;
+  requireWhole("maxSessions", maxSessions, 1, Number.MAX_SAFE_INTEGER);
+  requireWhole("maxRecords", maxRecords, 1, Number.MAX_SAFE_INTEGER);
+  requireWhole("sweepIntervalMs", sweepIntervalMs, 0, MAX_TIMER_MS);
+
+  // Map iteration follows insertion order, and a refresh re-inserts its session: the first entry is
+  // always the least recently refreshed one, the eviction candidate.
+  const sessions = new Map<string, Entry>();
+  const byUser = new Map<string, Set<string>>();
+  let closed = false;
+  const assertOpen = (): void => {
+    if (closed) throw new StoreUnavailableError("latchkey: the memory store is closed");
+  };
+  const records = createMemoryRecords(maxRecords, assertOpen);
+
+  const remove = (id: string): void => {
+    const entry = sessions.get(id);
+    if (!entry) return;
+    sessions.delete(id);
+    const ids = byUser.get(entry.userId);
+    ids?.delete(id);
+    if (ids?.size === 0) byUser.delete(entry.userId);
+  };
+
+  const add = (id: string, entry: Entry): void => {
+    sessions.set(id, entry);
+    let ids = byUser.get(entry.userId);
+    if (!ids) {
+      ids = new Set();
+      byUser.set(entry.userId, ids);
+    }
+    ids.add(id);
+  };
+
+  /** The session if it is alive at `now`; an expired one is deleted, as Redis would have. */
+  const live = (id: string, now: number): Entry | undefined => {
+    const entry = sessions.get(id);
+    if (entry && (now >= entry.expiresAt || now >= entry.deadline)) {
+      remove(id);
+      return undefined;
+    }
+    return entry;
+  };
+
+  // A sweep is a full scan: when the store is full of live sessions it runs at most once per
+  // `sweepEvery` new sessions rather than on every one (amortized O(16) per new session).
+  const sweepEvery = Math.max(1, Math.floor(maxSessions / 16));
+  let insertsSinceSweep = Number.POSITIVE_INFINITY;
+  const sweep = (now: number): void => {
+    for (const id of sessions.keys()) live(id, now);
+    insertsSinceSweep = 0;
+  };
+
+  const makeRoom = (now: number): void => {
+    insertsSinceSweep += 1;
+    if (sessions.size < maxSessions) return;
+    if (insertsSinceSweep >= sweepEvery) sweep(now);
+    while (sessions.size >= maxSessions) {
+      const oldest = sessions.keys().next();
+      if (oldest.done) return;
+      remove(oldest.value);
+    }
+  };
+
+  /** Restarts the idle timer at `now` and moves the session to the back of the eviction order. */
+  const refresh = (id: string, entry: Entry, now: number, idleTimeoutMs: number): void => {
+    entry.lastSeenAt = now;
+    entry.deadline = Math.min(now + idleTimeoutMs, entry.expiresAt);
+    sessions.delete(id);
+    sessions.set(id, entry);
+  };
+
+  const sweepAll = (): void => {
+    const now = Date.now();
+    sweep(now);
+    records.sweep(now);
+  };
+  const timer = sweepIntervalMs > 0 ? setInterval(sweepAll, sweepIntervalMs) : undefined;
+  timer?.unref();
+
+  const store = {
+    kind: "memory",
+    records: records.api,
+
+    async create(session, policy) {
+      assertOpen();
+      remove(session.id);
+      makeRoom(policy.now);
+      add(session.id, {
+        userId: session.userId,
+        createdAt: session.createdAt,
+        lastSeenAt: session.lastSeenAt,
+        expiresAt: session.expiresAt,
+        deadline: Math.min(policy.now + policy.idleTimeoutMs, session.expiresAt),
+        userAgent: session.userAgent,
+        ip: session.ip,
+        fields: new Map(Object.entries(session.fields)),
+      });
+    },
+
+    async load(id, policy, increments) {
+      assertOpen();
+      const entry = live(id, policy.now);
+      if (!entry) return null;
+      // Every step is checked before anything is written, so a failing load changes nothing.
+      const updated = increments ? addAll(entry.fields, increments) : [];
+      if (policy.now - entry.lastSeenAt >= policy.touchIntervalMs) {
+        refresh(id, entry, policy.now, policy.idleTimeoutMs);
+      }
+      for (const [field, value] of updated) entry.fields.set(field, value);
+      return snapshot(id, entry);
+    },
+
+    async update(id, changes) {
+      assertOpen();
+      const entry = live(id, Date.now());
+      if (!entry) return false;
+      for (const [field, value] of Object.entries(changes.set ?? {})) entry.fields.set(field, value);
+      for (const field of changes.remove ?? []) entry.fields.delete(field);
+      return true;
+    },
+
+    async increment(id, field, by) {
+      assertOpen();
+      const entry = live(id, Date.now());
+      if (!entry) return null;
+      const value = added(entry.fields, field, by);
+      entry.fields.set(field, value);
+      return Number(value);
+    },
+
+    async rotate(oldId, newId, policy) {
+      assertOpen();
+      const entry = live(oldId, policy.now);
+      if (!entry) return null;
+      remove(oldId);
+      remove(newId);
+      add(newId, entry);
+      refresh(newId, entry, policy.now, policy.idleTimeoutMs);
+      return snapshot(newId, entry);
+    },
+
+    async destroy(id) {
+      assertOpen();
+      const existed = live(id, Date.now()) !== undefined;
+      remove(id);
+      return existed;
+    },
+
+    async listByUser(userId, now) {
+      assertOpen();
+      const found: StoredSession[] = [];
+      for (const id of byUser.get(userId) ?? []) {
+        const entry = live(id, now);
+        if (entry) found.push(snapshot(id, entry));
+      }
+      return found;
+    },
+
+    async destroyByUser(userId, exceptId) {
+      assertOpen();
+      const now = Date.now();
+      let count = 0;
+      for (const id of byUser.get(userId) ?? []) {
+        if (id === exceptId) continue;
+        if (live(id, now)) count += 1;
+        remove(id);
+      }
+      return count;
+    },
+
+    async ping() {
+      assertOpen();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearInterval(timer);
+      sessions.clear();
+      byUser.clear();
+      records.clear();
+    },
+  } satisfies SessionStore;
+
+  dumps.set(store, () => {
+    const out: string[] = [];
+    for (const [id, e] of sessions) {
+      out.push(`session:${id}`, e.userId, String(e.createdAt), String(e.lastSeenAt), String(e.expiresAt));
+      out.push(String(e.deadline), e.userAgent, e.ip, ...[...e.fields].flat());
+    }
+    for (const [userId, ids] of byUser) out.push(`user:${userId}`, ...ids);
+    out.push(...records.dump());
+    return out;
+  });
+  return store;
+}
+
+/**
+ * Every key and value the memory store holds, as strings: what a dump of a Redis database would show.
+ * For tests (the conformance suite proves no token is ever stored); not part of the public API.
+ * @internal
+ */
+export function dumpMemoryStore(store: SessionStore): string[] {
+  const dump = dumps.get(store);
+  if (!dump) throw new InvalidArgumentError("not a store made by createMemoryStore");
+  return dump();
+}
+
+/** A copy the caller may change freely. */
+function snapshot(id: string, entry: Entry): StoredSession {
+  return {
+    id,
+    userId: entry.userId,
+    createdAt: entry.createdAt,
+    lastSeenAt: entry.lastSeenAt,
+    expiresAt: entry.expiresAt,
+    userAgent: entry.userAgent,
+    ip: entry.ip,
+    fields: Object.fromEntries(entry.fields),
+  };
+}
+
+/**
+ * The new value of `field` after adding `by`, without writing it. Like Redis HINCRBY, a missing field
+ * counts from 0 and a value that is not an integer is an error; unlike Redis (64-bit), values must stay
+ * within JavaScript's safe integers so that every count is exact.
+ */
+function added(fields: Map<string, string>, field: string, by: number): string {
+  if (!Number.isSafeInteger(by)) {
+    throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${by}`);
+  }
+  const text = fields.get(field) ?? "0";
+  const current = Number(text);
+  if (!INTEGER_TEXT.test(text) || !Number.isSafeInteger(current)) {
+    throw new InvalidArgumentError(`field "${field}" holds ${JSON.stringify(text)}, not an integer`);
+  }
+  const next = current + by;
+  if (!Number.isSafeInteger(next)) {
+    throw new InvalidArgumentError(`incrementing "${field}" by ${by} would leave the safe integer range`);
+  }
+  return String(next);
+}
+
+/** All the new values of a multi-field increment, computed (and checked) before any is written. */
+function addAll(fields: Map<string, string>, steps: Readonly<Record<string, number>>): [string, string][] {
+  return Object.entries(steps).map(([field, by]) => [field, added(fields, field, by)]);
+}
+
+function requireWhole(option: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(
+      option,
+      `must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+}
