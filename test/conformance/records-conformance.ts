@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Context, oneTo } from "./conformance-context.js";
+
+/** The RecordStore beside the sessions (`manager.store.records`): accounts and login throttles. */
+export function recordTests(ctx: () => Context): void {
+  it("insert creates a record only if the key is free, atomically under 20 concurrent inserts", async () => {
+    const { steady, key } = ctx();
+    const { records } = steady.store;
+    const name = key("insert");
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => records.insert(name, { owner: `writer-${i}`, n: String(i) })),
+    );
+    assert.equal(results.filter(Boolean).length, 1, "exactly one insert wins");
+    const winner = results.indexOf(true);
+    assert.deepEqual(await records.get(name), { owner: `writer-${winner}`, n: String(winner) });
+
+    assert.equal(await records.insert(name, { owner: "late" }), false);
+    assert.deepEqual(await records.get(name), { owner: `writer-${winner}`, n: String(winner) });
+    assert.equal(await records.get(key("missing")), null);
+
+    await records.delete(name);
+    assert.equal(await records.get(name), null);
+    assert.equal(await records.insert(name, { owner: "again" }), true, "a deleted key is free again");
+    assert.deepEqual(await records.get(name), { owner: "again" });
+  });
+
+  it("hit counts exactly under 20 concurrent hits and resets after its window", async () => {
+    const { steady, key } = ctx();
+    const { records } = steady.store;
+    const name = key("hits");
+    assert.equal(await records.hits(name), 0);
+    const counts = await Promise.all(Array.from({ length: 20 }, () => records.hit(name, 300)));
+    assert.deepEqual(
+      counts.sort((a, b) => a - b),
+      oneTo(20),
+    );
+    assert.equal(await records.hits(name), 20);
+    await sleep(400);
+    assert.equal(await records.hits(name), 0, "the window ended");
+    assert.equal(await records.hit(name, 300), 1, "a new window starts");
+  });
+
+  it("a hit window is fixed: it starts with the first hit and later hits do not extend it", async () => {
+    const { steady, key } = ctx();
+    const { records } = steady.store;
+    const name = key("fixed-window");
+    assert.equal(await records.hit(name, 300), 1);
+    await sleep(150);
+    assert.equal(await records.hit(name, 300), 2);
+    await sleep(200);
+    assert.equal(await records.hit(name, 300), 1, "the first window ended 300 ms after the first hit");
+  });
+
+  it("delete forgets a counter", async () => {
+    const { steady, key } = ctx();
+    const { records } = steady.store;
+    const name = key("delete-counter");
+    await records.hit(name, 60_000);
+    assert.equal(await records.hit(name, 60_000), 2);
+    await records.delete(name);
+    assert.equal(await records.hits(name), 0);
+    assert.equal(await records.hit(name, 60_000), 1);
+    await records.delete(key("never-existed"));
+  });
+}

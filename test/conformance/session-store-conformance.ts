@@ -1,0 +1,300 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createSessionManager } from "../../src/core/session-manager.js";
+import { generateToken, isWellFormedToken, sessionIdOf } from "../../src/core/token.js";
+import {
+  assertNotStored,
+  assertStored,
+  type ConformanceTarget,
+  type Context,
+  createContext,
+  latchkeyError,
+  oneTo,
+  SCHEMA,
+} from "./conformance-context.js";
+import { expiryTests } from "./expiry-conformance.js";
+import { recordTests } from "./records-conformance.js";
+import { userTests } from "./user-conformance.js";
+
+export type { ConformanceTarget } from "./conformance-context.js";
+
+const TIMEOUT = { timeout: 10_000 };
+
+/**
+ * The one behaviour suite for every SessionStore: it registers node:test blocks that drive the store
+ * through `createSessionManager`, the public engine, so that memory, Redis and Redis Cluster are held to
+ * the same observable contract. Call it once per backend from a `*.test.ts` file.
+ *
+ * @example
+ * runSessionStoreConformance("memory", async () => {
+ *   const store = createMemoryStore();
+ *   return { store, cleanup: () => store.close() };
+ * });
+ */
+export function runSessionStoreConformance(name: string, factory: () => Promise<ConformanceTarget>): void {
+  describe(`SessionStore conformance: ${name}`, TIMEOUT, () => {
+    let context: Context | undefined;
+    const ctx = (): Context => {
+      assert.ok(context, "the conformance target was not created");
+      return context;
+    };
+    before(async () => {
+      context = await createContext(factory);
+    });
+    after(async () => {
+      await context?.target.cleanup();
+    });
+
+    describe("sessions", () => sessionTests(ctx));
+    describe("concurrent updates", () => concurrencyTests(ctx));
+    describe("expiry", { concurrency: true }, () => expiryTests(ctx));
+    describe("per-user sessions", () => userTests(ctx));
+    describe("records", { concurrency: true }, () => recordTests(ctx));
+
+    describe("storage", () => {
+      it("never stores a token, from create or rotate", async (t) => {
+        const { target, steady, user, issued } = ctx();
+        if (!target.dump) {
+          t.skip("this backend cannot be dumped");
+          return;
+        }
+        const userId = user("dump");
+        const { token } = await steady.create(userId, { data: { name: "dump" } });
+        const rotated = await steady.rotate(token);
+        assert.ok(rotated);
+        await steady.create(userId);
+        await assertStored(target, userId, "a live session's user id");
+        assert.ok(issued.size >= 30, `only ${issued.size} tokens were issued`);
+        await assertNotStored(target, [...issued], "a session token");
+      });
+    });
+  });
+}
+
+function sessionTests(ctx: () => Context): void {
+  it("answers ping and names its kind", async () => {
+    const { store } = ctx().target;
+    await store.ping();
+    assert.equal(typeof store.kind, "string");
+    assert.ok(store.kind.length > 0);
+  });
+
+  it("round-trips typed fields and metadata", async () => {
+    const { steady, user } = ctx();
+    const userId = user("roundtrip");
+    const data = {
+      name: 'Ada Lovelace ✓ 🙂 "quoted" \n newline',
+      visits: 42,
+      admin: true,
+      prefs: { theme: "dark", tags: ["a", "b"], ratio: 1.5, nested: { empty: null, list: [] } },
+    };
+    const { token, session } = await steady.create(userId, {
+      data,
+      userAgent: "Mozilla/5.0 (conformance)",
+      ip: "203.0.113.7",
+    });
+    assert.ok(isWellFormedToken(token));
+    assert.equal(session.id, steady.publicIdOf(token));
+    assert.equal(session.expiresAt.getTime(), session.createdAt.getTime() + 120_000);
+
+    const loaded = await steady.load(token);
+    assert.ok(loaded);
+    assert.deepEqual(loaded.data, data);
+    assert.equal(loaded.id, session.id);
+    assert.equal(loaded.userId, userId);
+    assert.equal(loaded.userAgent, "Mozilla/5.0 (conformance)");
+    assert.equal(loaded.ip, "203.0.113.7");
+    assert.equal(loaded.createdAt.getTime(), session.createdAt.getTime());
+    assert.equal(loaded.expiresAt.getTime(), session.expiresAt.getTime());
+    assert.ok(loaded.lastSeenAt.getTime() >= session.createdAt.getTime());
+  });
+
+  it("round-trips empty and falsy values, and a session without data", async () => {
+    const { steady, user } = ctx();
+    const falsy = { name: "", visits: 0, admin: false, prefs: [] };
+    const { token } = await steady.create(user("falsy"), { data: falsy });
+    assert.deepEqual((await steady.load(token))?.data, falsy);
+
+    const bare = await steady.create(user("bare"));
+    const loaded = await steady.load(bare.token);
+    assert.ok(loaded);
+    assert.deepEqual(loaded.data, {});
+    assert.equal(loaded.userAgent, "");
+    assert.equal(loaded.ip, "");
+  });
+
+  it("sets, unsets and increments fields", async () => {
+    const { steady, user } = ctx();
+    const { token } = await steady.create(user("fields"), { data: { name: "a", prefs: { x: 1 } } });
+    assert.equal(await steady.set(token, { name: "b", admin: false }), true);
+    assert.equal(await steady.increment(token, "visits"), 1, "a missing integer field counts from 0");
+    assert.equal(await steady.increment(token, "visits", 10), 11);
+    assert.equal(await steady.increment(token, "visits", -3), 8);
+    assert.deepEqual((await steady.load(token))?.data, {
+      name: "b",
+      visits: 8,
+      admin: false,
+      prefs: { x: 1 },
+    });
+    assert.equal(await steady.unset(token, ["prefs", "admin"]), true);
+    assert.deepEqual((await steady.load(token))?.data, { name: "b", visits: 8 });
+  });
+
+  it("answers null or false for malformed, unknown and oversized tokens", async () => {
+    const { steady } = ctx();
+    const real = (await steady.create(ctx().user("malformed"))).token;
+    const flipped = `${real.slice(0, -1)}${real.endsWith("A") ? "B" : "A"}`;
+    const tokens = [
+      undefined,
+      "",
+      "x",
+      "a".repeat(42),
+      "a".repeat(44),
+      "!".repeat(43),
+      ` ${real.slice(1)}`,
+      `${real}\n`,
+      "a".repeat(100_000),
+      generateToken(),
+      flipped,
+    ];
+    for (const token of tokens) {
+      const label = JSON.stringify(token?.slice(0, 50));
+      assert.equal(await steady.load(token), null, `load(${label})`);
+      if (token === undefined) continue;
+      assert.equal(await steady.set(token, { name: "x" }), false, `set(${label})`);
+      assert.equal(await steady.unset(token, ["name"]), false, `unset(${label})`);
+      assert.equal(await steady.increment(token, "visits"), null, `increment(${label})`);
+      assert.equal(await steady.rotate(token), null, `rotate(${label})`);
+      assert.equal(await steady.destroy(token), false, `destroy(${label})`);
+    }
+    assert.ok(await steady.load(real), "the real session is untouched");
+  });
+
+  it("rotation kills the old token and keeps data, createdAt and expiresAt", async () => {
+    const { steady, user, target } = ctx();
+    const userId = user("rotate");
+    const data = { name: "rotating", visits: 3, admin: true, prefs: { a: [1, 2] } };
+    const { token, session } = await steady.create(userId, { data, userAgent: "UA", ip: "198.51.100.1" });
+    const rotated = await steady.rotate(token);
+    assert.ok(rotated);
+    assert.ok(isWellFormedToken(rotated.token));
+    assert.notEqual(rotated.token, token);
+    assert.notEqual(rotated.session.id, session.id);
+    assert.equal(rotated.session.id, steady.publicIdOf(rotated.token));
+
+    assert.equal(await steady.load(token), null, "the old token is dead at once");
+    assert.equal(await steady.rotate(token), null);
+    assert.equal(await steady.set(token, { name: "x" }), false);
+    assert.equal(await steady.increment(token, "visits"), null);
+    assert.equal(await steady.destroy(token), false);
+
+    const loaded = await steady.load(rotated.token);
+    assert.ok(loaded);
+    assert.deepEqual(loaded.data, data);
+    assert.deepEqual(rotated.session.data, data);
+    for (const session_ of [loaded, rotated.session]) {
+      assert.equal(session_.userId, userId);
+      assert.equal(session_.userAgent, "UA");
+      assert.equal(session_.ip, "198.51.100.1");
+      assert.equal(session_.createdAt.getTime(), session.createdAt.getTime());
+      assert.equal(session_.expiresAt.getTime(), session.expiresAt.getTime());
+    }
+    assert.equal(await steady.increment(rotated.token, "visits"), 4, "the new token is fully usable");
+    assert.deepEqual(
+      (await steady.listForUser(userId)).map((s) => s.id),
+      [rotated.session.id],
+      "the user's index follows the rotation",
+    );
+    await assertNotStored(target, sessionIdOf(token), "the rotated-away session id");
+  });
+
+  it("a write after destroy answers false or null and does not resurrect the session", async () => {
+    const { steady, user, target } = ctx();
+    const userId = user("destroyed");
+    const { token } = await steady.create(userId, { data: { visits: 1 } });
+    await assertStored(target, sessionIdOf(token), "a live session's storage id");
+    assert.equal(await steady.destroy(token), true);
+    assert.equal(await steady.destroy(token), false);
+    assert.equal(await steady.set(token, { name: "ghost" }), false);
+    assert.equal(await steady.unset(token, ["visits"]), false);
+    assert.equal(await steady.increment(token, "visits"), null);
+    assert.equal(await steady.load(token, { increment: { visits: 1 } }), null);
+    assert.equal(await steady.rotate(token), null);
+    assert.equal(await steady.load(token), null);
+    assert.deepEqual(await steady.listForUser(userId), []);
+    await assertNotStored(target, sessionIdOf(token), "a destroyed session's id");
+  });
+
+  it("rejects an increment of a field that does not hold an integer, and changes nothing", async () => {
+    const { target, steady, user, issued } = ctx();
+    // An older deploy stored `visits` as text; the current schema says integer.
+    const legacy = createSessionManager({
+      store: target.store,
+      fields: { ...SCHEMA, visits: "string" },
+      idleTimeoutSeconds: 60,
+      absoluteTimeoutSeconds: 120,
+    });
+    const created = await legacy.create(user("not-integer"), { data: { visits: "many", name: "n" } });
+    issued.add(created.token);
+    await assert.rejects(steady.increment(created.token, "visits"), latchkeyError("INVALID_ARGUMENT"));
+    await assert.rejects(
+      steady.load(created.token, { increment: { visits: 1 } }),
+      latchkeyError("INVALID_ARGUMENT"),
+    );
+    await legacy.set(created.token, { visits: "1.5" });
+    await assert.rejects(steady.increment(created.token, "visits"), latchkeyError("INVALID_ARGUMENT"));
+    const loaded = await legacy.load(created.token);
+    assert.equal(loaded?.data.visits, "1.5", "the value is unchanged");
+    assert.equal(loaded?.data.name, "n");
+  });
+}
+
+function concurrencyTests(ctx: () => Context): void {
+  it("200 concurrent increments of one field count exactly 200", async () => {
+    const { steady, user } = ctx();
+    const { token } = await steady.create(user("increments"));
+    const results = await Promise.all(Array.from({ length: 200 }, () => steady.increment(token, "visits")));
+    assert.deepEqual(
+      results.map(Number).sort((a, b) => a - b),
+      oneTo(200),
+      "every increment saw a distinct count",
+    );
+    assert.equal((await steady.load(token))?.data.visits, 200);
+  });
+
+  it("200 concurrent loads with an increment count exactly 200", async () => {
+    const { steady, user } = ctx();
+    const { token } = await steady.create(user("load-increments"));
+    const loads = await Promise.all(
+      Array.from({ length: 200 }, () => steady.load(token, { increment: { visits: 1 } })),
+    );
+    const seen = loads.map((session) => {
+      assert.ok(session, "every load finds the session");
+      return Number(session.data.visits);
+    });
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      oneTo(200),
+      "each load returns its own increment",
+    );
+    assert.equal((await steady.load(token))?.data.visits, 200);
+  });
+
+  it("concurrent sets of different fields all land", async () => {
+    const { steady, user } = ctx();
+    const { token } = await steady.create(user("sets"));
+    const writes = await Promise.all([
+      steady.set(token, { name: "n" }),
+      steady.set(token, { admin: true }),
+      steady.set(token, { prefs: { p: 1 } }),
+      steady.increment(token, "visits", 5),
+    ]);
+    assert.deepEqual(writes, [true, true, true, 5]);
+    assert.deepEqual((await steady.load(token))?.data, {
+      name: "n",
+      admin: true,
+      prefs: { p: 1 },
+      visits: 5,
+    });
+  });
+}
