@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createSessionManager } from "../../src/core/session-manager.js";
 import { generateToken, isWellFormedToken, sessionIdOf } from "../../src/core/token.js";
 import {
@@ -175,6 +176,7 @@ function sessionTests(ctx: () => Context): void {
     const userId = user("rotate");
     const data = { name: "rotating", visits: 3, admin: true, prefs: { a: [1, 2] } };
     const { token, session } = await steady.create(userId, { data, userAgent: "UA", ip: "198.51.100.1" });
+    await sleep(20); // so that a rotation that restarted the clocks would show
     const rotated = await steady.rotate(token);
     assert.ok(rotated);
     assert.ok(isWellFormedToken(rotated.token));
@@ -241,10 +243,17 @@ function sessionTests(ctx: () => Context): void {
       steady.load(created.token, { increment: { visits: 1 } }),
       latchkeyError("INVALID_ARGUMENT"),
     );
-    await legacy.set(created.token, { visits: "1.5" });
-    await assert.rejects(steady.increment(created.token, "visits"), latchkeyError("INVALID_ARGUMENT"));
+    // Redis HINCRBY accepts only a canonical integer: no fraction, no leading zero, no space.
+    for (const text of ["1.5", "07", " 7", "1e3"]) {
+      await legacy.set(created.token, { visits: text });
+      await assert.rejects(
+        steady.increment(created.token, "visits"),
+        latchkeyError("INVALID_ARGUMENT"),
+        text,
+      );
+    }
     const loaded = await legacy.load(created.token);
-    assert.equal(loaded?.data.visits, "1.5", "the value is unchanged");
+    assert.equal(loaded?.data.visits, "1e3", "the value is unchanged");
     assert.equal(loaded?.data.name, "n");
   });
 }
