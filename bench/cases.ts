@@ -1,0 +1,161 @@
+/**
+ * The five cases: how to start each server, log a user in, log out, and find the session in Redis.
+ * The peers share a tiny protocol (POST /login?username=…, POST /logout); latchkey is driven through
+ * the reference app's own forms (see latchkey-client.ts).
+ */
+import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
+import type { Form } from "./forms.js";
+import { type HTTPResponse, request } from "./http.js";
+import { latchkeyLogin, latchkeyLogout, latchkeySessionExists } from "./latchkey-client.js";
+import { freePort } from "./net.js";
+import { type ServerProcess, startServerProcess } from "./server-process.js";
+
+export type CaseId = "floor" | "latchkey" | "express-session" | "fastify-session" | "latchkey-memory";
+
+/** A logged-in client: the Cookie header to send, and the raw cookies for finding the session. */
+export interface LoggedIn {
+  cookie: string;
+  cookies: Map<string, string>;
+  /** latchkey only: the logout form found on the page after login. */
+  logoutForm?: Form;
+}
+
+export interface CaseContext {
+  redisURL: string;
+  admin: Redis;
+  /** Extra arguments for `node` (e.g. --cpu-prof) for the servers named in `profile`. */
+  profileArgs: (id: CaseId) => string[];
+}
+
+export interface BenchCase {
+  id: CaseId;
+  label: string;
+  /** False for the memory-store case: its sessions are not in Redis. */
+  onRedis: boolean;
+  start(context: CaseContext): Promise<ServerProcess>;
+  login(server: ServerProcess, username: string): Promise<LoggedIn>;
+  logout(server: ServerProcess, session: LoggedIn): Promise<HTTPResponse>;
+  /** Whether the session's key exists in Redis; null when the case does not keep sessions there. */
+  sessionExists(admin: Redis, session: LoggedIn): Promise<boolean | null>;
+}
+
+const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+export const APP_MAIN = here("../app/main.js");
+
+async function startScript(
+  id: CaseId,
+  script: string,
+  context: CaseContext,
+  env: Record<string, string | undefined>,
+): Promise<ServerProcess> {
+  return startServerProcess({
+    name: id,
+    nodeArgs: [...context.profileArgs(id), script],
+    port: await freePort(),
+    env,
+  });
+}
+
+async function peerLogin(server: ServerProcess, username: string): Promise<LoggedIn> {
+  const response = await request(`${server.baseURL}/login?username=${encodeURIComponent(username)}`, {
+    method: "POST",
+  });
+  if (response.status !== 200 || response.setCookies.size === 0) {
+    throw new Error(`${server.name}: login failed with ${response.status}: ${response.body}`);
+  }
+  const cookies = new Map(response.setCookies);
+  return { cookies, cookie: [...cookies].map(([n, v]) => `${n}=${v}`).join("; ") };
+}
+
+function peerLogout(server: ServerProcess, session: LoggedIn): Promise<HTTPResponse> {
+  return request(`${server.baseURL}/logout`, { method: "POST", headers: { cookie: session.cookie } });
+}
+
+/** The session id inside a signed cookie: `s:<id>.<sig>` (express-session) or `<id>.<sig>` (@fastify/cookie). */
+function signedSessionId(value: string | undefined): string {
+  const text = decodeURIComponent(value ?? "");
+  const unprefixed = text.startsWith("s:") ? text.slice(2) : text;
+  return unprefixed.slice(0, unprefixed.lastIndexOf("."));
+}
+
+async function keyExists(admin: Redis, key: string): Promise<boolean> {
+  return (await admin.exists(key)) === 1;
+}
+
+const floor: BenchCase = {
+  id: "floor",
+  label: "floor (node:http + ioredis, 1 EVALSHA)",
+  onRedis: true,
+  start: (context) =>
+    startScript("floor", here("./servers/floor.js"), context, { REDIS_URL: context.redisURL }),
+  login: peerLogin,
+  logout: peerLogout,
+  sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
+};
+
+const expressSession: BenchCase = {
+  id: "express-session",
+  label: "express-session + connect-redis",
+  onRedis: true,
+  start: (context) =>
+    startScript("express-session", here("./servers/express-session.js"), context, {
+      REDIS_URL: context.redisURL,
+    }),
+  login: peerLogin,
+  logout: peerLogout,
+  sessionExists: (admin, session) =>
+    keyExists(admin, `sess:${signedSessionId(session.cookies.get("connect.sid"))}`),
+};
+
+const fastifySession: BenchCase = {
+  id: "fastify-session",
+  label: "@fastify/session + connect-redis",
+  onRedis: true,
+  start: (context) =>
+    startScript("fastify-session", here("./servers/fastify-session.js"), context, {
+      REDIS_URL: context.redisURL,
+    }),
+  login: peerLogin,
+  logout: peerLogout,
+  sessionExists: (admin, session) =>
+    keyExists(admin, `sess:${signedSessionId(session.cookies.get("sessionId"))}`),
+};
+
+/** The environment of the real app, as `npm start` would get it in production. */
+function appEnv(redisURL: string | undefined): Record<string, string | undefined> {
+  return {
+    NODE_ENV: "production",
+    REDIS_URL: redisURL,
+    SESSION_IDLE_TIMEOUT: "1800",
+    LOG_LEVEL: "warn",
+  };
+}
+
+const latchkey: BenchCase = {
+  id: "latchkey",
+  label: "latchkey app (Redis store)",
+  onRedis: true,
+  start: (context) => startScript("latchkey", APP_MAIN, context, appEnv(context.redisURL)),
+  login: latchkeyLogin,
+  logout: latchkeyLogout,
+  sessionExists: latchkeySessionExists,
+};
+
+const latchkeyMemory: BenchCase = {
+  id: "latchkey-memory",
+  label: "latchkey app (memory store)",
+  onRedis: false,
+  start: (context) => startScript("latchkey-memory", APP_MAIN, context, appEnv(undefined)),
+  login: latchkeyLogin,
+  logout: latchkeyLogout,
+  sessionExists: async () => null,
+};
+
+export const ALL_CASES: readonly BenchCase[] = [
+  floor,
+  latchkey,
+  expressSession,
+  fastifySession,
+  latchkeyMemory,
+];

@@ -1,0 +1,129 @@
+/**
+ * Drives the reference app as a browser would: sign up and log in through its real forms (real POSTs,
+ * same-origin headers, redirects followed with a cookie jar), log out through its logout form.
+ */
+import type { Redis } from "ioredis";
+import { isWellFormedToken, sessionIdOf } from "../src/index.js";
+import type { LoggedIn } from "./cases.js";
+import { type Form, fillCredentials, findForm } from "./forms.js";
+import { CookieJar, type HTTPResponse, request } from "./http.js";
+import type { ServerProcess } from "./server-process.js";
+
+const SIGN_UP = /sign.?up|register/i;
+const LOG_IN = /log.?in|sign.?in/i;
+const LOG_OUT = /log.?out|sign.?out/i;
+
+interface Browser {
+  server: ServerProcess;
+  jar: CookieJar;
+}
+
+async function get(browser: Browser, path: string): Promise<HTTPResponse> {
+  let url = new URL(path, browser.server.baseURL).href;
+  for (let hop = 0; hop < 5; hop++) {
+    const response = await request(url, {
+      headers: { cookie: browser.jar.header(), "sec-fetch-site": "none" },
+    });
+    browser.jar.update(response);
+    const location = response.headers.location;
+    if (response.status < 300 || response.status >= 400 || typeof location !== "string") return response;
+    url = new URL(location, url).href;
+  }
+  throw new Error(`${browser.server.name}: too many redirects from ${path}`);
+}
+
+async function submit(
+  browser: Browser,
+  form: Form,
+  body: URLSearchParams,
+  from: string,
+): Promise<HTTPResponse> {
+  const url = new URL(form.action || from, new URL(from, browser.server.baseURL)).href;
+  const response = await request(url, {
+    method: "POST",
+    body: body.toString(),
+    headers: {
+      cookie: browser.jar.header(),
+      "content-type": "application/x-www-form-urlencoded",
+      origin: browser.server.baseURL,
+      "sec-fetch-site": "same-origin",
+    },
+  });
+  browser.jar.update(response);
+  const location = response.headers.location;
+  if (response.status >= 300 && response.status < 400 && typeof location === "string") {
+    return get(browser, new URL(location, url).pathname + new URL(location, url).search);
+  }
+  return response;
+}
+
+/** Fetches the first of `paths` that has a POST form whose action matches `pattern`. */
+async function pageWithForm(browser: Browser, paths: string[], pattern: RegExp): Promise<[string, Form]> {
+  for (const path of paths) {
+    const page = await get(browser, path);
+    const form = findForm(page.body, pattern);
+    if (form) return [path, form];
+  }
+  throw new Error(`${browser.server.name}: no form matching ${pattern} on ${paths.join(", ")}`);
+}
+
+function sessionTokenOf(cookies: Map<string, string>): string | undefined {
+  return [...cookies.values()].find((value) => isWellFormedToken(value));
+}
+
+export async function latchkeyLogin(server: ServerProcess, username: string): Promise<LoggedIn> {
+  const browser: Browser = { server, jar: new CookieJar() };
+  const password = `correct horse battery staple ${username}`;
+
+  const [signUpPath, signUpForm] = await pageWithForm(browser, ["/signup", "/register", "/"], SIGN_UP);
+  const signedUp = await submit(
+    browser,
+    signUpForm,
+    fillCredentials(signUpForm, username, password),
+    signUpPath,
+  );
+  if (signedUp.status >= 400) {
+    throw new Error(`${server.name}: sign-up failed with ${signedUp.status}: ${signedUp.body.slice(0, 500)}`);
+  }
+
+  // Whether or not signing up logged us in, log in through the login form as a returning user would.
+  browser.jar.cookies.clear();
+  const [logInPath, logInForm] = await pageWithForm(browser, ["/login", "/signin", "/"], LOG_IN);
+  const landing = await submit(browser, logInForm, fillCredentials(logInForm, username, password), logInPath);
+  if (landing.status >= 400 || !sessionTokenOf(browser.jar.cookies)) {
+    throw new Error(`${server.name}: login failed with ${landing.status}: ${landing.body.slice(0, 500)}`);
+  }
+  const cookies = new Map(browser.jar.cookies);
+  return { cookies, cookie: browser.jar.header(), logoutForm: findForm(landing.body, LOG_OUT) };
+}
+
+export async function latchkeyLogout(server: ServerProcess, session: LoggedIn): Promise<HTTPResponse> {
+  const form = session.logoutForm;
+  if (!form) throw new Error(`${server.name}: the page after login has no logout form`);
+  const body = new URLSearchParams(form.fields.map((field): [string, string] => [field.name, field.value]));
+  return request(new URL(form.action, server.baseURL).href, {
+    method: "POST",
+    body: body.toString(),
+    headers: {
+      cookie: session.cookie,
+      "content-type": "application/x-www-form-urlencoded",
+      origin: server.baseURL,
+      "sec-fetch-site": "same-origin",
+    },
+  });
+}
+
+/** Whether any Redis key carries the storage id (SHA-256 of the token) of the session. */
+export async function latchkeySessionExists(admin: Redis, session: LoggedIn): Promise<boolean> {
+  const token = sessionTokenOf(session.cookies);
+  if (!token) throw new Error("latchkey: no session token among the cookies");
+  // Storage ids are base64url: no glob special characters to escape in MATCH.
+  const pattern = `*${sessionIdOf(token)}*`;
+  let cursor = "0";
+  do {
+    const [next, keys] = await admin.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    if (keys.length > 0) return true;
+    cursor = next;
+  } while (cursor !== "0");
+  return false;
+}

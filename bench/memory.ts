@@ -1,0 +1,88 @@
+/**
+ * Redis memory per session: N sessions with the same data written the way each library writes them,
+ * INFO memory used_memory before and after, on a freshly flushed server.
+ */
+import { randomBytes } from "node:crypto";
+import { RedisStore } from "connect-redis";
+import type { SessionData } from "express-session";
+import type { Redis } from "ioredis";
+import { createClient } from "redis";
+import { sleep } from "./net.js";
+import { parseInfo } from "./redis-stats.js";
+
+export interface MemoryResult {
+  sessions: number;
+  keys: number;
+  bytesPerSession: number;
+}
+
+const BATCH = 500;
+
+/** The username of session `i`: the same length for every i, in both measurements. */
+export const usernameOf = (i: number): string => `user${String(i).padStart(7, "0")}`;
+
+async function usedMemory(admin: Redis): Promise<number> {
+  return Number(parseInfo(await admin.info("memory")).used_memory ?? 0);
+}
+
+/**
+ * Flushes the server, runs `write(i)` for i < count in batches, and returns the growth of used_memory.
+ * `prepare` runs after the flush and before the first reading, so its connections are in the baseline.
+ */
+export async function measureMemory(
+  admin: Redis,
+  count: number,
+  write: (i: number) => Promise<unknown>,
+): Promise<MemoryResult> {
+  await admin.flushall("SYNC");
+  await sleep(200);
+  const before = await usedMemory(admin);
+  for (let start = 0; start < count; start += BATCH) {
+    const writes: Promise<unknown>[] = [];
+    for (let i = start; i < Math.min(count, start + BATCH); i++) writes.push(write(i));
+    await Promise.all(writes);
+  }
+  await sleep(200);
+  const after = await usedMemory(admin);
+  const keys = await admin.dbsize();
+  return { sessions: count, keys, bytesPerSession: (after - before) / count };
+}
+
+/**
+ * connect-redis, with exactly the object express-session saves: `template` is a session read back from
+ * Redis after the express-session case logged in and viewed the page (its cookie object included).
+ */
+export async function connectRedisMemory(
+  admin: Redis,
+  redisURL: string,
+  count: number,
+  template: SessionData & Record<string, unknown>,
+): Promise<MemoryResult> {
+  const client = createClient({ url: redisURL });
+  await client.connect();
+  try {
+    const store = new RedisStore({ client });
+    return await measureMemory(admin, count, (i) => {
+      const expires = new Date(Date.now() + (template.cookie.originalMaxAge ?? 1_800_000));
+      const session = {
+        ...template,
+        cookie: { ...template.cookie, expires },
+        username: usernameOf(i),
+        visits: 1,
+      } as SessionData;
+      // express-session's ids: uid-safe(24), 32 base64url characters.
+      return store.set(randomBytes(24).toString("base64url"), session);
+    });
+  } finally {
+    await client.quit();
+  }
+}
+
+/** latchkey through its engine, as the app stores sessions. (Wired in once createRedisStore lands.) */
+export async function latchkeyMemory(
+  _admin: Redis,
+  _redisURL: string,
+  _count: number,
+): Promise<MemoryResult | null> {
+  return null;
+}

@@ -1,0 +1,107 @@
+/** Command-line options of `npm run bench` (`node dist/bench/run.js [options]`). */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ALL_CASES, type CaseId } from "./cases.js";
+
+export interface BenchOptions {
+  quick: boolean;
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  /** Sessions created for the Redis memory measurement. */
+  memorySessions: number;
+  /** Concurrent views of one session in the lost-update check. */
+  lostUpdateViews: number;
+  /** Concurrent views around the logout in the logout race. */
+  raceViews: number;
+  /** Sequential views in the round-trip probe. */
+  probeViews: number;
+  cases: CaseId[];
+  /** Cases whose server runs with `node --cpu-prof` (profiles in .tmp/profiles). */
+  profile: CaseId[];
+  /** Markdown report path. */
+  out: string;
+  /** JSON results path (for the test); empty: none. Quick mode writes one next to the report. */
+  json: string;
+}
+
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N]
+       [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE]`;
+
+const RESULTS_MD = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes("--quick");
+  const stamp = `${process.pid}-${Date.now()}`;
+  const options: BenchOptions = {
+    quick,
+    rounds: quick ? 1 : 3,
+    durationSeconds: quick ? 3 : 10,
+    warmupSeconds: quick ? 1 : 3,
+    connections: 50,
+    memorySessions: quick ? 2000 : 100_000,
+    lostUpdateViews: 200,
+    raceViews: 100,
+    probeViews: quick ? 50 : 200,
+    cases: ALL_CASES.map((c) => c.id),
+    profile: [],
+    out: quick ? join(tmpdir(), `latchkey-bench-${stamp}.md`) : RESULTS_MD,
+    json: "",
+  };
+  const ids = new Set<string>(ALL_CASES.map((c) => c.id));
+  const caseList = (text: string, flag: string): CaseId[] =>
+    text.split(",").map((id) => {
+      if (!ids.has(id)) throw new Error(`${flag}: unknown case "${id}" (cases: ${[...ids].join(", ")})`);
+      return id as CaseId;
+    });
+  const positive = (text: string | undefined, flag: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got ${text}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return next;
+    };
+    switch (flag) {
+      case "--quick":
+        break;
+      case "--rounds":
+        options.rounds = Math.round(positive(value(), flag));
+        break;
+      case "--duration":
+        options.durationSeconds = positive(value(), flag);
+        break;
+      case "--warmup":
+        options.warmupSeconds = positive(value(), flag);
+        break;
+      case "--connections":
+        options.connections = Math.round(positive(value(), flag));
+        break;
+      case "--sessions":
+        options.memorySessions = Math.round(positive(value(), flag));
+        break;
+      case "--cases":
+        options.cases = caseList(value(), flag);
+        break;
+      case "--cpu-prof":
+        options.profile = caseList(value(), flag);
+        break;
+      case "--out":
+        options.out = value();
+        break;
+      case "--json":
+        options.json = value();
+        break;
+      default:
+        throw new Error(`unknown option ${flag}\n${USAGE}`);
+    }
+  }
+  if (!options.json && quick) options.json = `${options.out.replace(/\.md$/, "")}.json`;
+  return options;
+}

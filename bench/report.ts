@@ -1,0 +1,195 @@
+/** Turns BenchResults into the Markdown report printed by `npm run bench` and kept in bench/RESULTS.md. */
+
+import type { Spread } from "./stats.js";
+import type { BenchResults, CaseResult } from "./suite.js";
+
+const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
+
+/** "median (min–max)", or just the median when there was one round. */
+function range(s: Spread, format: (n: number) => string): string {
+  if (s.min === s.max) return format(s.median);
+  return `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+}
+
+function ratio(a: number, b: number | undefined): string {
+  return b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0
+    ? "–"
+    : `${(a / b).toFixed(2)}×`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function perRequest(counts: Record<string, number>): string {
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  return entries.length === 0 ? "none" : entries.map(([name, n]) => `${name} ${fixed(n, 2)}`).join(", ");
+}
+
+function throughput(results: BenchResults): string {
+  const byId = new Map(results.cases.map((c) => [c.id, c]));
+  const rps = (id: string): number | undefined => byId.get(id as CaseResult["id"])?.requestsPerSecond.median;
+  return table(
+    ["case", "req/s", "p50 ms", "p99 ms", "÷ express-session", "÷ @fastify/session", "÷ floor", "failed"],
+    results.cases.map((c) => [
+      c.label,
+      range(c.requestsPerSecond, int),
+      range(c.p50Ms, (n) => fixed(n, 2)),
+      range(c.p99Ms, (n) => fixed(n, 2)),
+      ratio(c.requestsPerSecond.median, rps("express-session")),
+      ratio(c.requestsPerSecond.median, rps("fastify-session")),
+      ratio(c.requestsPerSecond.median, rps("floor")),
+      String(c.failures),
+    ]),
+  );
+}
+
+function costs(results: BenchResults): string {
+  const floorCPU = results.cases.find((c) => c.id === "floor")?.cpuMicrosPerRequest.median;
+  return table(
+    ["case", "server CPU µs/req", "÷ floor", "Redis CPU µs/req", "server RSS after load (MB)"],
+    results.cases.map((c) => [
+      c.label,
+      range(c.cpuMicrosPerRequest, (n) => fixed(n, 1)),
+      ratio(c.cpuMicrosPerRequest.median, floorCPU),
+      c.onRedis ? range(c.redisCPUMicrosPerRequest, (n) => fixed(n, 1)) : "–",
+      range(c.rssBytes, (n) => fixed(n / 2 ** 20, 1)),
+    ]),
+  );
+}
+
+function redisCommands(results: BenchResults): string {
+  const onRedis = results.cases.filter((c) => c.onRedis);
+  return table(
+    [
+      "case",
+      "commands/req (load, incl. inside scripts)",
+      "EVALSHA+EVAL/req",
+      "other commands/req",
+      "round trips/view (probe)",
+      "sent by the server, per view (probe)",
+      "run inside scripts, per view (probe)",
+    ],
+    onRedis.map((c) => [
+      c.label,
+      range(c.commandsPerRequest, (n) => fixed(n, 2)),
+      range(c.scriptCallsPerRequest, (n) => fixed(n, 2)),
+      fixed(c.commandsPerRequest.median - c.scriptCallsPerRequest.median, 2),
+      c.probe ? fixed(c.probe.roundTripsPerView, 2) : "–",
+      c.probe ? perRequest(c.probe.topLevelPerView) : "–",
+      c.probe ? perRequest(c.probe.inScriptsPerView) : "–",
+    ]),
+  );
+}
+
+function correctness(results: BenchResults): string {
+  const lost = table(
+    ["case", "expected", "observed", "lost updates", "failed views"],
+    results.cases.map((c) => [
+      c.label,
+      String(c.lostUpdates.expected),
+      String(c.lostUpdates.observed),
+      String(c.lostUpdates.lost),
+      String(c.lostUpdates.failedViews),
+    ]),
+  );
+  const yesNo = (b: boolean | null): string => (b === null ? "n/a" : b ? "**yes**" : "no");
+  const race = table(
+    [
+      "case",
+      "logged-in views of 100",
+      "logout status",
+      "old cookie works after",
+      "session key in Redis after",
+      "resurrected",
+    ],
+    results.cases.map((c) => [
+      c.label,
+      `${c.logoutRace.loggedInViews} of ${c.logoutRace.views}`,
+      String(c.logoutRace.logoutStatus),
+      yesNo(c.logoutRace.oldCookieWorks),
+      yesNo(c.logoutRace.keyExists),
+      c.logoutRace.resurrected ? "**RESURRECTED**" : "no",
+    ]),
+  );
+  return `### Lost updates (${results.cases[0]?.lostUpdates.expected ?? 0} concurrent views of one fresh session)\n\n${lost}\n\n### Logout race (views in flight around a logout, fresh session)\n\n${race}`;
+}
+
+function memory(results: BenchResults): string {
+  const { connectRedis, latchkey } = results.memory;
+  const rows: string[][] = [];
+  if (latchkey)
+    rows.push([
+      "latchkey (createSessionManager + createRedisStore)",
+      int(latchkey.sessions),
+      int(latchkey.keys),
+      int(latchkey.bytesPerSession),
+    ]);
+  if (connectRedis)
+    rows.push([
+      "connect-redis (express-session's saved object)",
+      int(connectRedis.sessions),
+      int(connectRedis.keys),
+      int(connectRedis.bytesPerSession),
+    ]);
+  if (rows.length === 0) return "not measured";
+  const note =
+    latchkey && connectRedis
+      ? `\n\nlatchkey ÷ connect-redis: ${ratio(latchkey.bytesPerSession, connectRedis.bytesPerSession)}`
+      : "";
+  return table(["store", "sessions", "keys", "bytes/session (used_memory delta)"], rows) + note;
+}
+
+function environment(results: BenchResults): string {
+  const e = results.environment;
+  const packages = Object.entries(e.packages)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(", ");
+  return [
+    `- date: ${e.date}`,
+    `- machine: ${e.cpu}, ${e.cores} cores, ${e.memoryGiB} GiB RAM, ${e.os}`,
+    `- node ${e.node}, redis-server ${e.redis}, load generator ${e.loadTool}`,
+    `- packages: ${packages}`,
+    `- latchkey commit: ${e.commit}`,
+    `- mode: ${results.mode}: ${results.rounds} round(s), ${results.durationSeconds} s load after ${results.warmupSeconds} s warm-up per case and round, ${results.connections} connections on one session cookie, order alternating by round`,
+  ].join("\n");
+}
+
+export function renderReport(results: BenchResults): string {
+  return `# latchkey benchmark
+
+The same page ("Logged in as NAME. Visits: N", counter incremented on every view, 30-minute sliding idle
+TTL, HTML-escaped) from each case, each server in its own process, all on one redis-server started for
+the run. Medians over rounds, with min–max in parentheses. Generated by \`npm run bench\`.
+
+${environment(results)}
+
+## Throughput and latency
+
+${throughput(results)}
+
+## Cost per request
+
+Server CPU is user+system time of the server process (from /proc) over the measured load ÷ requests.
+
+${costs(results)}
+
+## Redis commands per request
+
+Commands from INFO commandstats over the load ÷ requests; Redis counts the commands a script runs as
+well as the EVALSHA. The probe sends ${results.cases.find((c) => c.probe)?.probe?.views ?? 0} views one at a time: round trips are Redis read events
+(total_reads_processed), and MONITOR splits what the server sent from what scripts ran.
+
+${redisCommands(results)}
+
+## Correctness
+
+${correctness(results)}
+
+## Redis memory per session
+
+${memory(results)}
+`;
+}

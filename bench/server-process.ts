@@ -1,0 +1,76 @@
+/**
+ * Each benchmarked server runs as its own child process so that its CPU time and memory can be read
+ * from /proc, and so that no case shares a heap or an event loop with the load generator or another case.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "./http.js";
+import { sleep } from "./net.js";
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  port: number;
+  baseURL: string;
+  /** The last lines the server wrote, for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  /** Arguments to `node` (the script and its flags). */
+  nodeArgs: string[];
+  port: number;
+  env: Record<string, string | undefined>;
+  /** Path answered once the server is up (any status counts). */
+  readyPath?: string;
+  timeoutMs?: number;
+}
+
+export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
+  const { name, nodeArgs, port, env, readyPath = "/", timeoutMs = 30_000 } = options;
+  const child: ChildProcess = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString("utf8")).slice(-4000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const baseURL = `http://127.0.0.1:${port}`;
+
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${output}`);
+    }
+    try {
+      await request(baseURL + readyPath);
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`${name} did not answer on ${baseURL} within ${timeoutMs} ms:\n${output}`);
+      }
+      await sleep(100);
+    }
+  }
+  if (child.pid === undefined) throw new Error(`${name} has no pid`);
+  return {
+    name,
+    pid: child.pid,
+    port,
+    baseURL,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The floor: what a session-backed page costs at the least. Bare node:http and ioredis, an opaque token
+ * in a cookie, and ONE Redis round trip per view: a script that checks the session exists, increments
+ * the counter, slides the TTL and returns the username. No signing, no hashing, no framework.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Redis } from "ioredis";
+import { IDLE_TIMEOUT_SECONDS, NOT_LOGGED_IN_PAGE, renderPage, serverEnv, usernameFrom } from "./page.js";
+
+const COOKIE = "t";
+const TOKEN = /(?:^|;\s*)t=([A-Za-z0-9_-]{43})(?:;|$)/;
+
+/**
+ * Atomic view: one EVALSHA. Returns false when the session does not exist, so a view can never
+ * recreate a session that a logout deleted (HINCRBY alone would).
+ */
+const VIEW_SCRIPT = `
+local name = redis.call('HGET', KEYS[1], 'username')
+if not name then return false end
+local visits = redis.call('HINCRBY', KEYS[1], 'visits', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {name, visits}
+`;
+
+interface FloorRedis extends Redis {
+  view(key: string, ttlSeconds: number): Promise<[string, number] | null>;
+}
+
+const { port, redisURL } = serverEnv();
+const redis = new Redis(redisURL) as FloorRedis;
+redis.defineCommand("view", { numberOfKeys: 1, lua: VIEW_SCRIPT });
+
+const keyOf = (token: string): string => `s:${token}`;
+
+function tokenOf(req: IncomingMessage): string | undefined {
+  return TOKEN.exec(req.headers.cookie ?? "")?.[1];
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? "/").split("?", 1)[0];
+  if (req.method === "GET" && path === "/") {
+    const token = tokenOf(req);
+    const result = token ? await redis.view(keyOf(token), IDLE_TIMEOUT_SECONDS) : null;
+    if (!result) return send(res, 401, NOT_LOGGED_IN_PAGE);
+    return send(res, 200, renderPage(result[0], result[1]));
+  }
+  if (req.method === "POST" && path === "/login") {
+    const token = randomBytes(32).toString("base64url");
+    const key = keyOf(token);
+    await redis
+      .multi()
+      .hset(key, { username: usernameFrom(req.url), visits: 0 })
+      .expire(key, IDLE_TIMEOUT_SECONDS)
+      .exec();
+    return send(res, 200, "ok", {
+      "set-cookie": `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${IDLE_TIMEOUT_SECONDS}`,
+    });
+  }
+  if (req.method === "POST" && path === "/logout") {
+    const token = tokenOf(req);
+    if (token) await redis.del(keyOf(token));
+    return send(res, 200, "bye", { "set-cookie": `${COOKIE}=; Path=/; Max-Age=0` });
+  }
+  send(res, 404, "not found");
+}
+
+createServer((req, res) => {
+  handle(req, res).catch((error: unknown) => {
+    console.error(error);
+    if (!res.headersSent) send(res, 500, "error");
+  });
+}).listen(port, "127.0.0.1");

@@ -1,0 +1,237 @@
+/**
+ * One benchmark run: its own redis-server, one child process per case, rounds of load in alternating
+ * order, then the probes, the correctness checks and the memory measurement.
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SessionData } from "express-session";
+import { Redis } from "ioredis";
+import { startRedisServer } from "../test/harness/redis-servers.js";
+import { ALL_CASES, type BenchCase, type CaseContext, type CaseId, type LoggedIn } from "./cases.js";
+import {
+  checkLogoutRace,
+  checkLostUpdates,
+  type LogoutRaceResult,
+  type LostUpdateResult,
+} from "./correctness.js";
+import { describeEnvironment, type Environment } from "./environment.js";
+import { isLoggedInPage, request, sequentialAgent } from "./http.js";
+import { runLoad } from "./load.js";
+import { connectRedisMemory, latchkeyMemory, type MemoryResult } from "./memory.js";
+import type { BenchOptions } from "./options.js";
+import { type ProbeResult, probeRoundTrips } from "./probe.js";
+import { cpuTimeMicros, rssBytes } from "./process-stats.js";
+import { diff, type RedisDelta, snapshot } from "./redis-stats.js";
+import type { ServerProcess } from "./server-process.js";
+import { type Spread, spread } from "./stats.js";
+
+export interface Sample {
+  round: number;
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+  cpuMicrosPerRequest: number;
+  redisCPUMicrosPerRequest: number;
+  rssBytes: number;
+  redis: RedisDelta;
+}
+
+export interface CaseResult {
+  id: CaseId;
+  label: string;
+  onRedis: boolean;
+  samples: Sample[];
+  requestsPerSecond: Spread;
+  p50Ms: Spread;
+  p99Ms: Spread;
+  cpuMicrosPerRequest: Spread;
+  redisCPUMicrosPerRequest: Spread;
+  rssBytes: Spread;
+  /** All commands Redis ran per request, including those inside scripts. */
+  commandsPerRequest: Spread;
+  /** EVALSHA/EVAL calls per request. */
+  scriptCallsPerRequest: Spread;
+  failures: number;
+  probe: ProbeResult | null;
+  lostUpdates: LostUpdateResult;
+  logoutRace: LogoutRaceResult;
+}
+
+export interface BenchResults {
+  mode: "quick" | "full";
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  loadTool: string;
+  environment: Environment;
+  cases: CaseResult[];
+  memory: { connectRedis: MemoryResult | null; latchkey: MemoryResult | null };
+}
+
+const PROFILE_DIR = fileURLToPath(new URL("../../.tmp/profiles", import.meta.url));
+/** The user every load session belongs to. */
+const LOAD_USER = "bench";
+
+type Log = (line: string) => void;
+
+async function expectLoggedIn(server: ServerProcess, session: LoggedIn, when: string): Promise<void> {
+  const response = await request(`${server.baseURL}/`, { headers: { cookie: session.cookie } });
+  if (response.status !== 200 || !isLoggedInPage(response.body)) {
+    throw new Error(
+      `${server.name}: GET / ${when} is not a logged-in page (${response.status}): ${response.body.slice(0, 300)}`,
+    );
+  }
+}
+
+async function measureOnce(
+  options: BenchOptions,
+  admin: Redis,
+  server: ServerProcess,
+  session: LoggedIn,
+  round: number,
+): Promise<Sample> {
+  const load = { url: `${server.baseURL}/`, cookie: session.cookie, connections: options.connections };
+  await runLoad({ ...load, durationSeconds: options.warmupSeconds });
+  const redisBefore = await snapshot(admin);
+  const cpuBefore = cpuTimeMicros(server.pid);
+  const result = await runLoad({ ...load, durationSeconds: options.durationSeconds });
+  const cpuAfter = cpuTimeMicros(server.pid);
+  const redisAfter = await snapshot(admin);
+  const rss = rssBytes(server.pid);
+  await expectLoggedIn(server, session, "after the load");
+  const redis = diff(redisBefore, redisAfter);
+  const requests = Math.max(result.requests, 1);
+  return {
+    round,
+    requests: result.requests,
+    seconds: result.seconds,
+    requestsPerSecond: result.requestsPerSecond,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    failures: result.failures,
+    cpuMicrosPerRequest: (cpuAfter - cpuBefore) / requests,
+    redisCPUMicrosPerRequest: redis.cpuMicros / requests,
+    rssBytes: rss,
+    redis,
+  };
+}
+
+export async function runBench(options: BenchOptions, log: Log): Promise<BenchResults> {
+  const cases = ALL_CASES.filter((c) => options.cases.includes(c.id));
+  log(`starting redis-server`);
+  const redis = await startRedisServer();
+  const admin = new Redis(redis.url);
+  const context: CaseContext = {
+    redisURL: redis.url,
+    admin,
+    profileArgs: (id) =>
+      options.profile.includes(id) ? ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, id)}`] : [],
+  };
+  const servers = new Map<CaseId, ServerProcess>();
+  try {
+    const environment = await describeEnvironment(admin);
+    const sessions = new Map<CaseId, LoggedIn>();
+    for (const benchCase of cases) {
+      log(`starting ${benchCase.id}`);
+      const server = await benchCase.start(context);
+      servers.set(benchCase.id, server);
+      const session = await benchCase.login(server, LOAD_USER);
+      await expectLoggedIn(server, session, "after login");
+      sessions.set(benchCase.id, session);
+    }
+    const serverOf = (c: BenchCase): ServerProcess => servers.get(c.id) as ServerProcess;
+    const sessionOf = (c: BenchCase): LoggedIn => sessions.get(c.id) as LoggedIn;
+
+    // The object express-session saves for a logged-in user, read back from Redis: the template of the
+    // connect-redis memory measurement.
+    let expressTemplate: (SessionData & Record<string, unknown>) | null = null;
+    const expressCase = cases.find((c) => c.id === "express-session");
+    if (expressCase) {
+      const sid = decodeURIComponent(sessionOf(expressCase).cookies.get("connect.sid") ?? "");
+      const stored = await admin.get(`sess:${sid.slice(2, sid.lastIndexOf("."))}`);
+      if (stored) expressTemplate = JSON.parse(stored) as SessionData & Record<string, unknown>;
+    }
+
+    const samples = new Map<CaseId, Sample[]>(cases.map((c) => [c.id, []]));
+    for (let round = 1; round <= options.rounds; round++) {
+      const order = round % 2 === 1 ? cases : [...cases].reverse();
+      for (const benchCase of order) {
+        const sample = await measureOnce(options, admin, serverOf(benchCase), sessionOf(benchCase), round);
+        samples.get(benchCase.id)?.push(sample);
+        log(
+          `round ${round} ${benchCase.id}: ${Math.round(sample.requestsPerSecond)} req/s, p50 ${sample.p50Ms} ms, ` +
+            `p99 ${sample.p99Ms} ms, ${sample.cpuMicrosPerRequest.toFixed(1)} µs CPU/req, ` +
+            `${(sample.redis.totalCalls / Math.max(sample.requests, 1)).toFixed(2)} Redis cmds/req` +
+            (sample.failures ? `, ${sample.failures} FAILED` : ""),
+        );
+      }
+    }
+
+    const results: CaseResult[] = [];
+    for (const benchCase of cases) {
+      const server = serverOf(benchCase);
+      const probe = benchCase.onRedis
+        ? await probeRoundTrips(admin, server, sessionOf(benchCase), options.probeViews)
+        : null;
+      const lostUpdates = await checkLostUpdates(benchCase, server, options.lostUpdateViews);
+      const logoutRace = await checkLogoutRace(benchCase, server, admin, options.raceViews);
+      log(
+        `${benchCase.id}: lost ${lostUpdates.lost}/${lostUpdates.expected} updates, ` +
+          `logout race: ${logoutRace.resurrected ? "RESURRECTED" : "stayed logged out"}` +
+          (probe ? `, ${probe.roundTripsPerView.toFixed(2)} round trips/view` : ""),
+      );
+      const own = samples.get(benchCase.id) ?? [];
+      const of = (pick: (s: Sample) => number): Spread => spread(own.map(pick));
+      results.push({
+        id: benchCase.id,
+        label: benchCase.label,
+        onRedis: benchCase.onRedis,
+        samples: own,
+        requestsPerSecond: of((s) => s.requestsPerSecond),
+        p50Ms: of((s) => s.p50Ms),
+        p99Ms: of((s) => s.p99Ms),
+        cpuMicrosPerRequest: of((s) => s.cpuMicrosPerRequest),
+        redisCPUMicrosPerRequest: of((s) => s.redisCPUMicrosPerRequest),
+        rssBytes: of((s) => s.rssBytes),
+        commandsPerRequest: of((s) => s.redis.totalCalls / Math.max(s.requests, 1)),
+        scriptCallsPerRequest: of((s) => s.redis.scriptCalls / Math.max(s.requests, 1)),
+        failures: own.reduce((sum, s) => sum + s.failures, 0),
+        probe,
+        lostUpdates,
+        logoutRace,
+      });
+    }
+
+    // Memory last: it flushes the server, and the servers are stopped first so nothing else writes.
+    for (const server of servers.values()) await server.stop();
+    servers.clear();
+    log(`measuring Redis memory per session with ${options.memorySessions} sessions`);
+    const connectRedis = expressTemplate
+      ? await connectRedisMemory(admin, redis.url, options.memorySessions, expressTemplate)
+      : null;
+    const latchkey = cases.some((c) => c.id === "latchkey")
+      ? await latchkeyMemory(admin, redis.url, options.memorySessions)
+      : null;
+
+    return {
+      mode: options.quick ? "quick" : "full",
+      rounds: options.rounds,
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      connections: options.connections,
+      loadTool: environment.loadTool,
+      environment,
+      cases: results,
+      memory: { connectRedis, latchkey },
+    };
+  } finally {
+    for (const server of servers.values()) await server.stop().catch(() => undefined);
+    sequentialAgent.destroy();
+    admin.disconnect();
+    await redis.stop();
+  }
+}
