@@ -1,0 +1,59 @@
+import { InvalidArgumentError, LatchkeyError, StoreUnavailableError } from "../../core/errors.js";
+import type { StoreConnection } from "./connection.js";
+import { INVALID_ARGUMENT_REPLY } from "./scripts.js";
+
+/**
+ * Runs one Redis round trip for a store operation and turns every failure into a latchkey error.
+ *
+ * - Fails at once (no queueing) while the connection is known to be down or the store is closed.
+ * - Bounds the call by `commandTimeoutMs` even where ioredis would not: a Cluster queues commands while
+ *   it has no slot map, and a caller's own client may have no `commandTimeout`.
+ * - Maps connection errors, timeouts and refusals (NOAUTH, READONLY, OOM, CLUSTERDOWN, ...) to
+ *   StoreUnavailableError with the ioredis error as `cause`; a script's LATCHKEY_INVALID reply becomes
+ *   InvalidArgumentError.
+ */
+export type RunCommand = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+
+export function createCommandRunner(connection: StoreConnection, commandTimeoutMs: number): RunCommand {
+  const fail = (operation: string, problem: string, cause?: unknown): StoreUnavailableError => {
+    const last = connection.lastError();
+    const lastText =
+      last && !problem.includes(last.message) ? ` (last connection error: ${last.message})` : "";
+    return new StoreUnavailableError(
+      `latchkey: ${connection.kind} ${operation} failed: ${problem}${lastText}`,
+      {
+        cause: cause ?? last,
+      },
+    );
+  };
+
+  return async function run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const offline = connection.offlineReason();
+    if (offline !== undefined) throw fail(operation, offline);
+    let timer: NodeJS.Timeout | undefined;
+    // The guard fires a little after ioredis's own commandTimeout so that, where both apply, the
+    // ioredis error (with its details) wins.
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no reply within ${commandTimeoutMs} ms`)),
+        commandTimeoutMs + 20,
+      );
+    });
+    try {
+      return await Promise.race([call(), guard]);
+    } catch (error) {
+      if (error instanceof LatchkeyError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      if (message.startsWith(INVALID_ARGUMENT_REPLY)) {
+        throw new InvalidArgumentError(message.slice(INVALID_ARGUMENT_REPLY.length));
+      }
+      throw fail(
+        operation,
+        message === "Command timed out" ? `no reply within ${commandTimeoutMs} ms` : message,
+        error,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

@@ -1,0 +1,376 @@
+import type { ConnectionOptions } from "node:tls";
+import type { Cluster, Redis } from "ioredis";
+import { InvalidOptionError } from "../../core/errors.js";
+
+/** Where the store connects: exactly one of `url`, `clusterNodes`, `sentinels` or `client`. */
+export interface RedisStoreOptions {
+  /**
+   * One Redis server: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. The
+   * credentials are sent with AUTH (ACL user and password, or a password alone); percent-encode
+   * special characters in them.
+   */
+  url?: string;
+  /**
+   * Seed nodes of a Redis Cluster (e.g. an ElastiCache configuration endpoint), as URLs like `url`
+   * but without a database. `rediss://` means TLS for every node; the credentials of the URLs are used
+   * for every node.
+   */
+  clusterNodes?: readonly string[];
+  /** Sentinels that know the current master named `sentinelName`. */
+  sentinels?: readonly { host: string; port: number }[];
+  /** The master group name the sentinels monitor; required with `sentinels`. */
+  sentinelName?: string;
+  /** With `sentinels`: the ACL user of the data nodes (with `password`). */
+  username?: string;
+  /** With `sentinels`: the password of the data nodes. */
+  password?: string;
+  /** With `sentinels`: the password of the sentinels themselves, when they have one. */
+  sentinelPassword?: string;
+  /** With `sentinels`: the database number. Default 0. */
+  db?: number;
+  /**
+   * An ioredis `Redis` or `Cluster` you create and own. The store defines its scripts on it and uses
+   * it as configured; `close()` leaves it open. Give it a `commandTimeout` and `maxRetriesPerRequest`
+   * of your choice: the store still bounds every call by `commandTimeoutMs`.
+   */
+  client?: Redis | Cluster;
+  /** Prefix of every key the store writes. Default `"lk:"`. */
+  keyPrefix?: string;
+  /** Longest wait for any one Redis reply before StoreUnavailableError. Default 1000, at most 60000. */
+  commandTimeoutMs?: number;
+  /** Longest wait for a TCP (and TLS) connection to be set up. Default 3000, at most 60000. */
+  connectTimeoutMs?: number;
+  /**
+   * TLS options for every connection (`node:tls` `ConnectionOptions`, e.g. `{ ca }`). A `rediss://`
+   * URL turns TLS on with Node's defaults; `tls` also turns it on for a `redis://` URL.
+   */
+  tls?: ConnectionOptions;
+  /**
+   * Called with every connection error ioredis reports while it reconnects in the background (for
+   * logging). Without it those errors are kept quiet: calls report them as StoreUnavailableError.
+   */
+  onError?: (error: Error) => void;
+}
+
+export interface NodeAddress {
+  host: string;
+  port: number;
+}
+
+export interface Credentials {
+  username?: string;
+  password?: string;
+}
+
+/** The options after validation, with defaults filled in and URLs taken apart. */
+export type ResolvedRedisStoreOptions = {
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  onError?: (error: Error) => void;
+} & (
+  | { mode: "standalone"; node: NodeAddress; credentials: Credentials; db: number; tls?: ConnectionOptions }
+  | { mode: "cluster"; nodes: NodeAddress[]; credentials: Credentials; tls?: ConnectionOptions }
+  | {
+      mode: "sentinel";
+      sentinels: NodeAddress[];
+      sentinelName: string;
+      credentials: Credentials;
+      sentinelPassword?: string;
+      db: number;
+      tls?: ConnectionOptions;
+    }
+  | { mode: "client"; client: Redis | Cluster }
+);
+
+const DEFAULT_PREFIX = "lk:";
+const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+const MAX_TIMEOUT_MS = 60_000;
+const MAX_PREFIX_LENGTH = 64;
+const TARGETS = ["url", "clusterNodes", "sentinels", "client"] as const;
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  ...TARGETS,
+  "sentinelName",
+  "username",
+  "password",
+  "sentinelPassword",
+  "db",
+  "keyPrefix",
+  "commandTimeoutMs",
+  "connectTimeoutMs",
+  "tls",
+  "onError",
+]);
+const SENTINEL_ONLY = ["sentinelName", "username", "password", "sentinelPassword", "db"] as const;
+
+/** Checks every option once, at construction; throws InvalidOptionError naming the first bad one. */
+export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionError("options", 'must be an object such as { url: "redis://localhost:6379" }');
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) {
+      throw new InvalidOptionError(
+        name,
+        `is not an option of createRedisStore (known: ${[...KNOWN_OPTIONS].join(", ")})`,
+      );
+    }
+  }
+  const given = TARGETS.filter((name) => options[name] !== undefined);
+  if (given.length === 0) {
+    throw new InvalidOptionError(
+      "url",
+      "is required: pass exactly one of url, clusterNodes, sentinels or client",
+    );
+  }
+  if (given.length > 1) {
+    throw new InvalidOptionError(
+      given[1] as string,
+      `cannot be combined with ${given[0]}: pass exactly one of url, clusterNodes, sentinels or client`,
+    );
+  }
+  if (options.sentinels === undefined) {
+    for (const name of SENTINEL_ONLY) {
+      if (options[name] !== undefined) {
+        throw new InvalidOptionError(
+          name,
+          "is only for sentinels; with url or clusterNodes, credentials and the database go in the URL",
+        );
+      }
+    }
+  }
+  const common = {
+    keyPrefix: resolvePrefix(options.keyPrefix),
+    commandTimeoutMs: resolveTimeout(
+      "commandTimeoutMs",
+      options.commandTimeoutMs,
+      DEFAULT_COMMAND_TIMEOUT_MS,
+    ),
+    connectTimeoutMs: resolveTimeout(
+      "connectTimeoutMs",
+      options.connectTimeoutMs,
+      DEFAULT_CONNECT_TIMEOUT_MS,
+    ),
+    ...(options.onError === undefined ? {} : { onError: resolveOnError(options.onError) }),
+  };
+  const tls = resolveTLS(options.tls);
+
+  if (options.client !== undefined) {
+    if (tls)
+      throw new InvalidOptionError("tls", "cannot be combined with client: configure TLS on your client");
+    const connectTimeoutGiven = options.connectTimeoutMs !== undefined;
+    if (connectTimeoutGiven) {
+      throw new InvalidOptionError(
+        "connectTimeoutMs",
+        "cannot be combined with client: set connectTimeout on your client",
+      );
+    }
+    return { ...common, mode: "client", client: resolveClient(options.client) };
+  }
+  if (options.url !== undefined) {
+    const parsed = parseRedisURL("url", options.url);
+    return {
+      ...common,
+      mode: "standalone",
+      node: parsed.node,
+      credentials: parsed.credentials,
+      db: parsed.db,
+      ...tlsFor(parsed.secure, tls),
+    };
+  }
+  if (options.clusterNodes !== undefined) {
+    return { ...common, mode: "cluster", ...resolveClusterNodes(options.clusterNodes, tls) };
+  }
+  return { ...common, mode: "sentinel", ...resolveSentinels(options, tls) };
+}
+
+interface ParsedURL {
+  node: NodeAddress;
+  credentials: Credentials;
+  db: number;
+  secure: boolean;
+}
+
+/** Takes a redis:// URL apart. Messages never repeat the URL: it may hold a password. */
+function parseRedisURL(option: string, value: unknown): ParsedURL {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new InvalidOptionError(option, "must be a URL string such as redis://localhost:6379");
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidOptionError(
+      option,
+      "is not a valid URL: expected redis://[user:password@]host[:port][/db]",
+    );
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new InvalidOptionError(option, `must start with redis:// or rediss://, not ${url.protocol}//`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (host.length === 0) throw new InvalidOptionError(option, "has no host name");
+  if (url.search || url.hash) {
+    throw new InvalidOptionError(
+      option,
+      "must not have a ?query or #fragment: use the options object (tls, timeouts)",
+    );
+  }
+  const dbText = url.pathname.replace(/^\//, "");
+  if (dbText !== "" && !/^(0|[1-9][0-9]{0,4})$/.test(dbText)) {
+    throw new InvalidOptionError(option, `has a database path that is not a whole number: /${dbText}`);
+  }
+  const credentials: Credentials = {};
+  try {
+    if (url.username) credentials.username = decodeURIComponent(url.username);
+    if (url.password) credentials.password = decodeURIComponent(url.password);
+  } catch {
+    throw new InvalidOptionError(option, "has credentials with invalid percent-encoding");
+  }
+  if (credentials.username !== undefined && credentials.password === undefined) {
+    throw new InvalidOptionError(option, "has a user name but no password: use redis://user:password@host");
+  }
+  return {
+    node: { host, port: url.port ? Number(url.port) : 6379 },
+    credentials,
+    db: dbText === "" ? 0 : Number(dbText),
+    secure: url.protocol === "rediss:",
+  };
+}
+
+function resolveClusterNodes(value: unknown, tls: ConnectionOptions | undefined) {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidOptionError("clusterNodes", "must be a non-empty array of redis:// or rediss:// URLs");
+  }
+  const parsed = value.map((url, index) => parseRedisURL(`clusterNodes[${index}]`, url));
+  const first = parsed[0] as ParsedURL;
+  parsed.forEach((node, index) => {
+    if (node.db !== 0) {
+      throw new InvalidOptionError(
+        `clusterNodes[${index}]`,
+        "must not name a database: a Redis Cluster has only database 0",
+      );
+    }
+    if (node.secure !== first.secure) {
+      throw new InvalidOptionError(
+        `clusterNodes[${index}]`,
+        "mixes redis:// and rediss://: use one scheme for every node",
+      );
+    }
+    const same =
+      node.credentials.username === first.credentials.username &&
+      node.credentials.password === first.credentials.password;
+    if (!same) {
+      throw new InvalidOptionError(
+        `clusterNodes[${index}]`,
+        "has other credentials than clusterNodes[0]: every node uses the same ones",
+      );
+    }
+  });
+  return { nodes: parsed.map((p) => p.node), credentials: first.credentials, ...tlsFor(first.secure, tls) };
+}
+
+function resolveSentinels(options: RedisStoreOptions, tls: ConnectionOptions | undefined) {
+  const { sentinels, sentinelName, username, password, sentinelPassword, db = 0 } = options;
+  if (!Array.isArray(sentinels) || sentinels.length === 0) {
+    throw new InvalidOptionError("sentinels", "must be a non-empty array of { host, port }");
+  }
+  sentinels.forEach((sentinel: unknown, index) => {
+    const { host, port } = (sentinel ?? {}) as Partial<NodeAddress>;
+    if (
+      typeof host !== "string" ||
+      host.length === 0 ||
+      !Number.isInteger(port) ||
+      (port as number) <= 0 ||
+      (port as number) > 65_535
+    ) {
+      throw new InvalidOptionError(`sentinels[${index}]`, "must be { host: string, port: 1-65535 }");
+    }
+  });
+  if (typeof sentinelName !== "string" || sentinelName.length === 0) {
+    throw new InvalidOptionError(
+      "sentinelName",
+      "is required with sentinels: the name of the monitored master",
+    );
+  }
+  for (const [name, value] of [
+    ["username", username],
+    ["password", password],
+    ["sentinelPassword", sentinelPassword],
+  ] as const) {
+    if (value !== undefined && typeof value !== "string")
+      throw new InvalidOptionError(name, "must be a string");
+  }
+  if (username !== undefined && password === undefined) {
+    throw new InvalidOptionError("username", "needs a password");
+  }
+  if (!Number.isInteger(db) || db < 0)
+    throw new InvalidOptionError("db", `must be a whole number >= 0, got ${String(db)}`);
+  const credentials: Credentials = {};
+  if (username !== undefined) credentials.username = username;
+  if (password !== undefined) credentials.password = password;
+  return {
+    sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+    sentinelName,
+    credentials,
+    db,
+    ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
+    ...(tls ? { tls } : {}),
+  };
+}
+
+function resolveClient(client: unknown): Redis | Cluster {
+  const candidate = client as Partial<Record<"defineCommand" | "evalsha" | "quit", unknown>> | null;
+  if (
+    typeof candidate !== "object" ||
+    candidate === null ||
+    typeof candidate.defineCommand !== "function" ||
+    typeof candidate.evalsha !== "function"
+  ) {
+    throw new InvalidOptionError("client", "must be an ioredis Redis or Cluster instance");
+  }
+  return client as Redis | Cluster;
+}
+
+function resolvePrefix(value: unknown): string {
+  if (value === undefined) return DEFAULT_PREFIX;
+  if (typeof value !== "string" || value.length > MAX_PREFIX_LENGTH || !/^[!-~]*$/.test(value)) {
+    throw new InvalidOptionError(
+      "keyPrefix",
+      `must be a string of at most ${MAX_PREFIX_LENGTH} printable ASCII characters without spaces`,
+    );
+  }
+  return value;
+}
+
+function resolveTimeout(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
+    throw new InvalidOptionError(
+      option,
+      `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function resolveTLS(value: unknown): ConnectionOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError("tls", "must be an object of node:tls connection options, e.g. { ca }");
+  }
+  return value as ConnectionOptions;
+}
+
+function resolveOnError(value: unknown): (error: Error) => void {
+  if (typeof value !== "function")
+    throw new InvalidOptionError("onError", "must be a function (error) => void");
+  return value as (error: Error) => void;
+}
+
+/** rediss:// turns TLS on with defaults; the `tls` option adds settings (and turns it on for redis://). */
+function tlsFor(secure: boolean, tls: ConnectionOptions | undefined): { tls?: ConnectionOptions } {
+  if (tls) return { tls };
+  return secure ? { tls: {} } : {};
+}

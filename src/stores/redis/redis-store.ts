@@ -1,0 +1,200 @@
+import type { Cluster } from "ioredis";
+import { InvalidArgumentError } from "../../core/errors.js";
+import type { SessionStore, StoredSession } from "../../core/session-store.js";
+import { createCommandRunner } from "./command-runner.js";
+import { openConnection } from "./connection.js";
+import { keyLayout } from "./keys.js";
+import { createRedisRecords } from "./redis-records.js";
+import { type RedisStoreOptions, resolveRedisStoreOptions } from "./redis-store-options.js";
+import { defineStoreScripts } from "./scripts.js";
+import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.js";
+
+/**
+ * A session store on Redis: one server, a Cluster (sessions of one user spread over all masters) or a
+ * master found through Sentinel, with or without TLS. See `keys.ts` for the key layout and `scripts.ts`
+ * for what each script makes atomic.
+ *
+ * Every call is bounded by `commandTimeoutMs` and fails fast with StoreUnavailableError while Redis is
+ * unreachable; ioredis reconnects in the background, so the store recovers by itself. At start-up, call
+ * `ping()` until it resolves to wait for the first connection.
+ *
+ * @example
+ * const store = createRedisStore({ url: process.env.REDIS_URL ?? "redis://localhost:6379" });
+ * await store.ping(); // throws StoreUnavailableError until Redis answers
+ * const sessions = createSessionManager({ store });
+ */
+export function createRedisStore(options: RedisStoreOptions): SessionStore {
+  const resolved = resolveRedisStoreOptions(options);
+  const connection = openConnection(resolved);
+  const { client } = connection;
+  const scripts = defineStoreScripts(client);
+  const keys = keyLayout(resolved.keyPrefix);
+  const run = createCommandRunner(connection, resolved.commandTimeoutMs);
+  /** Failures of clean-up steps that do not change an operation's outcome go to the log, if any. */
+  const report = (error: unknown): void => {
+    if (error instanceof Error) resolved.onError?.(error);
+  };
+
+  /** Writes a session's hash with TTL = min(idle, expiresAt - now), and its index entry, concurrently. */
+  const write = async (
+    operation: string,
+    session: StoredSession,
+    now: number,
+    idleTimeoutMs: number,
+    replacedId?: string,
+  ): Promise<void> => {
+    const hash = sessionToHash(session);
+    const ttl = Math.ceil(Math.min(idleTimeoutMs, session.expiresAt - now));
+    const removed = replacedId === undefined ? [] : [replacedId];
+    const [written, indexed] = await Promise.allSettled([
+      run(operation, () => scripts.writeSession(keys.session(session.id), ttl, ...hash)),
+      run(operation, () =>
+        scripts.updateIndex(
+          keys.userIndex(session.userId),
+          now,
+          removed.length,
+          ...removed,
+          session.expiresAt,
+          session.id,
+        ),
+      ),
+    ]);
+    if (written.status === "fulfilled" && indexed.status === "fulfilled") return;
+    // A session missing from its user's index would survive "log out everywhere": never leave one.
+    if (written.status === "fulfilled") {
+      await run(operation, () => client.del(keys.session(session.id))).catch(report);
+    }
+    if (indexed.status === "fulfilled") {
+      await run(operation, () =>
+        scripts.updateIndex(keys.userIndex(session.userId), now, 1, session.id),
+      ).catch(report);
+    }
+    throw written.status === "rejected" ? written.reason : (indexed as PromiseRejectedResult).reason;
+  };
+
+  const store = {
+    kind: connection.kind,
+    records: createRedisRecords(client, scripts, keys, run),
+
+    async create(session, policy) {
+      await write("create", session, policy.now, policy.idleTimeoutMs);
+    },
+
+    async load(id, policy, increments) {
+      const args: (string | number)[] = [policy.now, policy.idleTimeoutMs, policy.touchIntervalMs];
+      for (const [field, by] of Object.entries(increments ?? {})) {
+        args.push(field, integerStep(field, by));
+      }
+      const flat = await run("load", () => scripts.loadSession(keys.session(id), ...args));
+      return flat ? sessionFromHash(id, flat) : null;
+    },
+
+    async update(id, changes) {
+      const set = Object.entries(changes.set ?? {});
+      const remove = changes.remove ?? [];
+      const args: string[] = [String(set.length)];
+      for (const [field, value] of set) {
+        assertUserField(field);
+        args.push(field, value);
+      }
+      for (const field of remove) {
+        assertUserField(field);
+        args.push(field);
+      }
+      return (await run("update", () => scripts.updateSession(keys.session(id), Date.now(), ...args))) === 1;
+    },
+
+    async increment(id, field, by) {
+      const step = integerStep(field, by);
+      return run("increment", () => scripts.incrementSession(keys.session(id), Date.now(), field, step));
+    },
+
+    async rotate(oldId, newId, policy) {
+      const flat = await run("rotate", () => scripts.takeSession(keys.session(oldId), policy.now));
+      if (!flat) return null;
+      // Rotation happens in a request, so it counts as activity: the idle timer restarts, as in memory.
+      const session: StoredSession = { ...sessionFromHash(oldId, flat), id: newId, lastSeenAt: policy.now };
+      // If this write fails the session is lost (the old id is already dead): the user signs in again.
+      await write("rotate", session, policy.now, policy.idleTimeoutMs, oldId);
+      return session;
+    },
+
+    async destroy(id) {
+      const now = Date.now();
+      const [existed, userId] = await run("destroy", () => scripts.destroySession(keys.session(id), now));
+      // The index entry would be pruned later anyway (listByUser drops ids whose key is gone); removing it
+      // now costs one more round trip on logout and keeps indexes small.
+      if (userId) {
+        await run("destroy", () => scripts.updateIndex(keys.userIndex(userId), now, 1, id)).catch(report);
+      }
+      return existed === 1;
+    },
+
+    async listByUser(userId, now) {
+      const index = keys.userIndex(userId);
+      const ids = await run("listByUser", () => scripts.listIndex(index, now));
+      // One command per session, all in flight at once: on a Cluster they go to different masters.
+      const hashes = await Promise.all(
+        ids.map((id) => run("listByUser", () => client.hgetall(keys.session(id)))),
+      );
+      const live: StoredSession[] = [];
+      const gone: string[] = [];
+      ids.forEach((id, i) => {
+        const hash = hashes[i] ?? {};
+        if (Object.keys(hash).length === 0) gone.push(id);
+        else {
+          const session = sessionFromHash(id, Object.entries(hash).flat());
+          if (now < session.expiresAt) live.push(session);
+        }
+      });
+      // Idle-expired sessions vanish from Redis by TTL but stay in the index until pruned here.
+      if (gone.length > 0) {
+        await run("listByUser", () => scripts.updateIndex(index, now, gone.length, ...gone)).catch(report);
+      }
+      return live;
+    },
+
+    async destroyByUser(userId, exceptId) {
+      const index = keys.userIndex(userId);
+      const now = Date.now();
+      const ids = (await run("destroyByUser", () => scripts.listIndex(index, now))).filter(
+        (id) => id !== exceptId,
+      );
+      // One DEL per key (a multi-key DEL fails across Cluster slots), all in flight at once.
+      const results = await Promise.allSettled(
+        ids.map((id) => run("destroyByUser", () => client.del(keys.session(id)))),
+      );
+      const done = ids.filter((_, i) => results[i]?.status === "fulfilled");
+      if (done.length > 0) {
+        await run("destroyByUser", () => scripts.updateIndex(index, now, done.length, ...done)).catch(report);
+      }
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      // "Log out everywhere" must not report success while a session survives: the caller retries.
+      if (failed) throw failed.reason;
+      return results.reduce((count, r) => count + (r.status === "fulfilled" ? r.value : 0), 0);
+    },
+
+    async ping() {
+      if (client.isCluster && client.status === "ready") {
+        const masters = (client as Cluster).nodes("master");
+        await Promise.all(masters.map((node) => run("ping", () => node.ping())));
+        return;
+      }
+      await run("ping", () => client.ping());
+    },
+
+    async close() {
+      await connection.close();
+    },
+  } satisfies SessionStore;
+  return store;
+}
+
+/** An increment step must be a safe integer, and the field a user field. */
+function integerStep(field: string, by: unknown): number {
+  assertUserField(field);
+  if (typeof by !== "number" || !Number.isSafeInteger(by)) {
+    throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${String(by)}`);
+  }
+  return by;
+}
