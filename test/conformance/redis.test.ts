@@ -1,0 +1,22 @@
+import { after, before } from "node:test";
+import { createRedisStore } from "../../src/stores/redis/index.js";
+import { dumpRedis } from "../harness/redis-dump.js";
+import { type RedisServerHandle, startRedisServer } from "../harness/redis-servers.js";
+import { runSessionStoreConformance } from "./session-store-conformance.js";
+
+// One redis-server for the file, started by the harness on a free port (never the shared 6379).
+let server: RedisServerHandle | undefined;
+before(async () => {
+  server = await startRedisServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+runSessionStoreConformance("redis", async () => {
+  if (!server) throw new Error("the redis-server was not started");
+  const { url } = server;
+  const store = createRedisStore({ url });
+  await store.ping();
+  return { store, dump: () => dumpRedis([url]), cleanup: () => store.close() };
+});
