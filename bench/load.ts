@@ -6,7 +6,10 @@ import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
+export type LoadTool = "wrk" | "autocannon";
+
 export interface LoadOptions {
+  tool: LoadTool;
   url: string;
   cookie: string;
   connections: number;
@@ -38,9 +41,14 @@ export function findWrk(): string | null {
   return wrkPath;
 }
 
-export function loadToolVersion(): string {
+/** wrk when it is on PATH, else autocannon. */
+export function defaultLoadTool(): LoadTool {
+  return findWrk() ? "wrk" : "autocannon";
+}
+
+export function loadToolVersion(tool: LoadTool): string {
   const wrk = findWrk();
-  if (!wrk) return `autocannon ${autocannonVersion()}`;
+  if (tool === "autocannon" || !wrk) return `autocannon ${autocannonVersion()}`;
   try {
     execFileSync(wrk, ["--version"], { encoding: "utf8" });
   } catch (error) {
@@ -71,8 +79,10 @@ function run(file: string, args: string[], timeoutMs: number): Promise<string> {
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  if (options.tool === "autocannon") return runAutocannon(options);
   const wrk = findWrk();
-  return wrk ? runWrk(wrk, options) : runAutocannon(options);
+  if (!wrk) throw new Error("wrk is not on PATH: install it (apt-get install wrk) or use --tool autocannon");
+  return runWrk(wrk, options);
 }
 
 async function runWrk(wrk: string, options: LoadOptions): Promise<LoadResult> {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ALL_CASES, type CaseId } from "./cases.js";
+import { defaultLoadTool, type LoadTool } from "./load.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -10,6 +11,8 @@ export interface BenchOptions {
   durationSeconds: number;
   warmupSeconds: number;
   connections: number;
+  /** Load generator: wrk when on PATH, else autocannon (in its own process). */
+  tool: LoadTool;
   /** Sessions created for the Redis memory measurement. */
   memorySessions: number;
   /** Concurrent views of one session in the lost-update check. */
@@ -27,7 +30,7 @@ export interface BenchOptions {
   json: string;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N]
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N] [--tool wrk|autocannon]
        [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE]`;
 
 const RESULTS_MD = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
@@ -41,6 +44,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     durationSeconds: quick ? 3 : 10,
     warmupSeconds: quick ? 1 : 3,
     connections: 50,
+    tool: defaultLoadTool(),
     memorySessions: quick ? 2000 : 100_000,
     lostUpdateViews: 200,
     raceViews: 100,
@@ -86,6 +90,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case "--sessions":
         options.memorySessions = Math.round(positive(value(), flag));
         break;
+      case "--tool": {
+        const tool = value();
+        if (tool !== "wrk" && tool !== "autocannon")
+          throw new Error(`--tool must be wrk or autocannon, got ${tool}`);
+        options.tool = tool;
+        break;
+      }
       case "--cases":
         options.cases = caseList(value(), flag);
         break;

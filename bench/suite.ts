@@ -94,7 +94,12 @@ async function measureOnce(
   session: LoggedIn,
   round: number,
 ): Promise<Sample> {
-  const load = { url: `${server.baseURL}/`, cookie: session.cookie, connections: options.connections };
+  const load = {
+    tool: options.tool,
+    url: `${server.baseURL}/`,
+    cookie: session.cookie,
+    connections: options.connections,
+  };
   await runLoad({ ...load, durationSeconds: options.warmupSeconds });
   const redisBefore = await snapshot(admin);
   const cpuBefore = cpuTimeMicros(server.pid);
@@ -133,7 +138,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   };
   const servers = new Map<CaseId, ServerProcess>();
   try {
-    const environment = await describeEnvironment(admin);
+    const environment = await describeEnvironment(admin, options.tool);
     const sessions = new Map<CaseId, LoggedIn>();
     for (const benchCase of cases) {
       log(`starting ${benchCase.id}`);
