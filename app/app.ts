@@ -1,0 +1,108 @@
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import type { DestinationStream } from "pino";
+import { createCrossOriginCheck, crossOriginProtection, latchkey } from "../src/adapters/fastify/index.js";
+import { createSessionManager, type SessionStore } from "../src/index.js";
+import { createAccounts } from "./accounts.js";
+import type { Config } from "./config.js";
+import { errorPages } from "./error-pages.js";
+import { acceptOnlyForms } from "./form.js";
+import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
+import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
+import { authRoutes } from "./routes/auth.js";
+import type { AppContext } from "./routes/context.js";
+import { homeRoutes } from "./routes/home.js";
+import { sessionRoutes } from "./routes/sessions.js";
+import { systemRoutes } from "./routes/system.js";
+import { securityHeaders } from "./security-headers.js";
+import { sessionFields } from "./session-types.js";
+import { openStore, watchStore } from "./store.js";
+
+export interface AppDeps {
+  /** Use this store instead of the one the config selects. The app does not close a store it is given. */
+  store?: SessionStore;
+  /** Password hashing (default: scrypt with N=2^15, r=8, p=1). */
+  passwords?: PasswordHasher;
+  /** Login throttle limits (default: 5 failures per account, 20 per IP, per 15 minutes). */
+  throttle?: LoginThrottleOptions;
+  /** Where log lines go (default: stdout). */
+  logStream?: DestinationStream;
+}
+
+/** Largest request body: the forms have two short fields. Bigger bodies get a 413 page. */
+const BODY_LIMIT = 8 * 1024;
+
+/**
+ * The reference app: the tutorial's visit counter with accounts, built only on latchkey's public API.
+ * The returned instance is not listening: call `listen()` or use `inject()`. Closing it closes the
+ * store it opened.
+ */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const options: FastifyServerOptions = {
+    logger: {
+      level: config.logLevel,
+      redact: {
+        paths: ["req.headers.cookie", "req.headers.authorization", 'res.headers["set-cookie"]'],
+        censor: "[redacted]",
+      },
+      serializers: {
+        // The path only: a query string could carry anything a client put there.
+        req: (request: FastifyRequest) => ({
+          method: request.method,
+          url: request.url.split("?", 1)[0],
+          remoteAddress: request.ip,
+        }),
+      },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    trustProxy: trustProxyOption(config.trustProxy),
+    bodyLimit: BODY_LIMIT,
+    requestTimeout: 30_000,
+  };
+  const app = Fastify(options);
+
+  const store = deps.store ?? openStore(config.store, app.log);
+  const sessions = createSessionManager({
+    store,
+    fields: sessionFields,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
+  });
+  const context: AppContext = {
+    config,
+    sessions,
+    accounts: createAccounts(store.records, deps.passwords ?? createPasswordHasher()),
+    throttle: createLoginThrottle(store.records, deps.throttle),
+    inMemory: store.kind === "memory",
+    isCrossOrigin: createCrossOriginCheck(),
+  };
+
+  if (context.inMemory) {
+    app.log.warn("sessions are kept in memory: they vanish on restart (set REDIS_URL or REDIS_CLUSTER_URL)");
+  }
+  const watch = watchStore(store, app.log);
+  app.addHook("onClose", async () => {
+    watch.stop();
+    if (deps.store === undefined) await store.close();
+  });
+
+  await app.register(crossOriginProtection);
+  await app.register(latchkey, { sessions });
+  acceptOnlyForms(app);
+  securityHeaders(app);
+  errorPages(app, context);
+
+  homeRoutes(app, context);
+  authRoutes(app, context);
+  sessionRoutes(app, context);
+  systemRoutes(app, store);
+  return app;
+}
+
+/**
+ * A hop count means "trust the n proxies nearest to us, whatever their addresses" (proxy-addr's
+ * meaning). Fastify 5 treats a bare number as "trust nothing", so it is passed as a function.
+ */
+function trustProxyOption(trust: Config["trustProxy"]): FastifyServerOptions["trustProxy"] {
+  if (typeof trust !== "number") return trust;
+  return (_address: string, hop: number) => hop < trust;
+}

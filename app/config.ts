@@ -1,0 +1,152 @@
+import { isIP } from "node:net";
+
+/**
+ * The app's configuration, read once from the environment at start. Every variable is checked; a bad
+ * value throws a ConfigError whose message names the variable (and never echoes a Redis password).
+ */
+
+export type StoreConfig =
+  | { kind: "memory" }
+  | { kind: "redis"; url: string }
+  | { kind: "redis-cluster"; nodes: string[] };
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface Config {
+  port: number;
+  host: string;
+  store: StoreConfig;
+  idleTimeoutSeconds: number;
+  absoluteTimeoutSeconds: number;
+  /** Fastify's `trustProxy`: false, true, a hop count, or addresses/CIDR ranges of trusted proxies. */
+  trustProxy: boolean | number | string[];
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  readonly variable: string;
+
+  constructor(variable: string, problem: string) {
+    super(`${variable} ${problem}`);
+    this.name = "ConfigError";
+    this.variable = variable;
+  }
+}
+
+export const DEFAULT_CONFIG: Config = {
+  port: 5000,
+  host: "127.0.0.1",
+  store: { kind: "memory" },
+  idleTimeoutSeconds: 1800,
+  absoluteTimeoutSeconds: 604800,
+  trustProxy: false,
+  logLevel: "info",
+};
+
+const LOG_LEVELS: readonly string[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** Names `proxy-addr` (Fastify's trustProxy) understands besides addresses. */
+const PROXY_NAMES: readonly string[] = ["loopback", "linklocal", "uniquelocal"];
+
+/** Reads the configuration from `env` (default `process.env`); throws ConfigError on the first bad value. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const value = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw === undefined || raw === "" ? undefined : raw;
+  };
+  const idleTimeoutSeconds = seconds("SESSION_IDLE_TIMEOUT", value("SESSION_IDLE_TIMEOUT"), 1800);
+  const absoluteTimeoutSeconds = seconds(
+    "SESSION_ABSOLUTE_TIMEOUT",
+    value("SESSION_ABSOLUTE_TIMEOUT"),
+    604800,
+  );
+  if (absoluteTimeoutSeconds < idleTimeoutSeconds) {
+    throw new ConfigError(
+      "SESSION_ABSOLUTE_TIMEOUT",
+      `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds}), got ${absoluteTimeoutSeconds}`,
+    );
+  }
+  return {
+    port: port(value("PORT")),
+    host: value("HOST") ?? DEFAULT_CONFIG.host,
+    store: store(value("REDIS_URL"), value("REDIS_CLUSTER_URL")),
+    idleTimeoutSeconds,
+    absoluteTimeoutSeconds,
+    trustProxy: trustProxy(value("TRUST_PROXY")),
+    logLevel: logLevel(value("LOG_LEVEL")),
+  };
+}
+
+function port(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_CONFIG.port;
+  const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= 0 && n <= 65535)) throw new ConfigError("PORT", `must be a port number 0-65535, got "${raw}"`);
+  return n;
+}
+
+function seconds(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= 1)) throw new ConfigError(name, `must be a whole number of seconds >= 1, got "${raw}"`);
+  return n;
+}
+
+function store(url: string | undefined, clusterURLs: string | undefined): StoreConfig {
+  if (url !== undefined && clusterURLs !== undefined) {
+    throw new ConfigError("REDIS_URL", "and REDIS_CLUSTER_URL are both set: set one of them");
+  }
+  if (url !== undefined) return { kind: "redis", url: redisURL("REDIS_URL", url) };
+  if (clusterURLs !== undefined) {
+    const nodes = clusterURLs
+      .split(",")
+      .map((part) => part.trim())
+      .filter((part) => part !== "");
+    if (nodes.length === 0) throw new ConfigError("REDIS_CLUSTER_URL", "must list at least one node URL");
+    return { kind: "redis-cluster", nodes: nodes.map((node) => redisURL("REDIS_CLUSTER_URL", node)) };
+  }
+  return { kind: "memory" };
+}
+
+/** Checks a redis:// or rediss:// URL. Messages describe the problem without repeating the URL. */
+function redisURL(name: string, raw: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, "is not a valid URL (expected redis://[user:password@]host:port)");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new ConfigError(name, `must start with redis:// or rediss://, got ${parsed.protocol}//`);
+  }
+  if (parsed.hostname === "") throw new ConfigError(name, "has no host name");
+  if (parsed.pathname !== "" && parsed.pathname !== "/" && !/^\/\d{1,2}$/.test(parsed.pathname)) {
+    throw new ConfigError(name, "may only carry a database number as its path (redis://host:6379/0)");
+  }
+  return raw;
+}
+
+function trustProxy(raw: string | undefined): Config["trustProxy"] {
+  if (raw === undefined || raw === "false") return false;
+  if (raw === "true") return true;
+  if (/^\d{1,3}$/.test(raw)) return Number(raw);
+  const entries = raw.split(",").map((part) => part.trim());
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split("/");
+    const okAddress = address !== undefined && (isIP(address) !== 0 || PROXY_NAMES.includes(address));
+    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && isIP(address ?? "") !== 0);
+    if (!okAddress || !okBits || extra !== undefined) {
+      throw new ConfigError(
+        "TRUST_PROXY",
+        `must be false, true, a hop count, or a comma-separated list of IP addresses/CIDR ranges; "${entry}" is none of these`,
+      );
+    }
+  }
+  return entries;
+}
+
+function logLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined) return DEFAULT_CONFIG.logLevel;
+  if (!LOG_LEVELS.includes(raw)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${raw}"`);
+  }
+  return raw as LogLevel;
+}

@@ -1,0 +1,43 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { isStoreUnavailable } from "../src/index.js";
+import { BadFormError } from "./form.js";
+import { type AppContext, pageContext, sendPage } from "./routes/context.js";
+import { errorPage } from "./views/errors.js";
+
+/**
+ * Every error becomes an HTML page with a fitting status and a generic message: no stack trace, error
+ * message or input ever reaches the client. Client errors are logged briefly, server errors in full.
+ */
+export function errorPages(app: FastifyInstance, context: AppContext): void {
+  const anonymous = pageContext(context, null);
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = statusOf(error);
+    if (status === 503) {
+      request.log.warn({ reason: error.message }, "session store unavailable");
+      reply.header("retry-after", "5");
+    } else if (status >= 500) {
+      request.log.error({ err: error }, "request failed");
+    } else {
+      request.log.info({ status, code: error.code }, "request refused");
+    }
+    // Our own form errors say exactly what is wrong; other messages stay in the log.
+    const message = error instanceof BadFormError ? error.message : undefined;
+    return sendPage(reply, status, errorPage(anonymous, status, message));
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    // Show the right header (logged in or not) when it is cheap and safe to find out.
+    const session = await request.session.load().catch(() => null);
+    const page = pageContext(context, session ? (session.data.username ?? session.userId) : null);
+    return sendPage(reply, 404, errorPage(page, 404));
+  });
+}
+
+function statusOf(error: FastifyError): number {
+  if (isStoreUnavailable(error)) return 503;
+  const status = error.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) return status;
+  if (status === 503) return 503;
+  return 500;
+}

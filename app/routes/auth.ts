@@ -1,0 +1,82 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
+import { requireFields } from "../form.js";
+import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
+import { type AppContext, pageContext, seeOther, sendPage } from "./context.js";
+
+const LOGIN_FAILED = "Wrong username or password.";
+
+/** Sign-up, login and logout. Logging in or signing up always starts a session with a fresh token. */
+export function authRoutes(app: FastifyInstance, context: AppContext): void {
+  const anonymous = pageContext(context, null);
+  /** What to show again in the username field: the user's own text, cut to a sane length. */
+  const echo = (username: string) => username.slice(0, 64);
+
+  /** GET of a form page: a logged-in user has nothing to do there. */
+  const formPage = (render: typeof loginPage) => async (request: FastifyRequest, reply: FastifyReply) => {
+    if ((await request.session.load()) !== null) return seeOther(reply, "/");
+    return sendPage(reply, 200, render(anonymous));
+  };
+
+  app.get("/signup", formPage(signupPage));
+
+  app.post("/signup", async (request, reply) => {
+    const { username, password } = requireFields(request.body, ["username", "password"]);
+    const problem = usernameProblem(username) ?? passwordProblem(password);
+    if (problem !== null) {
+      return sendPage(reply, 400, signupPage(anonymous, { username: echo(username), error: problem }));
+    }
+    const account = await context.accounts.register(username, password);
+    if (account === null) {
+      const error = "That username is taken. Please choose another.";
+      return sendPage(reply, 409, signupPage(anonymous, { username: echo(username), error }));
+    }
+    request.log.info({ userId: account.userId }, "account created");
+    await request.session.create(account.userId, { data: { username: account.username } });
+    return seeOther(reply, "/");
+  });
+
+  app.get("/login", formPage(loginPage));
+
+  app.post("/login", async (request, reply) => {
+    const { username, password } = requireFields(request.body, ["username", "password"]);
+    // Only well-formed names get an account counter: anything else could not name an account.
+    const userId = usernameProblem(username) === null ? userIdOf(username) : null;
+    const retryAfter = await context.throttle.retryAfter(userId, request.ip);
+    if (retryAfter > 0) {
+      request.log.warn({ userId }, "login throttled");
+      const minutes = Math.ceil(retryAfter / 60);
+      const error = `Too many failed attempts. Please wait ${minutes} minutes before trying again.`;
+      reply.header("retry-after", String(retryAfter));
+      return sendPage(reply, 429, loginPage(anonymous, { username: echo(username), error }));
+    }
+    const account = await context.accounts.authenticate(username, password);
+    if (account === null) {
+      await context.throttle.recordFailure(userId, request.ip);
+      request.log.info({ userId }, "login failed");
+      return sendPage(reply, 401, loginPage(anonymous, { username: echo(username), error: LOGIN_FAILED }));
+    }
+    await context.throttle.recordSuccess(account.userId);
+    const session = await request.session.create(account.userId, { data: { username: account.username } });
+    request.log.info({ userId: account.userId, session: session.id }, "logged in");
+    return seeOther(reply, "/");
+  });
+
+  app.get("/logout", async (request, reply) => {
+    // A GET that changes state can be triggered by any site (an <img>, a link): ask first.
+    if (context.isCrossOrigin(request)) {
+      const session = await request.session.load();
+      if (session === null) return seeOther(reply, "/");
+      const confirm = logoutConfirmPage(pageContext(context, session.data.username ?? session.userId));
+      return sendPage(reply, 200, confirm);
+    }
+    await request.session.destroy();
+    return seeOther(reply, "/");
+  });
+
+  // Cross-site POSTs never get here: crossOriginProtection refuses them with 403.
+  app.post("/logout", async (request, reply) => {
+    await request.session.destroy();
+    return seeOther(reply, "/");
+  });
+}

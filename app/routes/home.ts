@@ -1,0 +1,21 @@
+import type { FastifyInstance } from "fastify";
+import { anonymousHomePage, homePage } from "../views/home.js";
+import { type AppContext, pageContext, sendPage } from "./context.js";
+
+/** GET /: the tutorial's page. One store round trip loads the session and counts the visit. */
+export function homeRoutes(app: FastifyInstance, context: AppContext): void {
+  app.get("/", async (request, reply) => {
+    const session = await request.session.load({ increment: { visits: 1 } });
+    if (session === null) return sendPage(reply, 200, anonymousHomePage(pageContext(context, null)));
+    const username = session.data.username ?? session.userId;
+    return sendPage(
+      reply,
+      200,
+      homePage(pageContext(context, username), {
+        username,
+        visits: session.data.visits ?? 0,
+        idleTimeoutSeconds: context.config.idleTimeoutSeconds,
+      }),
+    );
+  });
+}
