@@ -5,6 +5,8 @@ export interface HTTPResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** Bytes of the status line and headers ("HTTP/1.1 200 OK", names, values, separators; ASCII assumed). */
+  headerBytes: number;
   /** `name=value` pairs of the Set-Cookie headers. */
   setCookies: Map<string, string>;
 }
@@ -45,6 +47,7 @@ export function request(url: string, options: RequestOptions = {}): Promise<HTTP
             status: res.statusCode ?? 0,
             headers: res.headers,
             body: Buffer.concat(chunks).toString("utf8"),
+            headerBytes: res.rawHeaders.reduce((sum, part) => sum + part.length + 2, 19),
             setCookies,
           });
         });
@@ -71,12 +74,17 @@ export class CookieJar {
   }
 }
 
+/** The text of a page without its tags, whitespace collapsed: "Logged in as ada. Visits: 3 ...". */
+function textOf(body: string): string {
+  return body.replace(/<[^>]*>/g, "").replace(/\s+/g, " ");
+}
+
 /** The visit count of a rendered page, or null when the page is not a logged-in page. */
 export function visitsOf(body: string): number | null {
-  const match = /Logged in as [^<]*?\.?\s*Visits:\s*(\d+)/.exec(body);
+  const match = /Logged in as .+?\. Visits: (\d+)/.exec(textOf(body));
   return match ? Number(match[1]) : null;
 }
 
 export function isLoggedInPage(body: string): boolean {
-  return /Logged in as/.test(body);
+  return textOf(body).includes("Logged in as ");
 }

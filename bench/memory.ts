@@ -7,6 +7,9 @@ import { RedisStore } from "connect-redis";
 import type { SessionData } from "express-session";
 import type { Redis } from "ioredis";
 import { createClient } from "redis";
+import { sessionFields } from "../app/session-types.js";
+import { createSessionManager } from "../src/index.js";
+import { createRedisStore } from "../src/stores/redis/index.js";
 import { sleep } from "./net.js";
 import { parseInfo } from "./redis-stats.js";
 
@@ -78,11 +81,34 @@ export async function connectRedisMemory(
   }
 }
 
-/** latchkey through its engine, as the app stores sessions. (Wired in once createRedisStore lands.) */
+/** A current desktop browser's User-Agent (111 characters), for the "with a browser UA" row. */
+export const BROWSER_USER_AGENT =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/**
+ * latchkey through its engine, as the app stores sessions: `createSessionManager` with the app's field
+ * schema over `createRedisStore`, one user per session (so each session also pays for its user index),
+ * data { username, visits }, the client's IP and User-Agent (`userAgent` "" is what the bench's own
+ * client sends, and what the app then stores: nothing).
+ */
 export async function latchkeyMemory(
-  _admin: Redis,
-  _redisURL: string,
-  _count: number,
-): Promise<MemoryResult | null> {
-  return null;
+  admin: Redis,
+  redisURL: string,
+  count: number,
+  userAgent: string,
+): Promise<MemoryResult> {
+  const store = createRedisStore({ url: redisURL });
+  await store.ping();
+  try {
+    const sessions = createSessionManager({ store, fields: sessionFields, idleTimeoutSeconds: 1800 });
+    return await measureMemory(admin, count, (i) =>
+      sessions.create(usernameOf(i), {
+        data: { username: usernameOf(i), visits: 1 },
+        userAgent,
+        ip: "127.0.0.1",
+      }),
+    );
+  } finally {
+    await store.close();
+  }
 }

@@ -1,5 +1,6 @@
 /** Turns BenchResults into the Markdown report printed by `npm run bench` and kept in bench/RESULTS.md. */
 
+import type { MemoryResult } from "./memory.js";
 import type { Spread } from "./stats.js";
 import type { BenchResults, CaseResult } from "./suite.js";
 
@@ -49,13 +50,21 @@ function throughput(results: BenchResults): string {
 function costs(results: BenchResults): string {
   const floorCPU = results.cases.find((c) => c.id === "floor")?.cpuMicrosPerRequest.median;
   return table(
-    ["case", "server CPU µs/req", "÷ floor", "Redis CPU µs/req", "server RSS after load (MB)"],
+    [
+      "case",
+      "server CPU µs/req",
+      "÷ floor",
+      "Redis CPU µs/req",
+      "server RSS after load (MB)",
+      "response: headers + body bytes",
+    ],
     results.cases.map((c) => [
       c.label,
       range(c.cpuMicrosPerRequest, (n) => fixed(n, 1)),
       ratio(c.cpuMicrosPerRequest.median, floorCPU),
       c.onRedis ? range(c.redisCPUMicrosPerRequest, (n) => fixed(n, 1)) : "–",
       range(c.rssBytes, (n) => fixed(n / 2 ** 20, 1)),
+      `${c.page.headerBytes} + ${c.page.bodyBytes}`,
     ]),
   );
 }
@@ -118,26 +127,24 @@ function correctness(results: BenchResults): string {
 }
 
 function memory(results: BenchResults): string {
-  const { connectRedis, latchkey } = results.memory;
+  const { connectRedis, latchkey, latchkeyWithUserAgent } = results.memory;
   const rows: string[][] = [];
-  if (latchkey)
-    rows.push([
-      "latchkey (createSessionManager + createRedisStore)",
-      int(latchkey.sessions),
-      int(latchkey.keys),
-      int(latchkey.bytesPerSession),
-    ]);
-  if (connectRedis)
-    rows.push([
-      "connect-redis (express-session's saved object)",
-      int(connectRedis.sessions),
-      int(connectRedis.keys),
-      int(connectRedis.bytesPerSession),
-    ]);
+  const row = (label: string, m: MemoryResult | null): void => {
+    if (m) rows.push([label, int(m.sessions), int(m.keys), int(m.bytesPerSession)]);
+  };
+  row(
+    "latchkey (createSessionManager + createRedisStore, no User-Agent: what the bench client sends)",
+    latchkey,
+  );
+  row("latchkey, with a 111-character browser User-Agent", latchkeyWithUserAgent);
+  row("connect-redis (the object express-session saves, cookie included)", connectRedis);
   if (rows.length === 0) return "not measured";
   const note =
     latchkey && connectRedis
-      ? `\n\nlatchkey ÷ connect-redis: ${ratio(latchkey.bytesPerSession, connectRedis.bytesPerSession)}`
+      ? `\n\nlatchkey ÷ connect-redis: ${ratio(latchkey.bytesPerSession, connectRedis.bytesPerSession)} ` +
+        `(with the User-Agent: ${ratio(latchkeyWithUserAgent?.bytesPerSession ?? Number.NaN, connectRedis.bytesPerSession)}). ` +
+        "Each latchkey session belongs to its own user, so it also pays for that user's index (a sorted set): " +
+        "hence two keys per session."
       : "";
   return table(["store", "sessions", "keys", "bytes/session (used_memory delta)"], rows) + note;
 }

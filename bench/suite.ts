@@ -15,9 +15,9 @@ import {
   type LostUpdateResult,
 } from "./correctness.js";
 import { describeEnvironment, type Environment } from "./environment.js";
-import { isLoggedInPage, request, sequentialAgent } from "./http.js";
+import { type HTTPResponse, isLoggedInPage, request, sequentialAgent } from "./http.js";
 import { runLoad } from "./load.js";
-import { connectRedisMemory, latchkeyMemory, type MemoryResult } from "./memory.js";
+import { BROWSER_USER_AGENT, connectRedisMemory, latchkeyMemory, type MemoryResult } from "./memory.js";
 import type { BenchOptions } from "./options.js";
 import { type ProbeResult, probeRoundTrips } from "./probe.js";
 import { cpuTimeMicros, rssBytes } from "./process-stats.js";
@@ -39,6 +39,12 @@ export interface Sample {
   redis: RedisDelta;
 }
 
+/** What one view of the page sends back. */
+export interface PageSize {
+  bodyBytes: number;
+  headerBytes: number;
+}
+
 export interface CaseResult {
   id: CaseId;
   label: string;
@@ -55,6 +61,7 @@ export interface CaseResult {
   /** EVALSHA/EVAL calls per request. */
   scriptCallsPerRequest: Spread;
   failures: number;
+  page: PageSize;
   probe: ProbeResult | null;
   lostUpdates: LostUpdateResult;
   logoutRace: LogoutRaceResult;
@@ -69,7 +76,12 @@ export interface BenchResults {
   loadTool: string;
   environment: Environment;
   cases: CaseResult[];
-  memory: { connectRedis: MemoryResult | null; latchkey: MemoryResult | null };
+  memory: {
+    connectRedis: MemoryResult | null;
+    latchkey: MemoryResult | null;
+    /** The same with a 111-character browser User-Agent stored with each session. */
+    latchkeyWithUserAgent: MemoryResult | null;
+  };
 }
 
 const PROFILE_DIR = fileURLToPath(new URL("../../.tmp/profiles", import.meta.url));
@@ -78,13 +90,14 @@ const LOAD_USER = "bench";
 
 type Log = (line: string) => void;
 
-async function expectLoggedIn(server: ServerProcess, session: LoggedIn, when: string): Promise<void> {
+async function expectLoggedIn(server: ServerProcess, session: LoggedIn, when: string): Promise<HTTPResponse> {
   const response = await request(`${server.baseURL}/`, { headers: { cookie: session.cookie } });
   if (response.status !== 200 || !isLoggedInPage(response.body)) {
     throw new Error(
       `${server.name}: GET / ${when} is not a logged-in page (${response.status}): ${response.body.slice(0, 300)}`,
     );
   }
+  return response;
 }
 
 async function measureOnce(
@@ -140,12 +153,14 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   try {
     const environment = await describeEnvironment(admin, options.tool);
     const sessions = new Map<CaseId, LoggedIn>();
+    const pageSizes = new Map<CaseId, PageSize>();
     for (const benchCase of cases) {
       log(`starting ${benchCase.id}`);
       const server = await benchCase.start(context);
       servers.set(benchCase.id, server);
       const session = await benchCase.login(server, LOAD_USER);
-      await expectLoggedIn(server, session, "after login");
+      const page = await expectLoggedIn(server, session, "after login");
+      pageSizes.set(benchCase.id, { bodyBytes: Buffer.byteLength(page.body), headerBytes: page.headerBytes });
       sessions.set(benchCase.id, session);
     }
     const serverOf = (c: BenchCase): ServerProcess => servers.get(c.id) as ServerProcess;
@@ -205,6 +220,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         commandsPerRequest: of((s) => s.redis.totalCalls / Math.max(s.requests, 1)),
         scriptCallsPerRequest: of((s) => s.redis.scriptCalls / Math.max(s.requests, 1)),
         failures: own.reduce((sum, s) => sum + s.failures, 0),
+        page: pageSizes.get(benchCase.id) as PageSize,
         probe,
         lostUpdates,
         logoutRace,
@@ -218,8 +234,10 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     const connectRedis = expressTemplate
       ? await connectRedisMemory(admin, redis.url, options.memorySessions, expressTemplate)
       : null;
-    const latchkey = cases.some((c) => c.id === "latchkey")
-      ? await latchkeyMemory(admin, redis.url, options.memorySessions)
+    const withLatchkey = cases.some((c) => c.id === "latchkey");
+    const latchkey = withLatchkey ? await latchkeyMemory(admin, redis.url, options.memorySessions, "") : null;
+    const latchkeyWithUserAgent = withLatchkey
+      ? await latchkeyMemory(admin, redis.url, options.memorySessions, BROWSER_USER_AGENT)
       : null;
 
     return {
@@ -231,7 +249,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       loadTool: environment.loadTool,
       environment,
       cases: results,
-      memory: { connectRedis, latchkey },
+      memory: { connectRedis, latchkey, latchkeyWithUserAgent },
     };
   } finally {
     for (const server of servers.values()) await server.stop().catch(() => undefined);

@@ -40,7 +40,7 @@ app.get("/", (req, res) => {
   }
   const visits = (req.session.visits ?? 0) + 1;
   req.session.visits = visits;
-  res.type("html").send(renderPage(username, visits));
+  res.set("cache-control", "no-store").type("html").send(renderPage(username, visits));
 });
 
 app.post("/login", (req, res, next) => {

@@ -45,7 +45,10 @@ app.get("/", async (req, reply) => {
   if (username === undefined) return reply.code(401).type("text/html").send(NOT_LOGGED_IN_PAGE);
   const visits = (session.get("visits") ?? 0) + 1;
   session.set("visits", visits);
-  return reply.type("text/html; charset=utf-8").send(renderPage(username, visits));
+  return reply
+    .header("cache-control", "no-store")
+    .type("text/html; charset=utf-8")
+    .send(renderPage(username, visits));
 });
 
 app.post("/login", async (req, reply) => {

@@ -41,6 +41,7 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
   res.writeHead(status, {
     "content-type": "text/html; charset=utf-8",
     "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
     ...headers,
   });
   res.end(body);

@@ -1,27 +1,23 @@
 /**
- * What every benchmarked server shares: the page, HTML escaping, the session semantics (30-minute sliding
- * idle TTL) and how a server child tells the runner where it listens. Kept tiny so that the peers differ
- * only in their session library.
+ * What the bench's own servers share: the page, the session semantics (30-minute sliding idle TTL) and
+ * their environment. Kept tiny so that the peers differ only in their session library.
  */
+
+import { homePage } from "../../app/views/home.js";
 
 /** Sliding idle timeout of every case, in seconds (30 minutes). */
 export const IDLE_TIMEOUT_SECONDS = 1800;
 
-const ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-export function escapeHTML(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
-
-/** The benchmarked page: the same bytes from every case. */
+/**
+ * The benchmarked page, byte for byte the reference app's home page for a logged-in user (its view, its
+ * HTML escaping), so that every case renders and sends the same page and the cases differ only in how
+ * they keep the session.
+ */
 export function renderPage(username: string, visits: number): string {
-  return `<!doctype html><title>Home</title><p>Logged in as ${escapeHTML(username)}. Visits: ${visits}</p>\n`;
+  return homePage(
+    { username, inMemory: false },
+    { username, visits, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS },
+  ).toString();
 }
 
 export const NOT_LOGGED_IN_PAGE = "<!doctype html><title>Home</title><p>Not logged in.</p>\n";
