@@ -1,0 +1,219 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { dumpRedis } from "../../../test/harness/redis-dump.js";
+import { clientCommandsDuring } from "../../../test/harness/redis-monitor.js";
+import {
+  type RedisServerHandle,
+  redisCommandCalls,
+  startRedisServer,
+} from "../../../test/harness/redis-servers.js";
+import { respCommand, respCommands } from "../../../test/harness/resp-client.js";
+import { isStoreUnavailable } from "../../core/errors.js";
+import { createSessionManager } from "../../core/session-manager.js";
+import type { SessionStore } from "../../core/session-store.js";
+import { sessionIdOf } from "../../core/token.js";
+import { createRedisStore } from "./index.js";
+
+const SCHEMA = { name: "string", visits: "integer", prefs: "json" } as const;
+
+describe("redis store on a real redis-server", () => {
+  let server: RedisServerHandle;
+  let store: SessionStore;
+  const raw = (...command: string[]) => respCommand({ host: "127.0.0.1", port: server.port }, ...command);
+
+  before(async () => {
+    server = await startRedisServer();
+    store = createRedisStore({ url: server.url });
+    await store.ping();
+  });
+  after(async () => {
+    await store.close();
+    await server.stop();
+  });
+
+  it('is of kind "redis"', () => {
+    assert.equal(store.kind, "redis");
+  });
+
+  it("never writes a token to any key or value, and lays keys out as documented", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const tokens: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { token } = await sessions.create("token-user", {
+        data: { name: `n${i}`, visits: i, prefs: { i } },
+        userAgent: "agent",
+        ip: "192.0.2.1",
+      });
+      tokens.push(token);
+      await sessions.load(token, { increment: { visits: 1 } });
+      await sessions.set(token, { name: "changed" });
+    }
+    const rotated = await sessions.rotate(tokens[0] as string);
+    assert.ok(rotated);
+    tokens.push(rotated.token);
+    await sessions.listForUser("token-user");
+    await store.records.insert("account:ada", { user: "token-user" });
+    await store.records.hit("login:ada", 60_000);
+
+    const dump = await dumpRedis([server.url]);
+    for (const token of tokens) {
+      assert.equal(
+        dump.find((entry) => entry.includes(token)),
+        undefined,
+        "a token is stored",
+      );
+    }
+    // The positive control: the storage id (SHA-256 of the token) is what the keys hold.
+    const id = sessionIdOf(rotated.token);
+    const sessionKey = `lk:s:${id}`;
+    assert.ok(dump.includes(sessionKey));
+    assert.ok(dump.includes("lk:u:token-user"));
+    assert.ok(dump.includes("lk:r:account:ada"));
+    assert.ok(dump.includes("lk:h:login:ada"));
+    assert.equal(await raw("TYPE", sessionKey), "hash");
+    assert.equal(await raw("TYPE", "lk:u:token-user"), "zset");
+  });
+
+  it("stores meta fields as integers in ms, leaves out an empty user agent and IP, and sets TTLs", async () => {
+    const sessions = createSessionManager({
+      store,
+      idleTimeoutSeconds: 600,
+      absoluteTimeoutSeconds: 10 * 365 * 86400,
+    });
+    const { token, session } = await sessions.create("meta-user");
+    const key = `lk:s:${sessionIdOf(token)}`;
+    const hash = (await raw("HGETALL", key)) as string[];
+    const fields = Object.fromEntries(
+      Array.from({ length: hash.length / 2 }, (_, i) => [hash[2 * i], hash[2 * i + 1]]),
+    );
+    assert.deepEqual(Object.keys(fields).sort(), ["$c", "$e", "$t", "$u"]);
+    assert.equal(fields.$e, String(session.expiresAt.getTime()));
+    assert.match(fields.$t as string, /^\d{13}$/);
+    const ttl = (await raw("PTTL", key)) as number;
+    assert.ok(ttl > 590_000 && ttl <= 600_000, `session TTL ${ttl} is the idle timeout`);
+    // The index lives as long as its longest-lived session: ten years, written without exponent.
+    const indexTTL = (await raw("PTTL", "lk:u:meta-user")) as number;
+    const expected = session.expiresAt.getTime() - Date.now();
+    assert.ok(Math.abs(indexTTL - expected) < 5_000, `index TTL ${indexTTL} ~ ${expected}`);
+    // A load refreshes $t as an integer string, never in scientific notation.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sessions.load(token);
+    assert.match((await raw("HGET", key, "$t")) as string, /^\d{13}$/);
+  });
+
+  it("a load is exactly one Redis command: one EVALSHA, with or without increments", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const { token } = await sessions.create("one-command", { data: { visits: 1 } });
+    await sessions.load(token); // the script is known to the server from here on
+    for (const options of [undefined, { increment: { visits: 2 } }]) {
+      // INFO commandstats also counts the commands the script runs inside, so it proves "one EVALSHA"
+      // and MONITOR proves "nothing else was sent".
+      const before = await redisCommandCalls(server.url);
+      const sent = await clientCommandsDuring(server.url, async () =>
+        assert.ok(await sessions.load(token, options)),
+      );
+      const after = await redisCommandCalls(server.url);
+      assert.equal((after.evalsha ?? 0) - (before.evalsha ?? 0), 1);
+      assert.equal((after.eval ?? 0) - (before.eval ?? 0), 0);
+      assert.deepEqual(sent, ["evalsha"]);
+    }
+  });
+
+  it("recovers from a flushed script cache (a restarted server) by sending the script again", async () => {
+    const sessions = createSessionManager({ store });
+    const { token } = await sessions.create("noscript");
+    assert.equal(await raw("SCRIPT", "FLUSH"), "OK");
+    assert.ok(await sessions.load(token));
+  });
+
+  it("update and increment keep the TTL: they never extend a session", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA, idleTimeoutSeconds: 60 });
+    const { token } = await sessions.create("keep-ttl");
+    const key = `lk:s:${sessionIdOf(token)}`;
+    assert.equal(await raw("PEXPIRE", key, "5000"), 1);
+    await sessions.set(token, { name: "x" });
+    await sessions.unset(token, ["name"]);
+    await sessions.increment(token, "visits", 3);
+    const ttl = (await raw("PTTL", key)) as number;
+    assert.ok(ttl > 0 && ttl <= 5000, `TTL ${ttl} was not extended`);
+  });
+
+  it("a write after the hash is gone creates nothing (no resurrection by a slow request)", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const { token } = await sessions.create("no-resurrection");
+    const key = `lk:s:${sessionIdOf(token)}`;
+    assert.equal(await raw("DEL", key), 1); // as if its TTL ran out
+    assert.equal(await sessions.set(token, { name: "ghost" }), false);
+    assert.equal(await sessions.increment(token, "visits"), null);
+    assert.equal(await raw("EXISTS", key), 0);
+  });
+
+  it("rotation moves the hash to the new key, with a fresh idle TTL, and updates the index", async () => {
+    const sessions = createSessionManager({ store, idleTimeoutSeconds: 60 });
+    const { token } = await sessions.create("rotate-keys");
+    const rotated = await sessions.rotate(token);
+    assert.ok(rotated);
+    assert.equal(await raw("EXISTS", `lk:s:${sessionIdOf(token)}`), 0);
+    const ttl = (await raw("PTTL", `lk:s:${sessionIdOf(rotated.token)}`)) as number;
+    assert.ok(ttl > 59_000 && ttl <= 60_000, `TTL ${ttl}`);
+    assert.deepEqual(await raw("ZRANGE", "lk:u:rotate-keys", "0", "-1"), [sessionIdOf(rotated.token)]);
+  });
+
+  it("uses keyPrefix for every key", async () => {
+    const prefixed = createRedisStore({ url: server.url, keyPrefix: "app1:" });
+    try {
+      const sessions = createSessionManager({ store: prefixed });
+      const { token } = await sessions.create("prefixed-user");
+      await prefixed.records.insert("k", { a: "1" });
+      await prefixed.records.hit("k", 1000);
+      assert.equal(await raw("EXISTS", `app1:s:${sessionIdOf(token)}`), 1);
+      assert.equal(await raw("EXISTS", "app1:u:prefixed-user"), 1);
+      assert.equal(await raw("EXISTS", "app1:r:k"), 1);
+      assert.equal(await raw("EXISTS", "app1:h:k"), 1);
+    } finally {
+      await prefixed.close();
+    }
+  });
+
+  it("uses the database of the URL", async () => {
+    const inDb2 = createRedisStore({ url: `${server.url}/2` });
+    try {
+      await inDb2.records.insert("in-db-2", { a: "1" });
+      const [, inDb2Reply] = await respCommands({ host: "127.0.0.1", port: server.port }, [
+        ["SELECT", "2"],
+        ["EXISTS", "lk:r:in-db-2"],
+      ]);
+      assert.equal(inDb2Reply, 1);
+      assert.equal(await raw("EXISTS", "lk:r:in-db-2"), 0, "not in db 0");
+    } finally {
+      await inDb2.close();
+    }
+  });
+
+  it("with a caller's client: works, and close() leaves the client open", async () => {
+    const client = new Redis({ port: server.port, lazyConnect: true });
+    const borrowed = createRedisStore({ client });
+    assert.equal(borrowed.kind, "redis");
+    const sessions = createSessionManager({ store: borrowed });
+    const { token } = await sessions.create("borrowed");
+    assert.ok(await sessions.load(token));
+    await borrowed.close();
+    assert.equal(await client.ping(), "PONG", "the caller's client is still open");
+    await assert.rejects(borrowed.ping(), isStoreUnavailable, "the store itself is closed");
+    client.disconnect();
+  });
+
+  it("after close(), every call fails with StoreUnavailableError; close() twice is fine", async () => {
+    const closing = createRedisStore({ url: server.url });
+    await closing.ping();
+    await closing.close();
+    await closing.close();
+    await assert.rejects(closing.ping(), isStoreUnavailable);
+    await assert.rejects(closing.records.get("x"), isStoreUnavailable);
+    await assert.rejects(
+      closing.load("x", { now: Date.now(), idleTimeoutMs: 1000, touchIntervalMs: 0 }),
+      (error: Error) => isStoreUnavailable(error) && /closed/.test(error.message),
+    );
+  });
+});
