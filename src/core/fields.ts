@@ -27,10 +27,13 @@ export type IntegerField<S extends FieldSchema> = {
 const FIELD_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$/;
 const KINDS: readonly string[] = ["string", "integer", "boolean", "json"];
 
+/** "__proto__" passes the pattern but cannot be a plain object's key: an assignment would drop it. */
+const isFieldName = (name: string): boolean => FIELD_NAME.test(name) && name !== "__proto__";
+
 export function assertFieldName(name: string): void {
-  if (!FIELD_NAME.test(name)) {
+  if (!isFieldName(name)) {
     throw new InvalidArgumentError(
-      `field name ${JSON.stringify(name)} must be 1-64 characters of A-Z a-z 0-9 _ . : - and not start with . : -`,
+      `field name ${JSON.stringify(name)} must be 1-64 characters of A-Z a-z 0-9 _ . : -, not start with . : - and not be __proto__`,
     );
   }
 }
@@ -41,7 +44,7 @@ export function validateSchema(schema: FieldSchema | undefined): void {
     throw new InvalidOptionError("fields", "must be an object mapping field names to kinds");
   }
   for (const [name, kind] of Object.entries(schema)) {
-    if (!FIELD_NAME.test(name)) {
+    if (!isFieldName(name)) {
       throw new InvalidOptionError(
         `fields.${name}`,
         "is not a valid field name (1-64 of A-Z a-z 0-9 _ . : -)",
@@ -82,12 +85,19 @@ function encodeValue(name: string, kind: FieldKind | undefined, value: unknown, 
     case "boolean":
       if (typeof value === "boolean") return value ? "1" : "0";
       break;
-    case "json":
-      return JSON.stringify(value);
+    case "json": {
+      // JSON.stringify returns undefined for a function or symbol, and throws on a bigint or a cycle.
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value);
+      } catch {}
+      if (text !== undefined) return text;
+      break;
+    }
   }
-  throw new InvalidArgumentError(
-    `field "${name}" must be ${kind === "integer" ? "a safe integer" : `a ${kind}`}`,
-  );
+  const expected =
+    kind === "integer" ? "a safe integer" : kind === "json" ? "JSON-serializable" : `a ${kind}`;
+  throw new InvalidArgumentError(`field "${name}" must be ${expected}`);
 }
 
 /**

@@ -201,6 +201,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       if (loadOptions?.increment) {
         increments = {};
         for (const [field, by] of Object.entries(loadOptions.increment)) {
+          if (by === undefined) continue; // a Partial's absent field, as `encodeFields` skips it
           increments[field] = integerStep(field, by);
         }
       }

@@ -315,7 +315,24 @@ describe("memory store lifecycle", () => {
   });
 });
 
-describe("memory store records arguments", () => {
+describe("memory store arguments", () => {
+  it("refuses field names starting with $ (metadata in the Redis hash), before looking the session up", async () => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const now = Date.now();
+    const invalid = rejectsWith("INVALID_ARGUMENT");
+    await assert.rejects(store.create({ ...session("a", now), fields: { $u: "x" } }, policy(now)), invalid);
+    await store.create(session("a", now), policy(now));
+    for (const id of ["a", "missing"]) {
+      await assert.rejects(store.update(id, { set: { $e: "0" } }), invalid);
+      await assert.rejects(store.update(id, { remove: ["$u"] }), invalid);
+      await assert.rejects(store.increment(id, "$t", 1), invalid);
+      await assert.rejects(store.increment(id, "n", 1.5), invalid);
+      await assert.rejects(store.load(id, policy(now), { $c: 1 }), invalid);
+    }
+    assert.deepEqual((await store.load("a", policy(now)))?.fields, { name: "n" });
+    await store.close();
+  });
+
   it("refuses an empty record and a window that is not a positive number", async () => {
     const store = createMemoryStore({ sweepIntervalMs: 0 });
     await assert.rejects(store.records.insert("k", {}), rejectsWith("INVALID_ARGUMENT"));

@@ -140,6 +140,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async create(session, policy) {
       assertOpen();
+      for (const field of Object.keys(session.fields)) assertUserField(field);
       remove(session.id);
       makeRoom(policy.now);
       add(session.id, {
@@ -156,6 +157,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async load(id, policy, increments) {
       assertOpen();
+      for (const [field, by] of Object.entries(increments ?? {})) assertStep(field, by);
       const entry = live(id, policy.now);
       if (!entry) return null;
       // Every step is checked before anything is written, so a failing load changes nothing.
@@ -169,6 +171,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async update(id, changes) {
       assertOpen();
+      for (const field of Object.keys(changes.set ?? {})) assertUserField(field);
+      for (const field of changes.remove ?? []) assertUserField(field);
       const entry = live(id, Date.now());
       if (!entry) return false;
       for (const [field, value] of Object.entries(changes.set ?? {})) entry.fields.set(field, value);
@@ -178,6 +182,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async increment(id, field, by) {
       assertOpen();
+      assertStep(field, by);
       const entry = live(id, Date.now());
       if (!entry) return null;
       const value = added(entry.fields, field, by);
@@ -283,9 +288,6 @@ function snapshot(id: string, entry: Entry): StoredSession {
  * within JavaScript's safe integers so that every count is exact.
  */
 function added(fields: Map<string, string>, field: string, by: number): string {
-  if (!Number.isSafeInteger(by)) {
-    throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${by}`);
-  }
   const text = fields.get(field) ?? "0";
   const current = Number(text);
   if (!INTEGER_TEXT.test(text) || !Number.isSafeInteger(current)) {
@@ -296,6 +298,23 @@ function added(fields: Map<string, string>, field: string, by: number): string {
     throw new InvalidArgumentError(`incrementing "${field}" by ${by} would leave the safe integer range`);
   }
   return String(next);
+}
+
+/** Names starting with "$" hold metadata in the Redis hash; the memory store refuses them just the same. */
+function assertUserField(name: string): void {
+  if (name.startsWith("$")) {
+    throw new InvalidArgumentError(
+      `field name ${JSON.stringify(name)} is reserved: names starting with "$" hold session metadata`,
+    );
+  }
+}
+
+/** An increment step is checked before the session is looked up, as the Redis store does. */
+function assertStep(field: string, by: unknown): void {
+  assertUserField(field);
+  if (typeof by !== "number" || !Number.isSafeInteger(by)) {
+    throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${String(by)}`);
+  }
 }
 
 /** All the new values of a multi-field increment, computed (and checked) before any is written. */
