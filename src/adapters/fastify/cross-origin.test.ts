@@ -60,6 +60,19 @@ describe("crossOriginProtection", () => {
     assert.equal(await status(fastify, "POST", { origin: "http://evil.example" }), 403);
     assert.equal(await status(fastify, "POST", { origin: "http://app.example:8080" }), 403);
     assert.equal(await status(fastify, "POST", { origin: "null" }), 403);
+    assert.equal(
+      await status(fastify, "POST", { origin: "http://app.example", host: "app.example:80" }),
+      200,
+    );
+    assert.equal(
+      await status(fastify, "POST", { origin: "https://app.example", host: "app.example:443" }),
+      200,
+    );
+    assert.equal(
+      await status(fastify, "POST", { origin: "http://app.example", host: "app.example:443" }),
+      403,
+    );
+    assert.equal(await status(fastify, "POST", { origin: "http://APP.example", host: "app.EXAMPLE" }), 200);
   });
 
   test("requests with neither header pass (curl, scripts)", async () => {

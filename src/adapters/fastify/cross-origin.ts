@@ -49,7 +49,7 @@ export function createCrossOriginCheck(
       return !isTrusted(origin);
     }
     if (origin === undefined) return false;
-    if (hostOf(origin) === request.host.toLowerCase()) {
+    if (sameHost(origin, request.host)) {
       // Host carries no scheme, so an http->https cross-origin request passes here. Like Go we fail
       // open: every current browser sends Sec-Fetch-Site, and HSTS closes the gap.
       return false;
@@ -119,10 +119,21 @@ function single(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function hostOf(origin: string): string | null {
+/**
+ * True when the Origin names the Host the request was sent to. A default port written out in Host
+ * ("example.com:443", as some clients and proxies send it) matches an Origin without one.
+ */
+function sameHost(origin: string, host: string): boolean {
+  let parsed: URL;
   try {
-    return new URL(origin).host;
+    parsed = new URL(origin);
   } catch {
-    return null;
+    return false;
   }
+  const defaultPort = parsed.protocol === "https:" ? ":443" : parsed.protocol === "http:" ? ":80" : null;
+  let requestHost = host.toLowerCase();
+  if (defaultPort !== null && requestHost.endsWith(defaultPort)) {
+    requestHost = requestHost.slice(0, -defaultPort.length);
+  }
+  return parsed.host === requestHost;
 }

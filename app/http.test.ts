@@ -1,0 +1,339 @@
+/**
+ * The app's routes and flows, in process (fastify.inject), against each backend: the memory store, a
+ * standalone Redis and a Redis Cluster (real servers started by the test harness on free ports).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { startRedisCluster, startRedisServer } from "../test/harness/redis-servers.js";
+import { buildApp } from "./app.js";
+import { type Config, DEFAULT_CONFIG, type StoreConfig } from "./config.js";
+import { createTestClient, type TestClient, uniqueName, visitsOf } from "./test-client.js";
+
+interface Backend {
+  name: string;
+  start(): Promise<{ store: StoreConfig; stop(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  { name: "memory store", start: async () => ({ store: { kind: "memory" }, stop: async () => {} }) },
+  {
+    name: "standalone Redis",
+    start: async () => {
+      const server = await startRedisServer();
+      return { store: { kind: "redis", url: server.url }, stop: server.stop };
+    },
+  },
+  {
+    name: "Redis Cluster",
+    start: async () => {
+      const cluster = await startRedisCluster();
+      return { store: { kind: "redis-cluster", nodes: cluster.urls }, stop: cluster.stop };
+    },
+  },
+];
+
+const PASSWORD = "correct horse battery";
+
+async function signUp(client: TestClient, username = uniqueName()): Promise<string> {
+  const page = await client.post("/signup", { username, password: PASSWORD });
+  assert.equal(page.status, 303, page.body);
+  assert.equal(page.headers.location, "/");
+  return username;
+}
+
+for (const backend of backends) {
+  describe(`app over the ${backend.name}`, () => {
+    let stopBackend: () => Promise<void>;
+    let config: Config;
+    let app: FastifyInstance;
+    const client = (headers?: Record<string, string>) => createTestClient(app, headers);
+
+    before(async () => {
+      const started = await backend.start();
+      stopBackend = started.stop;
+      config = { ...DEFAULT_CONFIG, store: started.store, logLevel: "silent" };
+      app = await buildApp(config);
+      await app.ready();
+    });
+    after(async () => {
+      await app?.close();
+      await stopBackend?.();
+    });
+
+    test("GET / when anonymous: not logged in, links to log in and sign up", async () => {
+      const page = await client().get("/");
+      assert.equal(page.status, 200);
+      assert.match(page.body, /You are not logged in/);
+      assert.match(page.body, /href="\/login"/);
+      assert.match(page.body, /href="\/signup"/);
+      assert.equal(page.headers["cache-control"], "no-store");
+      assert.deepEqual(page.setCookies, []);
+    });
+
+    test("sign up logs in; each view of / counts one visit; logout button on the page", async () => {
+      const browser = client();
+      const username = await signUp(browser, uniqueName("Ada"));
+      for (const expected of [1, 2, 3]) {
+        const page = await browser.get("/");
+        assert.match(page.body, new RegExp(`Logged in as <strong>${username}</strong>\\.`));
+        assert.equal(visitsOf(page), expected);
+        assert.match(page.body, /<form method="post" action="\/logout">/);
+      }
+    });
+
+    test("GET /signup and /login show the forms with labels and the username rule", async () => {
+      const signup = await client().get("/signup");
+      assert.equal(signup.status, 200);
+      assert.match(signup.body, /<label for="username">/);
+      assert.match(signup.body, /<label for="password">/);
+      assert.match(signup.body, /3–32 characters: letters, digits, dot, underscore or hyphen/);
+      const login = await client().get("/login");
+      assert.equal(login.status, 200);
+      assert.match(login.body, /action="\/login"/);
+    });
+
+    test("sign-up refuses bad usernames, short passwords and taken names (case-insensitive)", async () => {
+      const browser = client();
+      const bad = await browser.post("/signup", { username: "a b", password: PASSWORD });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body, /role="alert"/);
+      const short = await browser.post("/signup", { username: uniqueName(), password: "short" });
+      assert.equal(short.status, 400);
+      assert.match(short.body, /at least 8 characters/);
+      const username = await signUp(client(), uniqueName("Grace"));
+      const taken = await browser.post("/signup", { username: username.toUpperCase(), password: PASSWORD });
+      assert.equal(taken.status, 409);
+      assert.match(taken.body, /taken/);
+      assert.equal(browser.cookie, undefined);
+    });
+
+    test("login: wrong password and unknown user get the same 401; success is a fresh token", async () => {
+      const username = await signUp(client());
+      const browser = client();
+      const wrong = await browser.post("/login", { username, password: "wrong password" });
+      const unknown = await browser.post("/login", { username: uniqueName(), password: PASSWORD });
+      for (const page of [wrong, unknown]) {
+        assert.equal(page.status, 401);
+        assert.match(page.body, /Wrong username or password\./);
+        assert.match(page.body, /<form class="stack" method="post" action="\/login">/);
+      }
+      const ok = await browser.post("/login", { username: username.toUpperCase(), password: PASSWORD });
+      assert.equal(ok.status, 303);
+      assert.equal(ok.headers.location, "/");
+      const first = browser.cookie;
+      const again = await browser.post("/login", { username, password: PASSWORD });
+      assert.equal(again.status, 303);
+      assert.notEqual(browser.cookie, first, "a second login issues a new token");
+      const stale = client();
+      stale.setCookie(first);
+      assert.match((await stale.get("/")).body, /You are not logged in/, "the replaced token is dead");
+      assert.match((await browser.get("/")).body, /Logged in as/);
+    });
+
+    test("GET /login when logged in goes home", async () => {
+      const browser = client();
+      await signUp(browser);
+      const page = await browser.get("/login");
+      assert.equal(page.status, 303);
+      assert.equal(page.headers.location, "/");
+    });
+
+    test("POST /logout ends the session server-side and clears the cookie", async () => {
+      const browser = client();
+      await signUp(browser);
+      const token = browser.cookie;
+      const page = await browser.post("/logout");
+      assert.equal(page.status, 303);
+      assert.match(page.setCookies[0] ?? "", /^lk=; Max-Age=0/);
+      assert.equal(browser.cookie, undefined);
+      const replay = client();
+      replay.setCookie(token);
+      assert.match((await replay.get("/")).body, /You are not logged in/);
+    });
+
+    test("GET /logout: typed URL or no header logs out; a cross-site link gets a confirm page", async () => {
+      const variants: Record<string, string>[] = [
+        {},
+        { "sec-fetch-site": "none" },
+        { "sec-fetch-site": "same-origin" },
+      ];
+      for (const headers of variants) {
+        const browser = client();
+        await signUp(browser);
+        const page = await browser.get("/logout", headers);
+        assert.equal(page.status, 303, JSON.stringify(headers));
+        assert.match((await browser.get("/")).body, /You are not logged in/);
+      }
+      const browser = client();
+      await signUp(browser);
+      for (const site of ["cross-site", "same-site"]) {
+        const page = await browser.get("/logout", { "sec-fetch-site": site });
+        assert.equal(page.status, 200);
+        assert.match(page.body, /Log out\?/);
+        assert.match(page.body, /<form method="post" action="\/logout"/);
+        assert.deepEqual(page.setCookies, []);
+        assert.match((await browser.get("/")).body, /Logged in as/, "still logged in");
+      }
+    });
+
+    test("cross-site state changes are refused with 403; requests without browser headers pass", async () => {
+      const username = await signUp(client());
+      const form = { username, password: PASSWORD };
+      const crossSite = await client().post("/login", form, { "sec-fetch-site": "cross-site" });
+      assert.equal(crossSite.status, 403);
+      assert.match(crossSite.body, /Request refused/);
+      assert.deepEqual(crossSite.setCookies, []);
+      const foreignOrigin = await client().post("/login", form, { origin: "https://evil.example" });
+      assert.equal(foreignOrigin.status, 403);
+      const sameOrigin = await client().post("/login", form, { origin: "http://localhost:80" });
+      assert.equal(sameOrigin.status, 303, "inject sends Host: localhost:80");
+      const noHeaders = await client().post("/login", form);
+      assert.equal(noHeaders.status, 303);
+      const browser = client();
+      await signUp(browser);
+      const logout = await browser.post("/logout", {}, { "sec-fetch-site": "cross-site" });
+      assert.equal(logout.status, 403);
+      assert.match((await browser.get("/")).body, /Logged in as/);
+    });
+
+    test("GET /sessions lists the user's sessions, marks this one, ends one and all others", async () => {
+      const username = await signUp(
+        client({ "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0" }),
+      );
+      const phone = client({
+        "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Version/18.0 Safari/605.1",
+      });
+      const laptop = client({
+        "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/141.0 Safari/537.36",
+      });
+      for (const browser of [phone, laptop]) await browser.post("/login", { username, password: PASSWORD });
+      const page = await laptop.get("/sessions");
+      assert.equal(page.status, 200);
+      assert.equal(page.body.match(/<li class="session/g)?.length, 3);
+      assert.equal(page.body.match(/This device/g)?.length, 1);
+      assert.match(page.body, /Chrome on Windows <span class="badge">This device<\/span>/);
+      assert.match(page.body, /Safari on iPhone/);
+      assert.match(page.body, /Firefox on Linux/);
+      assert.match(page.body, /<dt>IP address<\/dt><dd>127\.0\.0\.1<\/dd>/);
+      const ids = [...page.body.matchAll(/action="\/sessions\/([A-Za-z0-9_-]{16})\/end"/g)].map((m) => m[1]);
+      const currentId = /<li class="session current">[\s\S]*?action="\/sessions\/([^/]+)\/end"/.exec(
+        page.body,
+      )?.[1];
+      const phoneId = /Safari on iPhone[\s\S]*?action="\/sessions\/([^/]+)\/end"/.exec(page.body)?.[1];
+      assert.equal(ids.length, 3);
+      assert.ok(currentId && phoneId && phoneId !== currentId);
+
+      const end = await laptop.post(`/sessions/${phoneId}/end`);
+      assert.equal(end.status, 303);
+      assert.equal(end.headers.location, "/sessions");
+      assert.match((await phone.get("/")).body, /You are not logged in/);
+      const afterEnd = await laptop.get("/sessions");
+      assert.equal(afterEnd.body.match(/<li class="session/g)?.length, 2);
+
+      // Another user's session id ends nothing.
+      const stranger = client();
+      await signUp(stranger);
+      await stranger.post(`/sessions/${currentId}/end`);
+      assert.match((await laptop.get("/")).body, /Logged in as/);
+
+      const others = await laptop.post("/sessions/end-others");
+      assert.equal(others.status, 303);
+      const only = await laptop.get("/sessions");
+      assert.equal(only.body.match(/<li class="session/g)?.length, 1);
+      assert.match(only.body, /No other sessions/);
+
+      const self = await laptop.post(`/sessions/${currentId}/end`);
+      assert.equal(self.headers.location, "/");
+      assert.equal(laptop.cookie, undefined);
+    });
+
+    test("GET /sessions when anonymous redirects to the login page", async () => {
+      const page = await client().get("/sessions");
+      assert.equal(page.status, 303);
+      assert.equal(page.headers.location, "/login");
+    });
+
+    test("GET /healthz reports the store", async () => {
+      const page = await client().get("/healthz");
+      assert.equal(page.status, 200);
+      assert.deepEqual(JSON.parse(page.body), { status: "ok", store: config.store.kind });
+    });
+
+    test("unknown routes get the 404 page; the stylesheet is served and cached", async () => {
+      const missing = await client().get("/no/such/page");
+      assert.equal(missing.status, 404);
+      assert.match(missing.body, /Page not found/);
+      assert.match(String(missing.headers["content-type"]), /^text\/html/);
+      const href = /<link rel="stylesheet" href="([^"]+)">/.exec(missing.body)?.[1];
+      assert.ok(href);
+      const css = await client().get(href);
+      assert.equal(css.status, 200);
+      assert.match(String(css.headers["content-type"]), /^text\/css/);
+      assert.match(String(css.headers["cache-control"]), /max-age=31536000, immutable/);
+    });
+
+    test("security headers on every page", async () => {
+      for (const url of ["/", "/login", "/missing"]) {
+        const page = await client().get(url);
+        assert.match(String(page.headers["content-security-policy"]), /default-src 'self'/);
+        assert.match(String(page.headers["content-security-policy"]), /frame-ancestors 'none'/);
+        assert.equal(page.headers["x-content-type-options"], "nosniff");
+        assert.equal(page.headers["referrer-policy"], "same-origin");
+        assert.equal(page.headers["x-frame-options"], "DENY");
+        assert.doesNotMatch(page.body, /<script/i);
+      }
+    });
+
+    test("200 concurrent views count exactly 200", async () => {
+      const browser = client();
+      await signUp(browser);
+      const pages = await Promise.all(Array.from({ length: 200 }, () => browser.get("/")));
+      const counts = pages.map(visitsOf).sort((a, b) => (a ?? 0) - (b ?? 0));
+      assert.deepEqual(
+        counts,
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      assert.equal(visitsOf(await browser.get("/")), 201);
+    });
+
+    test("idle expiry: a session ends after SESSION_IDLE_TIMEOUT without views, activity extends it", async () => {
+      const short = await buildApp({ ...config, idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60 });
+      try {
+        const browser = createTestClient(short);
+        const page = await browser.post("/signup", { username: uniqueName(), password: PASSWORD });
+        assert.equal(page.status, 303);
+        for (let i = 0; i < 3; i++) {
+          await sleep(600);
+          assert.match((await browser.get("/")).body, /Logged in as/, `view ${i} within the idle timeout`);
+        }
+        await sleep(1300);
+        const expired = await browser.get("/");
+        assert.match(expired.body, /You are not logged in/);
+        assert.match(expired.setCookies[0] ?? "", /^lk=; Max-Age=0/, "the stale cookie is cleared");
+      } finally {
+        await short.close();
+      }
+    });
+
+    test("login throttling: 5 failures per account, then 429 with Retry-After; success clears", async () => {
+      const username = await signUp(client());
+      const browser = client();
+      for (let i = 0; i < 4; i++) {
+        assert.equal((await browser.post("/login", { username, password: "nope nope" })).status, 401);
+      }
+      assert.equal((await browser.post("/login", { username, password: PASSWORD })).status, 303);
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await browser.post("/login", { username, password: "nope nope" })).status, 401);
+      }
+      const blocked = await browser.post("/login", { username, password: PASSWORD });
+      assert.equal(blocked.status, 429);
+      assert.equal(blocked.headers["retry-after"], "900");
+      assert.match(blocked.body, /Too many failed attempts/);
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
