@@ -18,11 +18,12 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
   const fail = (operation: string, problem: string, cause?: unknown): StoreUnavailableError => {
     const last = connection.lastError();
     const lastText =
-      last && !problem.includes(last.message) ? ` (last connection error: ${last.message})` : "";
+      last && !problem.includes(last.message) ? `; last connection error: ${last.message}` : "";
+    const text = `${problem}${lastText}`;
     return new StoreUnavailableError(
-      `latchkey: ${connection.kind} ${operation} failed: ${problem}${lastText}`,
+      `latchkey: ${connection.kind} ${operation} failed: ${text}${hintFor(text)}`,
       {
-        cause: cause ?? last,
+        cause: cause ?? last ?? new Error(problem),
       },
     );
   };
@@ -40,20 +41,33 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
       );
     });
     try {
-      return await Promise.race([call(), guard]);
+      const result = await Promise.race([call(), guard]);
+      connection.clearLastError();
+      return result;
     } catch (error) {
       if (error instanceof LatchkeyError) throw error;
       const message = error instanceof Error ? error.message : String(error);
       if (message.startsWith(INVALID_ARGUMENT_REPLY)) {
         throw new InvalidArgumentError(message.slice(INVALID_ARGUMENT_REPLY.length));
       }
-      throw fail(
-        operation,
-        message === "Command timed out" ? `no reply within ${commandTimeoutMs} ms` : message,
-        error,
-      );
+      if (message === "Command timed out")
+        throw fail(operation, `no reply within ${commandTimeoutMs} ms`, error);
+      // With maxRetriesPerRequest 0, ioredis fails queued commands with this error when a connection
+      // attempt fails: the connection error itself says more.
+      if (error instanceof Error && error.name === "MaxRetriesPerRequestError") {
+        throw fail(operation, "could not connect", connection.lastError() ?? error);
+      }
+      throw fail(operation, message, error);
     } finally {
       clearTimeout(timer);
     }
   };
+}
+
+/** A next step for the errors that mean "your configuration is wrong" rather than "Redis is down". */
+function hintFor(text: string): string {
+  if (text.includes("WRONGPASS")) return " (check the user name and password in the URL)";
+  if (text.includes("NOAUTH")) return " (the server requires a password: redis://[user]:password@host)";
+  if (text.includes("NOPERM")) return " (the ACL user lacks a permission the store needs; see the README)";
+  return "";
 }

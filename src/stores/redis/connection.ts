@@ -13,8 +13,13 @@ export interface StoreConnection {
    * are queued and bounded by the command timeout instead.
    */
   offlineReason(): string | undefined;
-  /** The last error ioredis reported on the connection (refused, WRONGPASS, ...), to explain failures. */
+  /**
+   * The last error ioredis reported on the connection (refused, WRONGPASS, ...) since the last call
+   * that succeeded, to explain failures.
+   */
   lastError(): Error | undefined;
+  /** A call succeeded: earlier connection errors are history. */
+  clearLastError(): void;
   /** Quits an owned client (bounded in time) or detaches from a caller's client. */
   close(): Promise<void>;
 }
@@ -52,6 +57,9 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
       kind: kindOf(client),
       offlineReason: () => (closed ? "the store is closed" : offline(client)),
       lastError: () => last,
+      clearLastError: () => {
+        last = undefined;
+      },
       async close() {
         closed = true;
         if (options.onError) client.off("error", onError);
@@ -114,6 +122,9 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
     kind: kindOf(client),
     offlineReason: () => (closed ? "the store is closed" : offline(client)),
     lastError: () => last,
+    clearLastError: () => {
+      last = undefined;
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -131,7 +142,9 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
 }
 
 function offline(client: Redis | Cluster): string | undefined {
-  return OFFLINE_STATUSES.has(client.status) ? `the connection is down (${client.status})` : undefined;
+  return OFFLINE_STATUSES.has(client.status)
+    ? `not connected (ioredis status "${client.status}")`
+    : undefined;
 }
 
 function kindOf(client: Redis | Cluster): RedisStoreKind {
