@@ -14,7 +14,7 @@ try {
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`latchkey app: invalid configuration: ${error.message}`);
-  process.exit(2);
+  process.exit(1);
 }
 
 const app = await buildApp(config);

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConfigError, DEFAULT_CONFIG, loadConfig } from "./config.js";
+
+function problem(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error;
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`);
+}
+
+describe("loadConfig", () => {
+  test("defaults", () => {
+    assert.deepEqual(loadConfig({}), DEFAULT_CONFIG);
+    assert.deepEqual(DEFAULT_CONFIG, {
+      port: 5000,
+      host: "127.0.0.1",
+      store: { kind: "memory" },
+      idleTimeoutSeconds: 1800,
+      absoluteTimeoutSeconds: 604800,
+      trustProxy: false,
+      logLevel: "info",
+    });
+  });
+
+  test("reads every variable", () => {
+    const config = loadConfig({
+      PORT: "8080",
+      HOST: "0.0.0.0",
+      REDIS_URL: "rediss://app:s3cret@cache.example.com:6380/2",
+      SESSION_IDLE_TIMEOUT: "10",
+      SESSION_ABSOLUTE_TIMEOUT: "3600",
+      TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
+      LOG_LEVEL: "debug",
+    });
+    assert.deepEqual(config, {
+      port: 8080,
+      host: "0.0.0.0",
+      store: { kind: "redis", url: "rediss://app:s3cret@cache.example.com:6380/2" },
+      idleTimeoutSeconds: 10,
+      absoluteTimeoutSeconds: 3600,
+      trustProxy: ["10.0.0.0/8", "127.0.0.1"],
+      logLevel: "debug",
+    });
+    const cluster = loadConfig({ REDIS_CLUSTER_URL: "redis://a:7000, redis://b:7001" });
+    assert.deepEqual(cluster.store, { kind: "redis-cluster", nodes: ["redis://a:7000", "redis://b:7001"] });
+    assert.equal(loadConfig({ TRUST_PROXY: "true" }).trustProxy, true);
+    assert.equal(loadConfig({ TRUST_PROXY: "2" }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: "loopback" }).trustProxy, ["loopback"]);
+    assert.equal(loadConfig({ PORT: "" }).port, 5000, "an empty variable is unset");
+  });
+
+  test("a bad value names its variable", () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ PORT: "http" }, "PORT"],
+      [{ PORT: "70000" }, "PORT"],
+      [{ PORT: "-1" }, "PORT"],
+      [{ REDIS_URL: "localhost:6379" }, "REDIS_URL"],
+      [{ REDIS_URL: "http://localhost:6379" }, "REDIS_URL"],
+      [{ REDIS_URL: "redis://localhost:6379", REDIS_CLUSTER_URL: "redis://localhost:7000" }, "REDIS_URL"],
+      [{ REDIS_CLUSTER_URL: "redis://a:7000,nope" }, "REDIS_CLUSTER_URL"],
+      [{ REDIS_CLUSTER_URL: " , " }, "REDIS_CLUSTER_URL"],
+      [{ SESSION_IDLE_TIMEOUT: "0" }, "SESSION_IDLE_TIMEOUT"],
+      [{ SESSION_IDLE_TIMEOUT: "1.5" }, "SESSION_IDLE_TIMEOUT"],
+      [{ SESSION_IDLE_TIMEOUT: "ten" }, "SESSION_IDLE_TIMEOUT"],
+      [{ SESSION_ABSOLUTE_TIMEOUT: "60", SESSION_IDLE_TIMEOUT: "120" }, "SESSION_ABSOLUTE_TIMEOUT"],
+      [{ TRUST_PROXY: "yes" }, "TRUST_PROXY"],
+      [{ TRUST_PROXY: "10.0.0.1/8/2" }, "TRUST_PROXY"],
+      [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
+    ];
+    for (const [env, variable] of cases) {
+      const error = problem(env);
+      assert.equal(error.variable, variable, JSON.stringify(env));
+      assert.ok(error.message.startsWith(variable), error.message);
+      assert.ok(!error.message.includes("\n"), "one line");
+    }
+  });
+
+  test("Redis URL errors never repeat the password", () => {
+    for (const url of [
+      "redis://user:hunter22@host:6379/not-a-db",
+      "http://user:hunter22@host",
+      "redis://:hunter22@",
+    ]) {
+      assert.doesNotMatch(problem({ REDIS_URL: url }).message, /hunter22/);
+    }
+  });
+});
