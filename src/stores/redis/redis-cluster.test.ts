@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Cluster } from "ioredis";
+import { clientCommandsDuring } from "../../../test/harness/redis-monitor.js";
+import {
+  type RedisClusterHandle,
+  redisCommandCalls,
+  startRedisCluster,
+} from "../../../test/harness/redis-servers.js";
+import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
+import { isStoreUnavailable } from "../../core/errors.js";
+import { createSessionManager } from "../../core/session-manager.js";
+import type { SessionStore } from "../../core/session-store.js";
+import { sessionIdOf } from "../../core/token.js";
+import { createRedisStore } from "./index.js";
+
+describe("redis store on a 3-master Redis Cluster", () => {
+  let cluster: RedisClusterHandle;
+  let store: SessionStore;
+  /** Which master port serves each hash slot, from CLUSTER SLOTS. */
+  let slotOwners: { from: number; to: number; port: number }[] = [];
+
+  const node = (port: number, ...command: string[]) => respCommand({ host: "127.0.0.1", port }, ...command);
+  /** The port of the master that holds `key`, by CLUSTER KEYSLOT. */
+  const ownerOf = async (key: string): Promise<number> => {
+    const slot = (await node(cluster.ports[0] as number, "CLUSTER", "KEYSLOT", key)) as number;
+    const owner = slotOwners.find((range) => slot >= range.from && slot <= range.to);
+    assert.ok(owner, `no master serves slot ${slot}`);
+    return owner.port;
+  };
+  const sum = (calls: Record<string, number>[], name: string) =>
+    calls.reduce((n, c) => n + (c[name] ?? 0), 0);
+
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+    const slots = (await node(cluster.ports[0] as number, "CLUSTER", "SLOTS")) as RespReply[][];
+    slotOwners = slots.map(([from, to, master]) => ({
+      from: from as number,
+      to: to as number,
+      port: (master as RespReply[])[1] as number,
+    }));
+    // One seed node is enough: the client discovers the others.
+    store = createRedisStore({ clusterNodes: [cluster.urls[0] as string], commandTimeoutMs: 500 });
+    await store.ping();
+  });
+  after(async () => {
+    await store?.close();
+    await cluster?.stop();
+  });
+
+  it('is of kind "redis-cluster"', () => {
+    assert.equal(store.kind, "redis-cluster");
+  });
+
+  it("spreads one user's sessions over every master, and destroyForUser removes all of them", async () => {
+    const sessions = createSessionManager({ store });
+    const userId = "spread-user";
+    const keysByPort = new Map<number, string[]>();
+    const tokens: string[] = [];
+    // Session ids are random: create sessions until every master holds at least one (3 × (2/3)^60 odds
+    // of needing more than 60).
+    while (keysByPort.size < cluster.ports.length && tokens.length < 60) {
+      const { token } = await sessions.create(userId);
+      tokens.push(token);
+      const key = `lk:s:${sessionIdOf(token)}`;
+      const port = await ownerOf(key);
+      assert.equal(await node(port, "EXISTS", key), 1, "the key is on the master that owns its slot");
+      keysByPort.set(port, [...(keysByPort.get(port) ?? []), key]);
+    }
+    assert.deepEqual(
+      [...keysByPort.keys()].sort(),
+      [...cluster.ports].sort(),
+      "every master holds a session",
+    );
+    assert.equal((await sessions.listForUser(userId)).length, tokens.length);
+
+    const [kept, ...others] = tokens as [string, ...string[]];
+    assert.equal(await sessions.destroyForUser(userId, { exceptToken: kept }), others.length);
+    for (const [port, keys] of keysByPort) {
+      for (const key of keys) {
+        const expected = key === `lk:s:${sessionIdOf(kept)}` ? 1 : 0;
+        assert.equal(await node(port, "EXISTS", key), expected, `${key} on ${port}`);
+      }
+    }
+    assert.equal(await sessions.destroyForUser(userId), 1);
+    for (const token of tokens) assert.equal(await sessions.load(token), null);
+    const index = `lk:u:${userId}`;
+    assert.equal(
+      await node(await ownerOf(index), "EXISTS", index),
+      0,
+      "the index is gone with its last entry",
+    );
+  });
+
+  it("a load is one EVALSHA on the master that holds the session, and nothing on the others", async () => {
+    const sessions = createSessionManager({ store, fields: { visits: "integer" } });
+    const { token } = await sessions.create("one-command");
+    await sessions.load(token); // the script is known to that master from here on
+    const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
+    const before = await Promise.all(cluster.urls.map(redisCommandCalls));
+    const sent = await clientCommandsDuring(`redis://127.0.0.1:${port}`, async () => {
+      assert.ok(await sessions.load(token, { increment: { visits: 1 } }));
+    });
+    const after = await Promise.all(cluster.urls.map(redisCommandCalls));
+    assert.deepEqual(sent, ["evalsha"]);
+    assert.equal(sum(after, "evalsha") - sum(before, "evalsha"), 1, "one EVALSHA in the whole cluster");
+    assert.equal(sum(after, "eval") - sum(before, "eval"), 0);
+  });
+
+  it("rotates between keys in different slots without RENAME", async () => {
+    const sessions = createSessionManager({ store, fields: { name: "string" } });
+    const { token } = await sessions.create("rotate-slots", { data: { name: "r" } });
+    const rotated = await sessions.rotate(token);
+    assert.ok(rotated);
+    const oldKey = `lk:s:${sessionIdOf(token)}`;
+    const newKey = `lk:s:${sessionIdOf(rotated.token)}`;
+    assert.equal(await node(await ownerOf(oldKey), "EXISTS", oldKey), 0);
+    assert.equal(await node(await ownerOf(newKey), "EXISTS", newKey), 1);
+    assert.equal((await sessions.load(rotated.token))?.data.name, "r");
+  });
+
+  it("a master that stops answering costs a call at most commandTimeoutMs", async () => {
+    const sessions = createSessionManager({ store });
+    const { token } = await sessions.create("paused-master");
+    const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
+    await node(port, "CLIENT", "PAUSE", "1000", "ALL");
+    const started = Date.now();
+    await assert.rejects(sessions.load(token), isStoreUnavailable);
+    const ms = Date.now() - started;
+    assert.ok(ms >= 400 && ms < 1000, `the call took ${ms} ms`);
+    await node(port, "CLIENT", "UNPAUSE");
+    assert.ok(await sessions.load(token));
+  });
+
+  it("works on a caller's own Cluster client and leaves it open", async () => {
+    const client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
+    const borrowed = createRedisStore({ client });
+    assert.equal(borrowed.kind, "redis-cluster");
+    await borrowed.ping();
+    const sessions = createSessionManager({ store: borrowed });
+    const { token } = await sessions.create("borrowed");
+    assert.ok(await sessions.load(token));
+    await borrowed.close();
+    assert.equal(await client.ping(), "PONG");
+    await client.quit();
+  });
+});
