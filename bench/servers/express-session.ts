@@ -6,7 +6,14 @@ import { RedisStore } from "connect-redis";
 import express from "express";
 import session from "express-session";
 import { createClient } from "redis";
-import { IDLE_TIMEOUT_SECONDS, NOT_LOGGED_IN_PAGE, renderPage, serverEnv, usernameFrom } from "./page.js";
+import {
+  exitOnSIGTERM,
+  IDLE_TIMEOUT_SECONDS,
+  NOT_LOGGED_IN_PAGE,
+  renderPage,
+  serverEnv,
+  usernameFrom,
+} from "./page.js";
 
 declare module "express-session" {
   interface SessionData {
@@ -15,6 +22,7 @@ declare module "express-session" {
   }
 }
 
+exitOnSIGTERM();
 const { port, redisURL } = serverEnv();
 const client = createClient({ url: redisURL });
 client.on("error", (error: unknown) => console.error(error));

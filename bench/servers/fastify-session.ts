@@ -7,7 +7,14 @@ import fastifySession from "@fastify/session";
 import { RedisStore } from "connect-redis";
 import Fastify, { type FastifyRequest } from "fastify";
 import { createClient } from "redis";
-import { IDLE_TIMEOUT_SECONDS, NOT_LOGGED_IN_PAGE, renderPage, serverEnv, usernameFrom } from "./page.js";
+import {
+  exitOnSIGTERM,
+  IDLE_TIMEOUT_SECONDS,
+  NOT_LOGGED_IN_PAGE,
+  renderPage,
+  serverEnv,
+  usernameFrom,
+} from "./page.js";
 
 declare module "fastify" {
   interface Session {
@@ -24,6 +31,7 @@ declare module "fastify" {
 const sessionOf = (request: FastifyRequest): fastifySession.FastifySessionObject =>
   (request as unknown as { session: fastifySession.FastifySessionObject }).session;
 
+exitOnSIGTERM();
 const { port, redisURL } = serverEnv();
 const client = createClient({ url: redisURL });
 client.on("error", (error: unknown) => console.error(error));

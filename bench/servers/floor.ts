@@ -6,7 +6,14 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Redis } from "ioredis";
-import { IDLE_TIMEOUT_SECONDS, NOT_LOGGED_IN_PAGE, renderPage, serverEnv, usernameFrom } from "./page.js";
+import {
+  exitOnSIGTERM,
+  IDLE_TIMEOUT_SECONDS,
+  NOT_LOGGED_IN_PAGE,
+  renderPage,
+  serverEnv,
+  usernameFrom,
+} from "./page.js";
 
 const COOKIE = "t";
 const TOKEN = /(?:^|;\s*)t=([A-Za-z0-9_-]{43})(?:;|$)/;
@@ -27,6 +34,7 @@ interface FloorRedis extends Redis {
   view(key: string, ttlSeconds: number): Promise<[string, number] | null>;
 }
 
+exitOnSIGTERM();
 const { port, redisURL } = serverEnv();
 const redis = new Redis(redisURL) as FloorRedis;
 redis.defineCommand("view", { numberOfKeys: 1, lua: VIEW_SCRIPT });
