@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import type { TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { LatchkeyError, type LatchkeyErrorCode } from "../../src/core/errors.js";
 import type { FieldSchema } from "../../src/core/fields.js";
 import { createSessionManager, type SessionManager } from "../../src/core/session-manager.js";
@@ -31,6 +33,23 @@ export type Schema = typeof SCHEMA;
 export const IDLE_MS = 400;
 export const ABSOLUTE_MS = 1200;
 export const TOUCH_INTERVAL_MS = 200;
+
+/** How far past a deadline a "must be gone" check waits: clock granularity, Redis expiring at > not >=. */
+export const MARGIN_MS = 100;
+
+/** Sleeps until the wall clock reads at least `time` (ms since the epoch). */
+export async function sleepUntil(time: number): Promise<void> {
+  const wait = time - Date.now();
+  if (wait > 0) await sleep(wait);
+}
+
+/**
+ * Ends a timing test whose "must still be alive" precondition did not hold because the event loop
+ * overslept: a skip with the reason, never a failure of a correct store, never a retry.
+ */
+export function tooSlow(t: TestContext, what: string): void {
+  t.skip(`the machine was too slow to decide: ${what}`);
+}
 
 /** The store under test and managers over it, each with different lifetimes. */
 export interface Context {
