@@ -5,8 +5,9 @@ import { createMemoryRecords } from "./memory-records.js";
 export interface MemoryStoreOptions {
   /**
    * Most sessions kept at once. Default 100_000. When a new session would exceed it, expired sessions
-   * are swept first; if the store is still full, the least recently refreshed session is evicted (with
-   * one idle timeout for every session, the one nearest to its idle deadline).
+   * are swept first (a full scan, so at most once per maxSessions/16 new sessions); if the store is
+   * still full, the least recently refreshed session is evicted (with one idle timeout for every
+   * session, the one nearest to its idle deadline). The bound counts sessions, not bytes.
    */
   maxSessions?: number;
   /**
