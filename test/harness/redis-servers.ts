@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -88,7 +88,7 @@ let exitHookInstalled = false;
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const args = options.args ?? [];
   const pinned = portArgument(args);
-  const launched = await launchOnFreePort(pinned, args, false);
+  const launched = await launchOnFreePort(pinned, (port) => [...serverArgs(port), ...args], false);
   return {
     port: launched.port,
     url: `redis://127.0.0.1:${launched.port}`,
@@ -115,16 +115,21 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   try {
     const ports: number[] = [];
     for (let i = 0; i < masters; i++) {
-      const started = await launchOnFreePort(undefined, [], true, (port) => [
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        join(dir, `nodes-${port}.conf`),
-        "--cluster-node-timeout",
-        "2000",
-        "--dir",
-        dir,
-      ]);
+      const started = await launchOnFreePort(
+        undefined,
+        (port) => [
+          ...serverArgs(port),
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          join(dir, `nodes-${port}.conf`),
+          "--cluster-node-timeout",
+          "2000",
+          "--dir",
+          dir,
+        ],
+        true,
+      );
       nodes.push(started.server);
       ports.push(started.port);
     }
@@ -158,6 +163,49 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   }
 }
 
+export interface RedisSentinelOptions {
+  /** Port of the master to monitor (e.g. a `startRedisServer()` handle's port). */
+  masterPort: number;
+  /** The master group name clients ask for. Default "mymaster". */
+  masterName?: string;
+  /** The master's password, when it has one (`--requirepass`). */
+  masterPassword?: string;
+}
+
+/**
+ * Starts one Redis Sentinel (quorum 1) that monitors the master on `masterPort`. Its config file lives
+ * in a temporary directory (Sentinel rewrites it), removed by `stop()`.
+ */
+export async function startRedisSentinel(options: RedisSentinelOptions): Promise<RedisServerHandle> {
+  const name = options.masterName ?? "mymaster";
+  const dir = await mkdtemp(join(tmpdir(), "latchkey-sentinel-"));
+  const config = join(dir, "sentinel.conf");
+  const lines = [
+    `sentinel monitor ${name} 127.0.0.1 ${options.masterPort} 1`,
+    `sentinel down-after-milliseconds ${name} 1000`,
+    ...(options.masterPassword === undefined ? [] : [`sentinel auth-pass ${name} ${options.masterPassword}`]),
+  ];
+  await writeFile(config, `${lines.join("\n")}\n`);
+  try {
+    const { port, server } = await launchOnFreePort(
+      undefined,
+      (port) => [config, "--sentinel", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir],
+      false,
+    );
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      stop: async () => {
+        await stopLaunched(server);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
 /**
  * Calls per command since the server started (or since `CONFIG RESETSTAT`), from `INFO commandstats`:
  * `{ evalsha: 12, hgetall: 3, ... }`. Subcommands keep Redis's names (`"client|setname"`).
@@ -173,28 +221,28 @@ export async function redisCommandCalls(url: string): Promise<Record<string, num
   return calls;
 }
 
+/** The arguments every server gets: no persistence, loopback only. */
+const serverArgs = (port: number): string[] => [
+  "--port",
+  String(port),
+  "--save",
+  "",
+  "--appendonly",
+  "no",
+  "--bind",
+  "127.0.0.1",
+];
+
 async function launchOnFreePort(
   pinned: number | undefined,
-  args: string[],
+  argsFor: (port: number) => string[],
   needsBusPort: boolean,
-  argsForPort: (port: number) => string[] = () => [],
 ): Promise<{ port: number; server: Launched }> {
   const redisServer = requireExecutable("redis-server");
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < (pinned === undefined ? PORT_ATTEMPTS : 1); attempt++) {
     const port = pinned ?? (await freePort(needsBusPort));
-    const server = launch(redisServer, [
-      "--port",
-      String(port),
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--bind",
-      "127.0.0.1",
-      ...argsForPort(port),
-      ...args,
-    ]);
+    const server = launch(redisServer, argsFor(port));
     try {
       await waitUntilAnswering(server, port);
       return { port, server };
