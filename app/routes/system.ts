@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { SessionStore } from "../../src/index.js";
-import { STYLESHEET, STYLESHEET_PATH } from "../views/style.js";
+import { ICON, ICON_PATH, STYLESHEET, STYLESHEET_PATH } from "../views/style.js";
 
-/** /healthz for load balancers, and the stylesheet. Neither touches the session. */
+/** /healthz for load balancers, the stylesheet and the icon. None of them touches the session. */
 export function systemRoutes(app: FastifyInstance, store: SessionStore): void {
   app.get("/healthz", async (request, reply) => {
     reply.header("cache-control", "no-store");
@@ -20,5 +20,9 @@ export function systemRoutes(app: FastifyInstance, store: SessionStore): void {
       .header("cache-control", "public, max-age=31536000, immutable")
       .type("text/css; charset=utf-8")
       .send(STYLESHEET),
+  );
+
+  app.get(ICON_PATH, async (_request, reply) =>
+    reply.header("cache-control", "public, max-age=31536000, immutable").type("image/svg+xml").send(ICON),
   );
 }

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from "../html.js";
-import { STYLESHEET_PATH } from "./style.js";
+import { ICON_PATH, STYLESHEET_PATH } from "./style.js";
 
 /** What every page needs to know besides its own content. */
 export interface PageContext {
@@ -25,6 +25,7 @@ export function layout(context: PageContext, { title, body, wide = false }: Page
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · latchkey</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
 </head>
 <body>
 <a class="skip" href="#content">Skip to content</a>
@@ -56,7 +57,7 @@ function anonymousNav(): SafeHtml {
 
 function accountNav(username: string): SafeHtml {
   return html`<nav class="account" aria-label="Account">
-    <span class="who">Signed in as <strong>${username}</strong></span>
+    <span class="who"><span class="who-label">Signed in as </span><strong>${username}</strong></span>
     <a href="/sessions">Sessions</a>
     <form method="post" action="/logout"><button type="submit" class="secondary small">Log out</button></form>
   </nav>`;

@@ -58,6 +58,7 @@ a { color: var(--accent); text-underline-offset: 2px; }
   background: var(--accent); color: var(--accent-text); font-size: .95rem; }
 .account { display: flex; align-items: center; gap: .75rem; flex-wrap: wrap; font-size: .95rem; }
 .account .who { color: var(--muted); }
+@media (max-width: 480px) { .account .who-label { display: none; } .account { gap: .6rem; } }
 .account form { margin: 0; }
 
 main { flex: 1; display: flex; justify-content: center; align-items: flex-start;
@@ -68,6 +69,8 @@ main { flex: 1; display: flex; justify-content: center; align-items: flex-start;
   box-shadow: 0 1px 2px rgba(20, 24, 40, .06), 0 12px 32px rgba(20, 24, 40, .08);
 }
 .card.wide { max-width: 44rem; }
+.card > :last-child { margin-bottom: 0; }
+form.stack + p { margin-top: 1.25rem; }
 h1 { font-size: 1.6rem; line-height: 1.25; margin: 0 0 .75rem; }
 p { margin: 0 0 1rem; }
 .lead { font-size: 1.15rem; }
@@ -106,12 +109,13 @@ input:focus-visible { border-color: var(--accent); }
 .session { display: flex; justify-content: space-between; align-items: center; gap: 1rem; flex-wrap: wrap;
   padding: 1rem; border: 1px solid var(--line); border-radius: 12px; }
 .session.current { border-color: var(--accent); background: var(--accent-soft); }
-.session h2 { font-size: 1.05rem; margin: 0 0 .25rem; display: flex; gap: .5rem; align-items: center; }
+.session h2 { font-size: 1.05rem; margin: 0 0 .25rem; display: flex; flex-wrap: wrap; gap: .25rem .5rem;
+  align-items: center; }
 .session dl { margin: 0; display: grid; grid-template-columns: auto 1fr; gap: .1rem .75rem; font-size: .9rem; }
 .session dt { color: var(--muted); }
 .session dd { margin: 0; }
 .session form { margin: 0; }
-.badge { font-size: .75rem; font-weight: 700; padding: .1rem .5rem; border-radius: 999px;
+.badge { white-space: nowrap; font-size: .75rem; font-weight: 700; padding: .1rem .5rem; border-radius: 999px;
   background: var(--ok-soft); color: var(--ok); }
 
 .note { text-align: center; color: var(--muted); font-size: .875rem; padding: 1rem; margin: 0; }
@@ -122,3 +126,11 @@ const fingerprint = createHash("sha256").update(STYLESHEET).digest("hex").slice(
 
 /** The stylesheet's URL: it changes whenever the stylesheet does, so it can be cached forever. */
 export const STYLESHEET_PATH = `/assets/style-${fingerprint}.css`;
+
+/** The favicon: the header's "lk" mark. */
+export const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">
+<rect width="32" height="32" rx="8" fill="#3547c9"/>
+<text x="16" y="21.5" font-family="system-ui, sans-serif" font-size="15" font-weight="700" fill="#fff" text-anchor="middle">lk</text>
+</svg>`;
+
+export const ICON_PATH = `/assets/icon-${createHash("sha256").update(ICON).digest("hex").slice(0, 12)}.svg`;
