@@ -5,7 +5,8 @@ import { type AppContext, pageContext, sendPage } from "./context.js";
 /** GET /: the tutorial's page. One store round trip loads the session and counts the visit. */
 export function homeRoutes(app: FastifyInstance, context: AppContext): void {
   app.get("/", async (request, reply) => {
-    const session = await request.session.load({ increment: { visits: 1 } });
+    // HEAD is not a view: it loads the session without counting.
+    const session = await request.session.load(request.method === "HEAD" ? {} : { increment: { visits: 1 } });
     if (session === null) return sendPage(reply, 200, anonymousHomePage(pageContext(context, null)));
     const username = session.data.username ?? session.userId;
     return sendPage(

@@ -48,7 +48,7 @@ export interface CookieAttributes {
  * subrequests and form posts), Path=/ and no Domain (required by the `__Host-` prefix).
  */
 export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
-  const maxAge = Math.max(0, Math.floor(attributes.maxAgeSeconds));
+  const maxAge = Math.max(0, Math.round(attributes.maxAgeSeconds));
   const secure = attributes.secure ? "; Secure" : "";
   return `${name}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly${secure}; SameSite=Lax`;
 }
