@@ -144,4 +144,28 @@ describe("redis store on a 3-master Redis Cluster", () => {
     assert.equal(await client.ping(), "PONG");
     await client.quit();
   });
+  // Last: it shuts a master down for good (no replicas to fail over to).
+  it("with a master gone, its sessions fail within the timeout, the others work, and ping says which", async () => {
+    const sessions = createSessionManager({ store });
+    const tokens: string[] = [];
+    for (let i = 0; i < 30; i++) tokens.push((await sessions.create("master-down")).token);
+    const victim = cluster.ports[2] as number;
+    await node(victim, "SHUTDOWN", "NOSAVE").catch(() => undefined);
+    const onVictim: string[] = [];
+    const elsewhere: string[] = [];
+    for (const token of tokens) {
+      ((await ownerOf(`lk:s:${sessionIdOf(token)}`)) === victim ? onVictim : elsewhere).push(token);
+    }
+    assert.ok(onVictim.length > 0 && elsewhere.length > 0);
+    for (const token of onVictim.slice(0, 2)) {
+      const started = Date.now();
+      await assert.rejects(sessions.load(token), isStoreUnavailable);
+      assert.ok(Date.now() - started < 1200, `took ${Date.now() - started} ms`);
+    }
+    for (const token of elsewhere.slice(0, 3)) assert.ok(await sessions.load(token));
+    await assert.rejects(
+      store.ping(),
+      (error: Error) => isStoreUnavailable(error) && error.message.includes(String(victim)),
+    );
+  });
 });

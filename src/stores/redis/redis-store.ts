@@ -1,4 +1,4 @@
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { SessionStore, StoredSession } from "../../core/session-store.js";
 import { createCommandRunner } from "./command-runner.js";
@@ -8,6 +8,8 @@ import { createRedisRecords } from "./redis-records.js";
 import { type RedisStoreOptions, resolveRedisStoreOptions } from "./redis-store-options.js";
 import { defineStoreScripts } from "./scripts.js";
 import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.js";
+
+const CLUSTER_SLOTS = 16_384;
 
 /**
  * A session store on Redis: one server, a Cluster (sessions of one user spread over all masters) or a
@@ -176,7 +178,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
 
     async ping() {
       if (client.isCluster && client.status === "ready") {
-        const masters = (client as Cluster).nodes("master");
+        const masters = await run("ping", async () => clusterMasters(client as Cluster));
         await Promise.all(masters.map((node) => run("ping", () => node.ping())));
         return;
       }
@@ -197,4 +199,29 @@ function integerStep(field: string, by: unknown): number {
     throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${String(by)}`);
   }
   return by;
+}
+
+/**
+ * The connected master of every hash slot. Throws when a slot has no master or its master is not
+ * connected: the Cluster then answers for some sessions and not others, which is not "ready".
+ */
+function clusterMasters(cluster: Cluster): Redis[] {
+  const connected = new Map(
+    cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]),
+  );
+  const owners = new Set<string>();
+  let covered = 0;
+  for (const nodes of cluster.slots) {
+    const master = nodes?.[0];
+    if (master === undefined) continue;
+    covered += 1;
+    owners.add(master);
+  }
+  if (covered < CLUSTER_SLOTS)
+    throw new Error(`only ${covered} of ${CLUSTER_SLOTS} hash slots have a master`);
+  return [...owners].map((key) => {
+    const node = connected.get(key);
+    if (!node) throw new Error(`the master ${key} is not connected`);
+    return node;
+  });
 }
