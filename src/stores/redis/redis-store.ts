@@ -10,6 +10,8 @@ import { defineStoreScripts } from "./scripts.js";
 import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.js";
 
 const CLUSTER_SLOTS = 16_384;
+/** Most ids removed from an index by one script call: Redis runs one script at a time. */
+const INDEX_BATCH = 1000;
 
 /**
  * A session store on Redis: one server, a Cluster (sessions of one user spread over all masters) or a
@@ -72,6 +74,19 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       ).catch(report);
     }
     throw written.status === "rejected" ? written.reason : (indexed as PromiseRejectedResult).reason;
+  };
+
+  /** Removes ids from a user's index, a bounded batch per script call (one call must not run for long). */
+  const unindex = async (
+    operation: string,
+    index: string,
+    now: number,
+    ids: readonly string[],
+  ): Promise<void> => {
+    for (let start = 0; start < ids.length; start += INDEX_BATCH) {
+      const batch = ids.slice(start, start + INDEX_BATCH);
+      await run(operation, () => scripts.updateIndex(index, now, batch.length, ...batch));
+    }
   };
 
   const store = {
@@ -151,7 +166,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       });
       // Idle-expired sessions vanish from Redis by TTL but stay in the index until pruned here.
       if (gone.length > 0) {
-        await run("listByUser", () => scripts.updateIndex(index, now, gone.length, ...gone)).catch(report);
+        await unindex("listByUser", index, now, gone).catch(report);
       }
       return live;
     },
@@ -168,7 +183,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       );
       const done = ids.filter((_, i) => results[i]?.status === "fulfilled");
       if (done.length > 0) {
-        await run("destroyByUser", () => scripts.updateIndex(index, now, done.length, ...done)).catch(report);
+        await unindex("destroyByUser", index, now, done).catch(report);
       }
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       // "Log out everywhere" must not report success while a session survives: the caller retries.
