@@ -97,7 +97,10 @@ export function watchStore(
 
 /** The error's message and its causes' messages: host and port, never credentials. */
 export function reasonOf(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 3; e = e.cause) parts.push(e.message);
-  return parts.join(": ") || String(error);
+  let reason = "";
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+    // Messages often quote their cause already: add a cause only when it says something new.
+    if (!reason.includes(e.message)) reason = reason === "" ? e.message : `${reason}: ${e.message}`;
+  }
+  return reason || String(error);
 }
