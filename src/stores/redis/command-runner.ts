@@ -14,6 +14,8 @@ import { INVALID_ARGUMENT_REPLY } from "./scripts.js";
  */
 export type RunCommand = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
 
+/** The `run` function of a store: see RunCommand. */
+
 export function createCommandRunner(connection: StoreConnection, commandTimeoutMs: number): RunCommand {
   const fail = (operation: string, problem: string, cause?: unknown): StoreUnavailableError => {
     const last = connection.lastError();

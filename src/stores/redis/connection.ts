@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { Credentials, ResolvedRedisStoreOptions } from "./redis-store-options.js";
 
+/** What `store.kind` says: one server, a Cluster, or a master found through Sentinel. */
 export type RedisStoreKind = "redis" | "redis-cluster" | "redis-sentinel";
 
 /** The ioredis client behind a store, with what the store needs to know about its state. */

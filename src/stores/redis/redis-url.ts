@@ -1,15 +1,18 @@
 import { InvalidOptionError } from "../../core/errors.js";
 
+/** One Redis server (or sentinel, or cluster seed) to connect to. */
 export interface NodeAddress {
   host: string;
   port: number;
 }
 
+/** AUTH credentials: an ACL user with its password, or a password alone (the `default` user). */
 export interface Credentials {
   username?: string;
   password?: string;
 }
 
+/** A `redis://` or `rediss://` URL taken apart. */
 export interface ParsedURL {
   node: NodeAddress;
   credentials: Credentials;

@@ -230,6 +230,7 @@ type ScriptArgument = string | number;
 /** A script call: its one key, then its ARGV. */
 export type ScriptCall<T> = (key: string, ...args: ScriptArgument[]) => Promise<T>;
 
+/** The scripts as typed functions of the client (see `defineStoreScripts`). */
 export interface StoreScripts {
   loadSession: ScriptCall<string[] | null>;
   writeSession: ScriptCall<number>;
