@@ -114,6 +114,16 @@ describe("redis store when Redis is unavailable", () => {
     await waitForPing(store, 5000);
   });
 
+  it("close() does not hang while Redis is down", async () => {
+    const probe = await started();
+    await probe.stop();
+    const store = createRedisStore({ url: probe.url });
+    await unavailable(() => store.ping());
+    const begun = Date.now();
+    await store.close();
+    assert.ok(Date.now() - begun < 1100, `close took ${Date.now() - begun} ms`);
+  });
+
   it("authenticates with the password of the URL, and says so when it is wrong", async () => {
     const server = await started(["--requirepass", "s3cret:pass"]);
     const good = opened({ url: `redis://:s3cret%3Apass@127.0.0.1:${server.port}` });
