@@ -17,9 +17,49 @@ export interface MemoryResult {
   sessions: number;
   keys: number;
   bytesPerSession: number;
+  /** Sampled keys by "type/encoding": how many per session, and MEMORY USAGE of one on average. */
+  keyKinds: Record<string, { perSession: number; averageBytes: number }>;
 }
 
+const KIND_SAMPLE = 200;
 const BATCH = 500;
+
+/** Counts every key of one type (SCAN ... TYPE). */
+async function countKeysOfType(admin: Redis, type: string): Promise<number> {
+  let cursor = "0";
+  let count = 0;
+  do {
+    const [next, keys] = await admin.scan(cursor, "COUNT", 10_000, "TYPE", type);
+    count += keys.length;
+    cursor = next;
+  } while (cursor !== "0");
+  return count;
+}
+
+/**
+ * What the keys are: how many of each type there are per session, and the OBJECT ENCODING and average
+ * MEMORY USAGE of a sample of each type.
+ */
+async function keyKinds(admin: Redis, sessions: number): Promise<MemoryResult["keyKinds"]> {
+  const [, sample] = await admin.scan("0", "COUNT", KIND_SAMPLE);
+  const byType = new Map<string, { encodings: Set<string>; count: number; bytes: number }>();
+  for (const key of sample.slice(0, KIND_SAMPLE)) {
+    const type = await admin.type(key);
+    const entry = byType.get(type) ?? { encodings: new Set<string>(), count: 0, bytes: 0 };
+    entry.encodings.add(String(await admin.object("ENCODING", key)));
+    entry.bytes += Number(await admin.memory("USAGE", key, "SAMPLES", "0"));
+    entry.count += 1;
+    byType.set(type, entry);
+  }
+  const kinds: MemoryResult["keyKinds"] = {};
+  for (const [type, entry] of byType) {
+    kinds[`${type}/${[...entry.encodings].join("|")}`] = {
+      perSession: (await countKeysOfType(admin, type)) / sessions,
+      averageBytes: entry.bytes / entry.count,
+    };
+  }
+  return kinds;
+}
 
 /** The username of session `i`: the same length for every i, in both measurements. */
 export const usernameOf = (i: number): string => `user${String(i).padStart(7, "0")}`;
@@ -48,7 +88,12 @@ export async function measureMemory(
   await sleep(200);
   const after = await usedMemory(admin);
   const keys = await admin.dbsize();
-  return { sessions: count, keys, bytesPerSession: (after - before) / count };
+  return {
+    sessions: count,
+    keys,
+    bytesPerSession: (after - before) / count,
+    keyKinds: await keyKinds(admin, count),
+  };
 }
 
 /**

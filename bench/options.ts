@@ -40,7 +40,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const stamp = `${process.pid}-${Date.now()}`;
   const options: BenchOptions = {
     quick,
-    rounds: quick ? 1 : 3,
+    rounds: quick ? 1 : 5,
     durationSeconds: quick ? 3 : 10,
     warmupSeconds: quick ? 1 : 3,
     connections: 50,

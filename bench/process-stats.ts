@@ -18,14 +18,38 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
+/** Fields 3 and on of /proc/<pid>/stat (the command name, field 2, may contain spaces). */
+function statFields(pid: number | "self"): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+const ticksToMicros = (ticks: number): number => (ticks * 1e6) / ticksPerSecond();
+
 /** User + system CPU time the process has used so far, in microseconds. */
 export function cpuTimeMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // The command name (field 2) is in parentheses and may contain spaces: split after its closing one.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(pid);
   // Fields 14 (utime) and 15 (stime) of proc(5), counted from field 3 here.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1e6) / ticksPerSecond();
+  return ticksToMicros(Number(fields[11]) + Number(fields[12]));
+}
+
+/**
+ * CPU time of this process plus its finished children (utime, stime, cutime, cstime): the runner and
+ * every load generator it has waited for.
+ */
+export function ownAndChildrenCPUMicros(): number {
+  const fields = statFields("self");
+  return ticksToMicros(Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
+}
+
+/** CPU time all cores of the machine have spent busy (not idle, not waiting for I/O), from /proc/stat. */
+export function machineBusyMicros(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user already)
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ticksToMicros(
+    (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0),
+  );
 }
 
 /** Resident set size in bytes (VmRSS). */

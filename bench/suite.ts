@@ -20,7 +20,7 @@ import { runLoad } from "./load.js";
 import { BROWSER_USER_AGENT, connectRedisMemory, latchkeyMemory, type MemoryResult } from "./memory.js";
 import type { BenchOptions } from "./options.js";
 import { type ProbeResult, probeRoundTrips } from "./probe.js";
-import { cpuTimeMicros, rssBytes } from "./process-stats.js";
+import { cpuTimeMicros, machineBusyMicros, ownAndChildrenCPUMicros, rssBytes } from "./process-stats.js";
 import { diff, type RedisDelta, snapshot } from "./redis-stats.js";
 import type { ServerProcess } from "./server-process.js";
 import { type Spread, spread } from "./stats.js";
@@ -34,6 +34,10 @@ export interface Sample {
   p99Ms: number;
   failures: number;
   cpuMicrosPerRequest: number;
+  /** Cores the load generator (and the runner) kept busy. */
+  loadGeneratorCores: number;
+  /** Cores kept busy by other processes on the machine during the measurement: noise. */
+  backgroundCores: number;
   redisCPUMicrosPerRequest: number;
   rssBytes: number;
   redis: RedisDelta;
@@ -55,6 +59,7 @@ export interface CaseResult {
   p99Ms: Spread;
   cpuMicrosPerRequest: Spread;
   redisCPUMicrosPerRequest: Spread;
+  backgroundCores: Spread;
   rssBytes: Spread;
   /** All commands Redis ran per request, including those inside scripts. */
   commandsPerRequest: Spread;
@@ -116,13 +121,23 @@ async function measureOnce(
   await runLoad({ ...load, durationSeconds: options.warmupSeconds });
   const redisBefore = await snapshot(admin);
   const cpuBefore = cpuTimeMicros(server.pid);
+  const machineBefore = machineBusyMicros();
+  const ownBefore = ownAndChildrenCPUMicros();
+  const started = performance.now();
   const result = await runLoad({ ...load, durationSeconds: options.durationSeconds });
+  const wallMicros = (performance.now() - started) * 1000;
+  const ownAfter = ownAndChildrenCPUMicros();
+  const machineAfter = machineBusyMicros();
   const cpuAfter = cpuTimeMicros(server.pid);
   const redisAfter = await snapshot(admin);
   const rss = rssBytes(server.pid);
   await expectLoggedIn(server, session, "after the load");
   const redis = diff(redisBefore, redisAfter);
   const requests = Math.max(result.requests, 1);
+  // What the machine did besides this case's server, redis-server and the load generator (and the
+  // runner): other people's processes on a shared machine. Nonzero means the numbers are disturbed.
+  const serverCPU = cpuAfter - cpuBefore;
+  const others = machineAfter - machineBefore - serverCPU - redis.cpuMicros - (ownAfter - ownBefore);
   return {
     round,
     requests: result.requests,
@@ -131,7 +146,9 @@ async function measureOnce(
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
     failures: result.failures,
-    cpuMicrosPerRequest: (cpuAfter - cpuBefore) / requests,
+    cpuMicrosPerRequest: serverCPU / requests,
+    loadGeneratorCores: (ownAfter - ownBefore) / wallMicros,
+    backgroundCores: Math.max(0, others) / wallMicros,
     redisCPUMicrosPerRequest: redis.cpuMicros / requests,
     rssBytes: rss,
     redis,
@@ -185,7 +202,8 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         log(
           `round ${round} ${benchCase.id}: ${Math.round(sample.requestsPerSecond)} req/s, p50 ${sample.p50Ms} ms, ` +
             `p99 ${sample.p99Ms} ms, ${sample.cpuMicrosPerRequest.toFixed(1)} µs CPU/req, ` +
-            `${(sample.redis.totalCalls / Math.max(sample.requests, 1)).toFixed(2)} Redis cmds/req` +
+            `${(sample.redis.totalCalls / Math.max(sample.requests, 1)).toFixed(2)} Redis cmds/req, ` +
+            `background load ${sample.backgroundCores.toFixed(2)} cores` +
             (sample.failures ? `, ${sample.failures} FAILED` : ""),
         );
       }
@@ -217,6 +235,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         cpuMicrosPerRequest: of((s) => s.cpuMicrosPerRequest),
         redisCPUMicrosPerRequest: of((s) => s.redisCPUMicrosPerRequest),
         rssBytes: of((s) => s.rssBytes),
+        backgroundCores: of((s) => s.backgroundCores),
         commandsPerRequest: of((s) => s.redis.totalCalls / Math.max(s.requests, 1)),
         scriptCallsPerRequest: of((s) => s.redis.scriptCalls / Math.max(s.requests, 1)),
         failures: own.reduce((sum, s) => sum + s.failures, 0),
