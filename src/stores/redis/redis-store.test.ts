@@ -191,6 +191,20 @@ describe("redis store on a real redis-server", () => {
     }
   });
 
+  it("a login prunes the ids of idle-expired sessions from a crowded user index", async () => {
+    const sessions = createSessionManager({ store, idleTimeoutSeconds: 0.2 });
+    for (let i = 0; i < 40; i++) await sessions.create("crowded-user");
+    assert.equal(Number(await raw("ZCARD", "lk:u:crowded-user")), 40);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // All 40 idled out; their ids stay in the index (scored by absolute expiry) until something prunes.
+    const { token } = await sessions.create("crowded-user");
+    assert.equal(Number(await raw("ZCARD", "lk:u:crowded-user")), 1);
+    assert.equal(
+      sessionIdOf(token),
+      await raw("ZRANGE", "lk:u:crowded-user", "0", "-1").then((ids) => String(ids)),
+    );
+  });
+
   it("with a caller's client: works, and close() leaves the client open", async () => {
     const client = new Redis({ port: server.port, lazyConnect: true });
     const borrowed = createRedisStore({ client });

@@ -12,6 +12,12 @@ import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.
 const CLUSTER_SLOTS = 16_384;
 /** Most ids removed from an index by one script call: Redis runs one script at a time. */
 const INDEX_BATCH = 1000;
+/**
+ * A user's index keeps the ids of idle-expired sessions until their absolute expiry (their score), since
+ * a load cannot update an index in another slot. When a login finds more entries than this, it drops
+ * the ids whose session key is gone, so the index stays near the number of live sessions.
+ */
+const INDEX_PRUNE_THRESHOLD = 32;
 
 /**
  * A session store on Redis: one server, a Cluster (sessions of one user spread over all masters) or a
@@ -46,7 +52,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     now: number,
     idleTimeoutMs: number,
     replacedId?: string,
-  ): Promise<void> => {
+  ): Promise<number> => {
     const hash = sessionToHash(session);
     const ttl = Math.ceil(Math.min(idleTimeoutMs, session.expiresAt - now));
     const removed = replacedId === undefined ? [] : [replacedId];
@@ -63,7 +69,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         ),
       ),
     ]);
-    if (written.status === "fulfilled" && indexed.status === "fulfilled") return;
+    if (written.status === "fulfilled" && indexed.status === "fulfilled") return indexed.value;
     // A session missing from its user's index would survive "log out everywhere": never leave one.
     if (written.status === "fulfilled") {
       await run(operation, () => client.del(keys.session(session.id))).catch(report);
@@ -89,12 +95,25 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     }
   };
 
+  /** Drops from a user's index the ids whose session key no longer exists (idle-expired or evicted). */
+  const pruneIndex = async (userId: string, now: number): Promise<void> => {
+    const index = keys.userIndex(userId);
+    const ids = await run("prune", () => scripts.listIndex(index, now));
+    // One EXISTS per key, all in flight at once: on a Cluster they live on different masters.
+    const exists = await Promise.all(ids.map((id) => run("prune", () => client.exists(keys.session(id)))));
+    const gone = ids.filter((_, i) => exists[i] === 0);
+    if (gone.length > 0) await unindex("prune", index, now, gone);
+  };
+
   const store = {
     kind: connection.kind,
     records: createRedisRecords(client, scripts, keys, run),
 
     async create(session, policy) {
-      await write("create", session, policy.now, policy.idleTimeoutMs);
+      const indexSize = await write("create", session, policy.now, policy.idleTimeoutMs);
+      if (indexSize > INDEX_PRUNE_THRESHOLD) {
+        await pruneIndex(session.userId, policy.now).catch(report);
+      }
     },
 
     async load(id, policy, increments) {
