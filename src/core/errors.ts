@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   STORE_UNAVAILABLE: "the session store is unavailable",
   /** An option passed to a factory is missing or out of range; thrown at construction. */
   INVALID_OPTION: "invalid option",
+  /** The embedded store reached its size bound and will not drop data to make room. */
+  STORE_FULL: "the store is full",
   /** A method was called with an argument it cannot accept (a bad field name, a non-integer step). */
   INVALID_ARGUMENT: "invalid argument",
 } as const;

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../../core/errors.js";
+import { InvalidArgumentError, LatchkeyError } from "../../core/errors.js";
 import type { RecordStore } from "../../core/session-store.js";
 
 interface Counter {
@@ -21,9 +21,9 @@ export interface MemoryRecords {
  * window. A record and a counter under the same key are independent; `delete` forgets both.
  *
  * Bounded by `maxRecords` (records and counters together). When full: expired counters are swept, then
- * the counter whose window started first is evicted, and only when there are no counters left, the
- * oldest record. A flood of hits therefore never pushes out a record; it can push out older counters,
- * which resets their windows.
+ * the counter whose window started first is evicted. Records (accounts) are data, never a cache: they are
+ * never evicted, and when only records are left a new one is refused with STORE_FULL. A flood of hits
+ * therefore never pushes out a record; it can push out older counters, which resets their windows.
  */
 export function createMemoryRecords(maxRecords: number, assertOpen: () => void): MemoryRecords {
   // Map iteration follows insertion order: the first entry of each map is its oldest.
@@ -51,9 +51,10 @@ export function createMemoryRecords(maxRecords: number, assertOpen: () => void):
         counters.delete(oldestCounter.value);
         continue;
       }
-      const oldestRecord = records.keys().next();
-      if (oldestRecord.done) return;
-      records.delete(oldestRecord.value);
+      throw new LatchkeyError(
+        "STORE_FULL",
+        `latchkey: the memory store holds maxRecords (${maxRecords}) records; raise it or use Redis`,
+      );
     }
   };
 

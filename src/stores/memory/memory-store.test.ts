@@ -125,7 +125,7 @@ describe("memory store bounds", () => {
     await store.close();
   });
 
-  it("bounds records and counters together: expired counters first, then counters, then records", async () => {
+  it("bounds records and counters together: expired counters first, then counters; records are never dropped", async () => {
     const store = createMemoryStore({ maxRecords: 3, sweepIntervalMs: 0 });
     const { records } = store;
     await records.insert("r1", { v: "1" });
@@ -137,11 +137,11 @@ describe("memory store bounds", () => {
     await records.insert("r3", { v: "3" }); // evicts the only counter, not a record
     assert.equal(await records.hits("c-long"), 0);
     assert.deepEqual(await records.get("r1"), { v: "1" });
-    await records.insert("r4", { v: "4" }); // only records left: the oldest goes
-    assert.equal(await records.get("r1"), null);
-    assert.deepEqual(await records.get("r4"), { v: "4" });
-    await records.hit("c-new", 60_000);
-    assert.equal(await records.get("r2"), null);
+    // Only records left: an account is data, so a new one is refused rather than an old one dropped.
+    await assert.rejects(records.insert("r4", { v: "4" }), { code: "STORE_FULL" });
+    await assert.rejects(records.hit("c-new", 60_000), { code: "STORE_FULL" });
+    assert.deepEqual(await records.get("r1"), { v: "1" });
+    assert.equal(await records.get("r4"), null);
     assert.equal(
       dumpMemoryStore(store).filter((e) => e.startsWith("record:") || e.startsWith("hits:")).length,
       3,

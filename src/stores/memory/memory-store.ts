@@ -12,7 +12,8 @@ export interface MemoryStoreOptions {
   maxSessions?: number;
   /**
    * Most records and hit counters kept at once, together. Default 100_000. When full, expired counters
-   * are swept, then the oldest counter is evicted, and the oldest record only when no counter is left.
+   * are swept, then the oldest counter is evicted; records are never evicted (a full store refuses new ones
+   * with STORE_FULL), since they hold data such as accounts.
    */
   maxRecords?: number;
   /**
