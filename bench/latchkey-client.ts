@@ -82,7 +82,8 @@ export async function latchkeyLogin(server: ServerProcess, username: string): Pr
     fillCredentials(signUpForm, username, password),
     signUpPath,
   );
-  if (signedUp.status >= 400) {
+  // 409: the account exists already (an earlier run on the same Redis): logging in is all that is left.
+  if (signedUp.status >= 400 && signedUp.status !== 409) {
     throw new Error(`${server.name}: sign-up failed with ${signedUp.status}: ${signedUp.body.slice(0, 500)}`);
   }
 

@@ -27,6 +27,21 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** No server outlives the runner, however it ends (an uncaught error, Ctrl-C). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const child of running) child.kill("SIGKILL");
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => process.exit(130));
+  }
+}
+
 export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
   const { name, nodeArgs, port, env, readyPath = "/", timeoutMs = 30_000 } = options;
   const child: ChildProcess = spawn(process.execPath, nodeArgs, {
@@ -39,7 +54,14 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  running.add(child);
+  installExitHook();
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   const baseURL = `http://127.0.0.1:${port}`;
 
   const deadline = Date.now() + timeoutMs;
