@@ -23,7 +23,7 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
       last && !problem.includes(last.message) ? `; last connection error: ${last.message}` : "";
     const text = `${problem}${lastText}`;
     return new StoreUnavailableError(
-      `latchkey: ${connection.kind} ${operation} failed: ${text}${hintFor(text)}`,
+      `latchkey: ${connection.kind} ${operation} failed: ${text}${hintFor(text, connection.tls)}`,
       {
         cause: cause ?? last ?? new Error(problem),
       },
@@ -66,10 +66,27 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
   };
 }
 
+/** Node's messages for a certificate chain that does not end at a CA the client trusts. */
+const UNTRUSTED_CERTIFICATE =
+  /self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer/;
+
 /** A next step for the errors that mean "your configuration is wrong" rather than "Redis is down". */
-function hintFor(text: string): string {
+function hintFor(text: string, tls: boolean): string {
   if (text.includes("WRONGPASS")) return " (check the user name and password in the URL)";
   if (text.includes("NOAUTH")) return " (the server requires a password: redis://[user]:password@host)";
   if (text.includes("NOPERM")) return " (the ACL user lacks a permission the store needs; see the README)";
+  if (UNTRUSTED_CERTIFICATE.test(text)) {
+    return " (the server's TLS certificate is not trusted: pass the CA that signed it as tls: { ca })";
+  }
+  if (text.includes("does not match certificate's altnames")) {
+    return " (connect with a host name that the server's TLS certificate is for)";
+  }
+  // A TLS-only server (ElastiCache with encryption in transit) resets a plain connection at its first
+  // command, without a reply.
+  if (!tls && text.includes("ECONNRESET")) return " (if the server accepts only TLS, use rediss://)";
+  // ioredis does not report why no seed node answered: a TLS mismatch looks like a closed connection.
+  if (text.includes("Failed to refresh slots cache")) {
+    return " (no seed node answered: check the addresses, and rediss:// and tls: { ca } against the nodes)";
+  }
   return "";
 }

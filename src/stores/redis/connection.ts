@@ -8,6 +8,8 @@ export type RedisStoreKind = "redis" | "redis-cluster" | "redis-sentinel";
 export interface StoreConnection {
   readonly client: Redis | Cluster;
   readonly kind: RedisStoreKind;
+  /** Whether connections use TLS (to explain failures that mean "TLS on one side only"). */
+  readonly tls: boolean;
   /**
    * Why calls must fail at once, or undefined when they may be sent: the store is closed, or the
    * connection is known to be down (ioredis waits to reconnect). While ioredis is (re)connecting, calls
@@ -45,7 +47,9 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
   let last: Error | undefined;
   let closed = false;
   const onError = (error: Error): void => {
-    last = error;
+    // ioredis also reports the set-up commands it drops with a lost connection (AUTH, CLIENT SETINFO)
+    // as MaxRetriesPerRequestError: the connection error reported before it says why (ECONNRESET).
+    if (error.name !== "MaxRetriesPerRequestError" || last === undefined) last = error;
     options.onError?.(error);
   };
 
@@ -56,6 +60,7 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
     return {
       client,
       kind: kindOf(client),
+      tls: usesTLS(client),
       offlineReason: () => (closed ? "the store is closed" : offline(client)),
       lastError: () => last,
       clearLastError: () => {
@@ -121,6 +126,7 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
   return {
     client,
     kind: kindOf(client),
+    tls: options.tls !== undefined,
     offlineReason: () => (closed ? "the store is closed" : offline(client)),
     lastError: () => last,
     clearLastError: () => {
@@ -152,6 +158,11 @@ function kindOf(client: Redis | Cluster): RedisStoreKind {
   if (client.isCluster) return "redis-cluster";
   const sentinels = (client as Redis).options?.sentinels;
   return Array.isArray(sentinels) && sentinels.length > 0 ? "redis-sentinel" : "redis";
+}
+
+function usesTLS(client: Redis | Cluster): boolean {
+  const options = client.isCluster ? (client as Cluster).options.redisOptions : (client as Redis).options;
+  return options?.tls !== undefined;
 }
 
 function credentialsOf(credentials: Credentials): Pick<RedisOptions, "username" | "password"> {
