@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { delimiter, join } from "node:path";
+import type { ConnectionOptions } from "node:tls";
+import { type TestCertificates, tlsServerArgs } from "./redis-tls.js";
 import { respCommand } from "./resp-client.js";
 
 /**
@@ -48,10 +50,12 @@ export interface Launched {
 const running = new Set<Launched>();
 let exitHookInstalled = false;
 
-/** The arguments every server gets: no persistence, loopback only. */
-export const serverArgs = (port: number): string[] => [
-  "--port",
-  String(port),
+/**
+ * The arguments every server gets: no persistence, loopback only. With `certificates`, `port` is the
+ * TLS port and there is no plain one.
+ */
+export const serverArgs = (port: number, certificates?: TestCertificates): string[] => [
+  ...(certificates ? tlsServerArgs(port, certificates) : ["--port", String(port)]),
   "--save",
   "",
   "--appendonly",
@@ -60,10 +64,15 @@ export const serverArgs = (port: number): string[] => [
   "127.0.0.1",
 ];
 
+/**
+ * Launches redis-server with `argsFor(port)` on a free port (or the `pinned` one) and resolves once it
+ * answers PING, over TLS with the `tls` options when given.
+ */
 export async function launchOnFreePort(
   pinned: number | undefined,
   argsFor: (port: number) => string[],
   needsBusPort: boolean,
+  tls?: ConnectionOptions,
 ): Promise<{ port: number; server: Launched }> {
   const redisServer = requireExecutable("redis-server");
   let lastError: Error | undefined;
@@ -71,7 +80,7 @@ export async function launchOnFreePort(
     const port = pinned ?? (await freePort(needsBusPort));
     const server = launch(redisServer, argsFor(port));
     try {
-      await waitUntilAnswering(server, port);
+      await waitUntilAnswering(server, port, tls);
       return { port, server };
     } catch (error) {
       lastError = error as Error;
@@ -126,12 +135,13 @@ function launch(redisServer: string, args: string[]): Launched {
  * Resolves once this server (not another process on the same port) answers: any reply to PING counts,
  * including NOAUTH from a server started with `--requirepass`.
  */
-async function waitUntilAnswering(server: Launched, port: number): Promise<void> {
+async function waitUntilAnswering(server: Launched, port: number, tls?: ConnectionOptions): Promise<void> {
   await waitFor(`redis-server on port ${port} to answer PING`, async () => {
     if (server.hasExited()) {
       throw new Error(`redis-server on port ${port} exited while starting:\n${server.output()}`);
     }
-    const reply = await respCommand({ host: "127.0.0.1", port }, "PING").catch(() => undefined);
+    const target = { host: "127.0.0.1", port, ...(tls ? { tls } : {}) };
+    const reply = await respCommand(target, "PING").catch(() => undefined);
     if (reply === undefined) return false;
     if (server.output().includes("Ready to accept connections")) return true;
     // Log line not seen (a --loglevel argument may hide it): make sure our process did not just fail

@@ -11,6 +11,7 @@ import {
   stopLaunched,
   waitFor,
 } from "./redis-process.js";
+import { createTestCertificates, probeTLSOptions, type TestCertificates } from "./redis-tls.js";
 import { RespError, type RespReply, respCommand, respTargetOf } from "./resp-client.js";
 
 /**
@@ -21,6 +22,10 @@ import { RespError, type RespReply, respCommand, respTargetOf } from "./resp-cli
  * const redis = await startRedisServer();
  * after(() => redis.stop());
  * const store = createRedisStore({ url: redis.url });
+ *
+ * // TLS only, as ElastiCache with in-transit encryption, with a throwaway CA:
+ * const secure = await startTLSRedisServer();
+ * const tlsStore = createRedisStore({ url: secure.url, tls: { ca: secure.caPem } });
  */
 
 export interface RedisServerOptions {
@@ -51,10 +56,28 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
+/** What the TLS variants take on top: the names of the server certificate. */
+export interface TLSServerOptions {
+  /**
+   * IP addresses and DNS names the server certificate is valid for (the first is also its CN).
+   * Default `["127.0.0.1", "localhost"]`. Leave one out to test a client's name check.
+   */
+  certificateNames?: readonly string[];
+}
+
+export interface TLSRedisServerHandle extends RedisServerHandle {
+  /** `port` is the TLS port; the server has no plain one. */
+  port: number;
+  /** `rediss://127.0.0.1:<port>` (without credentials). */
+  url: string;
+  /** PEM of the throwaway CA that signed the server certificate: pass it as `tls: { ca }`. */
+  caPem: string;
+}
+
 /** Starts one `redis-server` on a free port and resolves once it answers PING. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const args = options.args ?? [];
-  const pinned = portArgument(args);
+  const pinned = portArgument("startRedisServer", args, "--port");
   const launched = await launchOnFreePort(pinned, (port) => [...serverArgs(port), ...args], false);
   return {
     port: launched.port,
@@ -64,15 +87,110 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 }
 
 /**
+ * Starts one TLS-only `redis-server` (`--port 0 --tls-port <free>`, no client certificates required),
+ * as ElastiCache with in-transit encryption. A throwaway CA and server certificate are made with
+ * openssl in a temporary directory that `stop()` removes. A `--tls-port` in `args` pins the port.
+ */
+export async function startTLSRedisServer(
+  options: RedisServerOptions & TLSServerOptions = {},
+): Promise<TLSRedisServerHandle> {
+  const args = options.args ?? [];
+  const pinned = portArgument("startTLSRedisServer", args, "--tls-port");
+  const dir = await mkdtemp(join(tmpdir(), "latchkey-tls-"));
+  try {
+    const certificates = await createTestCertificates(dir, options.certificateNames);
+    const { port, server } = await launchOnFreePort(
+      pinned,
+      (port) => [...serverArgs(port, certificates), ...args],
+      false,
+      probeTLSOptions(certificates),
+    );
+    return {
+      port,
+      url: `rediss://127.0.0.1:${port}`,
+      caPem: certificates.caPem,
+      stop: async () => {
+        await stopLaunched(server);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface TLSRedisClusterOptions extends RedisClusterOptions, TLSServerOptions {
+  /**
+   * A host name every node announces instead of its IP address (`cluster-announce-hostname` with
+   * `cluster-preferred-endpoint-type hostname`), as ElastiCache does with TLS: CLUSTER SLOTS and
+   * MOVED then name that host. It must resolve to 127.0.0.1, e.g. "localhost".
+   */
+  announceHostname?: string;
+}
+
+export interface TLSRedisClusterHandle extends RedisClusterHandle {
+  /** `rediss://127.0.0.1:<port>` for each master. */
+  urls: string[];
+  /** PEM of the throwaway CA that signed the nodes' certificate: pass it as `tls: { ca }`. */
+  caPem: string;
+}
+
+/**
  * Starts a Redis Cluster of `masters` nodes (no replicas) in a temporary directory, joins them with
  * `redis-cli --cluster create`, and resolves once every node reports `cluster_state:ok`.
  */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisClusterHandle> {
-  const masters = options.masters ?? 3;
+  const { ports, stop } = await startCluster("startRedisCluster", options.masters, {});
+  return { ports, urls: ports.map((p) => `redis://127.0.0.1:${p}`), stop };
+}
+
+/**
+ * As `startRedisCluster`, with TLS only on every node, for clients and on the cluster bus (`--port 0
+ * --tls-port <free> --tls-cluster yes --tls-replication yes`), as ElastiCache with in-transit
+ * encryption. The nodes share one throwaway certificate (see `startTLSRedisServer`).
+ */
+export async function startTLSRedisCluster(
+  options: TLSRedisClusterOptions = {},
+): Promise<TLSRedisClusterHandle> {
+  const dir = await mkdtemp(join(tmpdir(), "latchkey-tls-"));
+  try {
+    const certificates = await createTestCertificates(dir, options.certificateNames);
+    const announce = options.announceHostname;
+    const extraArgs =
+      announce === undefined
+        ? []
+        : ["--cluster-announce-hostname", announce, "--cluster-preferred-endpoint-type", "hostname"];
+    const { ports, stop } = await startCluster("startTLSRedisCluster", options.masters, {
+      certificates,
+      extraArgs,
+    });
+    return {
+      ports,
+      urls: ports.map((p) => `rediss://127.0.0.1:${p}`),
+      caPem: certificates.caPem,
+      stop: async () => {
+        await stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startCluster(
+  caller: string,
+  mastersOption: number | undefined,
+  { certificates, extraArgs = [] }: { certificates?: TestCertificates; extraArgs?: string[] },
+): Promise<{ ports: number[]; stop: () => Promise<void> }> {
+  const masters = mastersOption ?? 3;
   if (!Number.isInteger(masters) || masters < 3) {
-    throw new Error(`startRedisCluster: masters must be a whole number >= 3, got ${masters}`);
+    throw new Error(`${caller}: masters must be a whole number >= 3, got ${masters}`);
   }
   const redisCli = requireExecutable("redis-cli");
+  const tls = certificates ? probeTLSOptions(certificates) : undefined;
   const dir = await mkdtemp(join(tmpdir(), "latchkey-cluster-"));
   const nodes: Launched[] = [];
   const stop = async (): Promise<void> => {
@@ -85,7 +203,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       const started = await launchOnFreePort(
         undefined,
         (port) => [
-          ...serverArgs(port),
+          ...serverArgs(port, certificates),
           "--cluster-enabled",
           "yes",
           "--cluster-config-file",
@@ -94,8 +212,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
           "2000",
           "--dir",
           dir,
+          ...extraArgs,
         ],
         true,
+        tls,
       );
       nodes.push(started.server);
       ports.push(started.port);
@@ -103,6 +223,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await promisify(execFile)(
       redisCli,
       [
+        ...(certificates ? ["--tls", "--cacert", certificates.caFile] : []),
         "--cluster",
         "create",
         ...ports.map((p) => `127.0.0.1:${p}`),
@@ -118,12 +239,13 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     });
     await waitFor(`cluster_state:ok on ports ${ports.join(", ")}`, async () => {
       for (const port of ports) {
-        const info = await respCommand({ host: "127.0.0.1", port }, "CLUSTER", "INFO").catch(() => "");
+        const target = { host: "127.0.0.1", port, ...(tls ? { tls } : {}) };
+        const info = await respCommand(target, "CLUSTER", "INFO").catch(() => "");
         if (typeof info !== "string" || !info.includes("cluster_state:ok")) return false;
       }
       return true;
     });
-    return { ports, urls: ports.map((p) => `redis://127.0.0.1:${p}`), stop };
+    return { ports, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -188,12 +310,16 @@ export async function redisCommandCalls(url: string): Promise<Record<string, num
   return calls;
 }
 
-function portArgument(args: readonly string[]): number | undefined {
-  const index = args.lastIndexOf("--port");
+function portArgument(
+  caller: string,
+  args: readonly string[],
+  flag: "--port" | "--tls-port",
+): number | undefined {
+  const index = args.lastIndexOf(flag);
   if (index < 0) return undefined;
   const port = Number(args[index + 1]);
   if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-    throw new Error(`startRedisServer: "--port" needs a port number, got ${String(args[index + 1])}`);
+    throw new Error(`${caller}: "${flag}" needs a port number, got ${String(args[index + 1])}`);
   }
   return port;
 }

@@ -1,7 +1,8 @@
 import { connect } from "node:net";
+import { type ConnectionOptions, connect as connectTLS } from "node:tls";
 
 /**
- * A minimal RESP client for the test harness: one short-lived TCP connection, a few commands, their
+ * A minimal RESP client for the test harness: one short-lived TCP (or TLS) connection, a few commands, their
  * replies. The harness uses it instead of ioredis so that probing a server (PING while it starts,
  * CLUSTER INFO, INFO commandstats) never reconnects in the background, prints nothing and adds no
  * commands of its own to the statistics it reads.
@@ -19,6 +20,8 @@ export interface RespTarget {
   port: number;
   username?: string;
   password?: string;
+  /** Connect over TLS with these options (e.g. `{ ca }` of a harness TLS server). */
+  tls?: ConnectionOptions;
 }
 
 /** The host, port and credentials of a `redis://user:password@host:port` URL. */
@@ -50,7 +53,9 @@ export function respCommands(
   }
   all.push(...commands);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.host, port: target.port });
+    const socket = target.tls
+      ? connectTLS({ ...target.tls, host: target.host, port: target.port })
+      : connect({ host: target.host, port: target.port });
     let buffer = Buffer.alloc(0);
     let done = false;
     const timer = setTimeout(
@@ -66,7 +71,7 @@ export function respCommands(
       else resolve((replies ?? []).slice(all.length - commands.length));
     };
     socket.on("error", (error) => finish(error));
-    socket.on("connect", () => socket.write(all.map(encodeCommand).join("")));
+    socket.on(target.tls ? "secureConnect" : "connect", () => socket.write(all.map(encodeCommand).join("")));
     socket.on("data", (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);
       const replies: RespReply[] = [];
