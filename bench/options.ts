@@ -11,6 +11,11 @@ export interface BenchOptions {
   durationSeconds: number;
   warmupSeconds: number;
   connections: number;
+  /**
+   * Before each measurement, wait up to this long for other processes to go quiet; a measurement they
+   * disturb anyway is taken again once. 0 (quick mode): never wait, never measure again.
+   */
+  quietWaitSeconds: number;
   /** Load generator: wrk when on PATH, else autocannon (in its own process). */
   tool: LoadTool;
   /** Sessions created for the Redis memory measurement. */
@@ -30,8 +35,8 @@ export interface BenchOptions {
   json: string;
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N] [--tool wrk|autocannon]
-       [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE]`;
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N]
+       [--tool wrk|autocannon] [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE]`;
 
 const RESULTS_MD = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 
@@ -44,6 +49,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     durationSeconds: quick ? 3 : 10,
     warmupSeconds: quick ? 1 : 3,
     connections: 50,
+    quietWaitSeconds: quick ? 0 : 30,
     tool: defaultLoadTool(),
     memorySessions: quick ? 2000 : 100_000,
     lostUpdateViews: 200,
@@ -89,6 +95,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break;
       case "--sessions":
         options.memorySessions = Math.round(positive(value(), flag));
+        break;
+      case "--quiet-wait":
+        options.quietWaitSeconds = Number(value());
+        if (!(options.quietWaitSeconds >= 0)) throw new Error(`${flag} needs a number of seconds >= 0`);
         break;
       case "--tool": {
         const tool = value();
