@@ -26,11 +26,24 @@ function statFields(pid: number | "self"): string[] {
 
 const ticksToMicros = (ticks: number): number => (ticks * 1e6) / ticksPerSecond();
 
-/** User + system CPU time the process has used so far, in microseconds. */
-export function cpuTimeMicros(pid: number): number {
+export interface CPUTimes {
+  /** Time running the process's own code (JavaScript, V8, libuv), in microseconds. */
+  user: number;
+  /** Time in the kernel on its behalf (socket reads and writes, mostly), in microseconds. */
+  system: number;
+}
+
+/** User and system CPU time the process has used so far. */
+export function cpuTimes(pid: number): CPUTimes {
   const fields = statFields(pid);
   // Fields 14 (utime) and 15 (stime) of proc(5), counted from field 3 here.
-  return ticksToMicros(Number(fields[11]) + Number(fields[12]));
+  return { user: ticksToMicros(Number(fields[11])), system: ticksToMicros(Number(fields[12])) };
+}
+
+/** User + system CPU time the process has used so far, in microseconds. */
+export function cpuTimeMicros(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /**

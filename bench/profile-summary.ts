@@ -96,7 +96,66 @@ const print = (title: string, entries: Map<string, number>, filter?: string): vo
     });
 };
 
+/** The code that owns a frame: a file of ours, or a package; undefined for Node's own code and natives. */
+function ownerOf(url: string): string | undefined {
+  if (url === "" || url.startsWith("node:")) return undefined;
+  const w = where(url);
+  if (w.startsWith("dist/")) return w;
+  return packageOf(url);
+}
+
+/**
+ * Self time by owner, with Node's internals and native code (syscalls, hashing, buffers) charged to the
+ * nearest caller that is ours or a package's: "who made the machine do this work".
+ */
+const byOwner = new Map<string, number>();
+for (const [id, hits] of selfHits) {
+  let owner: string | undefined;
+  const leaf = byId.get(id);
+  for (let cur: number | undefined = id; cur !== undefined && owner === undefined; cur = parent.get(cur)) {
+    owner = ownerOf(byId.get(cur)?.callFrame.url ?? "");
+  }
+  const leafName = leaf?.callFrame.functionName ?? "";
+  const key = owner ?? (leafName.startsWith("(") ? leafName : "node (no caller of ours)");
+  byOwner.set(key, (byOwner.get(key) ?? 0) + hits);
+}
+
+/** Native frames that are system calls on sockets: the "system" part of the CPU time. */
+const SOCKET_CALLS = new Set([
+  "writev",
+  "writeUtf8String",
+  "writeLatin1String",
+  "writeBuffer",
+  "writeAsciiString",
+]);
+const byOwnerUser = new Map<string, number>();
+let userTotal = 0;
+for (const [id, hits] of selfHits) {
+  if (SOCKET_CALLS.has(byId.get(id)?.callFrame.functionName ?? "")) continue;
+  userTotal += hits;
+}
+for (const [key, hits] of byOwner) byOwnerUser.set(key, hits);
+for (const [id, hits] of selfHits) {
+  if (!SOCKET_CALLS.has(byId.get(id)?.callFrame.functionName ?? "")) continue;
+  let owner: string | undefined;
+  for (let cur: number | undefined = id; cur !== undefined && owner === undefined; cur = parent.get(cur)) {
+    owner = ownerOf(byId.get(cur)?.callFrame.url ?? "");
+  }
+  const key = owner ?? "node (no caller of ours)";
+  byOwnerUser.set(key, (byOwnerUser.get(key) ?? 0) - hits);
+}
+
 console.log(`${total} busy samples of ${profile.samples.length}; percentages are of busy samples`);
+print("self time by owner (Node internals and natives charged to their caller)", byOwner);
+console.log(
+  `\n## the same without socket system calls (${userTotal} samples: % of those, i.e. of user-space time)`,
+);
+[...byOwnerUser]
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top)
+  .forEach(([k, v]) => {
+    console.log(`${((100 * v) / (userTotal || 1)).toFixed(1).padStart(5)}%  ${k}`);
+  });
 print("self time by package or file group", perPackage);
 print("self time by function", self, match);
 print("inclusive time by function", inclusive, match);

@@ -73,6 +73,8 @@ function costs(results: BenchResults): string {
       c.label,
       range(c.cpuMicrosPerRequest, (n) => fixed(n, 1)),
       ratio(c.cpuMicrosPerRequest.median, floorCPU),
+      range(c.userMicrosPerRequest, (n) => fixed(n, 1)),
+      range(c.systemMicrosPerRequest, (n) => fixed(n, 1)),
       c.onRedis ? range(c.redisCPUMicrosPerRequest, (n) => fixed(n, 1)) : "–",
       range(c.rssBytes, (n) => fixed(n / 2 ** 20, 1)),
       `${c.page.headerBytes} + ${c.page.bodyBytes}`,
@@ -257,7 +259,9 @@ ${throughput(results)}
 
 ## Cost per request
 
-Server CPU is user+system time of the server process (from /proc) over the measured load ÷ requests.
+Server CPU is user+system time of the server process (from /proc) over the measured load ÷ requests:
+"user" is the process's own code (JavaScript, V8, libuv), "system" the kernel working for it (socket
+reads and writes, mostly). Redis CPU is redis-server's, from INFO cpu.
 
 ${costs(results)}
 

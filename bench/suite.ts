@@ -21,7 +21,7 @@ import { BROWSER_USER_AGENT, connectRedisMemory, latchkeyMemory, type MemoryResu
 import { sleep } from "./net.js";
 import type { BenchOptions } from "./options.js";
 import { type ProbeResult, probeRoundTrips } from "./probe.js";
-import { cpuTimeMicros, machineBusyMicros, ownAndChildrenCPUMicros, rssBytes } from "./process-stats.js";
+import { cpuTimes, machineBusyMicros, ownAndChildrenCPUMicros, rssBytes } from "./process-stats.js";
 import { diff, type RedisDelta, snapshot } from "./redis-stats.js";
 import type { ServerProcess } from "./server-process.js";
 import { type Spread, spread } from "./stats.js";
@@ -35,6 +35,10 @@ export interface Sample {
   p99Ms: number;
   failures: number;
   cpuMicrosPerRequest: number;
+  /** The user-space part of it: JavaScript, V8, libuv. */
+  userMicrosPerRequest: number;
+  /** The kernel part of it: mostly socket reads and writes. */
+  systemMicrosPerRequest: number;
   /** Cores the load generator (and the runner) kept busy. */
   loadGeneratorCores: number;
   /** Cores kept busy by other processes on the machine during the measurement: noise. */
@@ -61,6 +65,8 @@ export interface CaseResult {
   p50Ms: Spread;
   p99Ms: Spread;
   cpuMicrosPerRequest: Spread;
+  userMicrosPerRequest: Spread;
+  systemMicrosPerRequest: Spread;
   redisCPUMicrosPerRequest: Spread;
   backgroundCores: Spread;
   rssBytes: Spread;
@@ -160,7 +166,7 @@ async function measureOnce(
   };
   await runLoad({ ...load, durationSeconds: options.warmupSeconds });
   const redisBefore = await snapshot(admin);
-  const cpuBefore = cpuTimeMicros(server.pid);
+  const cpuBefore = cpuTimes(server.pid);
   const machineBefore = machineBusyMicros();
   const ownBefore = ownAndChildrenCPUMicros();
   const started = performance.now();
@@ -168,7 +174,7 @@ async function measureOnce(
   const wallMicros = (performance.now() - started) * 1000;
   const ownAfter = ownAndChildrenCPUMicros();
   const machineAfter = machineBusyMicros();
-  const cpuAfter = cpuTimeMicros(server.pid);
+  const cpuAfter = cpuTimes(server.pid);
   const redisAfter = await snapshot(admin);
   const rss = rssBytes(server.pid);
   await expectLoggedIn(server, session, "after the load");
@@ -176,7 +182,9 @@ async function measureOnce(
   const requests = Math.max(result.requests, 1);
   // What the machine did besides this case's server, redis-server and the load generator (and the
   // runner): other people's processes on a shared machine. Nonzero means the numbers are disturbed.
-  const serverCPU = cpuAfter - cpuBefore;
+  const serverUser = cpuAfter.user - cpuBefore.user;
+  const serverSystem = cpuAfter.system - cpuBefore.system;
+  const serverCPU = serverUser + serverSystem;
   const others = machineAfter - machineBefore - serverCPU - redis.cpuMicros - (ownAfter - ownBefore);
   return {
     round,
@@ -187,6 +195,8 @@ async function measureOnce(
     p99Ms: result.p99Ms,
     failures: result.failures,
     cpuMicrosPerRequest: serverCPU / requests,
+    userMicrosPerRequest: serverUser / requests,
+    systemMicrosPerRequest: serverSystem / requests,
     loadGeneratorCores: (ownAfter - ownBefore) / wallMicros,
     backgroundCores: Math.max(0, others) / wallMicros,
     redisCPUMicrosPerRequest: redis.cpuMicros / requests,
@@ -274,6 +284,8 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         p50Ms: of((s) => s.p50Ms),
         p99Ms: of((s) => s.p99Ms),
         cpuMicrosPerRequest: of((s) => s.cpuMicrosPerRequest),
+        userMicrosPerRequest: of((s) => s.userMicrosPerRequest),
+        systemMicrosPerRequest: of((s) => s.systemMicrosPerRequest),
         redisCPUMicrosPerRequest: of((s) => s.redisCPUMicrosPerRequest),
         rssBytes: of((s) => s.rssBytes),
         backgroundCores: of((s) => s.backgroundCores),
