@@ -59,28 +59,59 @@ end
 /**
  * load = ONE round trip. Reads the session, deletes it when past `$e`, refreshes the idle timer when the
  * last refresh is at least `touchIntervalMs` old (`$t` = now, TTL = min(idle, $e - now)), applies the
- * increments, and returns HGETALL. Increments are all checked before anything is written, so a load
- * that fails changes nothing.
+ * increments, and returns the hash as HGETALL would. Increments are all checked before anything is
+ * written, so a load that fails changes nothing.
+ *
+ * It is the hot path (every page view), so it reads the hash ONCE with HGETALL and patches the returned
+ * array in place for the fields it writes, instead of HGETs before and a second HGETALL after: a view
+ * costs Redis HGETALL + HSET + PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled.
  * ARGV: now, idleTimeoutMs, touchIntervalMs, [field, by]...
  */
-export const LOAD_SESSION = `${LIVE}${ADD}
+export const LOAD_SESSION = `
+local MAX_SAFE = 9007199254740991
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local expiresAt = live(key, now)
+local flat = redis.call('HGETALL', key)
+local at = {}
+for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
+local expiresAt = at['$e'] and tonumber(flat[at['$e']])
 if not expiresAt then return false end
-for i = 4, #ARGV, 2 do
-  local _, problem = add(key, ARGV[i], ARGV[i + 1])
-  if problem then return redis.error_reply('${INVALID_ARGUMENT_REPLY}' .. problem) end
+if now >= expiresAt then
+  redis.call('DEL', key)
+  return false
 end
-local lastSeenAt = tonumber(redis.call('HGET', key, '$t')) or 0
+local sums = {}
+for i = 4, #ARGV, 2 do
+  local field = ARGV[i]
+  local text = at[field] and flat[at[field]] or '0'
+  local current = tonumber(text)
+  if not (text == '0' or string.match(text, '^%-?[1-9]%d*$')) or not current or math.abs(current) > MAX_SAFE then
+    return redis.error_reply('${INVALID_ARGUMENT_REPLY}field "' .. field .. '" holds "' .. string.sub(text, 1, 40) .. '", not an integer')
+  end
+  local sum = (sums[field] or current) + tonumber(ARGV[i + 1])
+  if math.abs(sum) > MAX_SAFE then
+    return redis.error_reply('${INVALID_ARGUMENT_REPLY}incrementing "' .. field .. '" by ' .. ARGV[i + 1] .. ' would leave the safe integer range')
+  end
+  sums[field] = sum
+end
+local lastSeenAt = at['$t'] and tonumber(flat[at['$t']]) or 0
 if now - lastSeenAt >= tonumber(ARGV[3]) then
   redis.call('HSET', key, '$t', ARGV[1])
   redis.call('PEXPIRE', key, string.format('%d', math.min(tonumber(ARGV[2]), expiresAt - now)))
+  if at['$t'] then flat[at['$t']] = ARGV[1] end
 end
 for i = 4, #ARGV, 2 do
-  redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1])
+  local field = ARGV[i]
+  local value = string.format('%d', redis.call('HINCRBY', key, field, ARGV[i + 1]))
+  if at[field] then
+    flat[at[field]] = value
+  else
+    flat[#flat + 1] = field
+    flat[#flat + 1] = value
+    at[field] = #flat
+  end
 end
-return redis.call('HGETALL', key)
+return flat
 `;
 
 /**
