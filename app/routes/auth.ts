@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
 import { requireFields } from "../form.js";
+import { describeUserAgent } from "../user-agent.js";
 import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
 import { type AppContext, pageContext, seeOther, sendPage } from "./context.js";
 
@@ -32,7 +33,12 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
       return sendPage(reply, 409, signupPage(anonymous, { username: echo(username), error }));
     }
     request.log.info({ userId: account.userId }, "account created");
-    await request.session.create(account.userId, { data: { username: account.username } });
+    await request.session.create(account.userId, {
+      data: { username: account.username },
+      // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
+      // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
+      userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
+    });
     return seeOther(reply, "/");
   });
 
@@ -57,7 +63,12 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
       return sendPage(reply, 401, loginPage(anonymous, { username: echo(username), error: LOGIN_FAILED }));
     }
     await context.throttle.recordSuccess(account.userId);
-    const session = await request.session.create(account.userId, { data: { username: account.username } });
+    const session = await request.session.create(account.userId, {
+      data: { username: account.username },
+      // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
+      // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
+      userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
+    });
     request.log.info({ userId: account.userId, session: session.id }, "logged in");
     return seeOther(reply, "/");
   });

@@ -1,5 +1,4 @@
 import { html, type SafeHtml } from "../html.js";
-import { describeUserAgent } from "../user-agent.js";
 import { layout, type PageContext } from "./layout.js";
 
 export interface SessionRow {
@@ -36,7 +35,8 @@ export function sessionsPage(
 }
 
 function sessionItem(row: SessionRow, current: boolean, now: number): SafeHtml {
-  const device = describeUserAgent(row.userAgent);
+  // Sessions store the device summary made at login (routes/auth.ts).
+  const device = row.userAgent || "Unknown device";
   return html`<li class="session${current ? " current" : ""}">
         <div>
           <h2>${device}${current ? html` <span class="badge">This device</span>` : ""}</h2>

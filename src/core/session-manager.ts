@@ -25,7 +25,12 @@ export interface SessionManagerOptions<S extends FieldSchema> {
   touchIntervalSeconds?: number;
   /** Types of the session's own fields. Without it every field is a string. */
   fields?: S;
-  /** Longest user agent kept with a session, in characters. Default 256. */
+  /**
+   * Longest user agent kept with a session, in characters; longer ones are cut. Default 64: Redis keeps
+   * a hash whose values all fit in 64 bytes (`hash-max-listpack-value`) in a compact encoding, and one
+   * raw browser User-Agent (often 120+ characters) would triple the session's memory. Store a summary
+   * such as "Firefox on Windows" rather than the raw header.
+   */
   maxUserAgentLength?: number;
 }
 
@@ -117,7 +122,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     absoluteTimeoutSeconds = DEFAULT_ABSOLUTE_SECONDS,
     touchIntervalSeconds = 0,
     fields: schema,
-    maxUserAgentLength = 256,
+    maxUserAgentLength = 64,
   } = options ?? ({} as SessionManagerOptions<S>);
 
   if (!store || typeof store.load !== "function") {
