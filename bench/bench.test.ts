@@ -36,7 +36,14 @@ test("npm run bench -- --quick measures every case and the correctness rows", {
 
   const results = JSON.parse(readFileSync(json, "utf8")) as BenchResults;
   const ids = results.cases.map((c) => c.id).sort();
-  assert.deepEqual(ids, ["express-session", "fastify-session", "floor", "latchkey", "latchkey-memory"]);
+  assert.deepEqual(ids, [
+    "express-session",
+    "fastify-floor",
+    "fastify-session",
+    "floor",
+    "latchkey",
+    "latchkey-memory",
+  ]);
   for (const c of results.cases) {
     assert.ok(c.requestsPerSecond.median > 0, `${c.id}: no requests per second`);
     assert.equal(c.failures, 0, `${c.id}: requests failed under load`);

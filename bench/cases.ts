@@ -11,7 +11,13 @@ import { latchkeyLogin, latchkeyLogout, latchkeySessionExists } from "./latchkey
 import { freePort } from "./net.js";
 import { type ServerProcess, startServerProcess } from "./server-process.js";
 
-export type CaseId = "floor" | "latchkey" | "express-session" | "fastify-session" | "latchkey-memory";
+export type CaseId =
+  | "floor"
+  | "fastify-floor"
+  | "latchkey"
+  | "express-session"
+  | "fastify-session"
+  | "latchkey-memory";
 
 /** A logged-in client: the Cookie header to send, and the raw cookies for finding the session. */
 export interface LoggedIn {
@@ -94,6 +100,19 @@ const floor: BenchCase = {
   sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
 };
 
+const fastifyFloor: BenchCase = {
+  id: "fastify-floor",
+  label: "floor on Fastify (bare fastify + ioredis, 1 EVALSHA)",
+  onRedis: true,
+  start: (context) =>
+    startScript("fastify-floor", here("./servers/fastify-floor.js"), context, {
+      REDIS_URL: context.redisURL,
+    }),
+  login: peerLogin,
+  logout: peerLogout,
+  sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
+};
+
 const expressSession: BenchCase = {
   id: "express-session",
   label: "express-session + connect-redis",
@@ -154,6 +173,7 @@ const latchkeyMemory: BenchCase = {
 
 export const ALL_CASES: readonly BenchCase[] = [
   floor,
+  fastifyFloor,
   latchkey,
   expressSession,
   fastifySession,

@@ -41,6 +41,7 @@ function throughput(results: BenchResults): string {
       "÷ express-session",
       "÷ @fastify/session",
       "÷ floor",
+      "÷ floor on Fastify",
       "failed",
       "background load (cores)",
     ],
@@ -52,6 +53,7 @@ function throughput(results: BenchResults): string {
       ratio(c.requestsPerSecond.median, rps("express-session")),
       ratio(c.requestsPerSecond.median, rps("fastify-session")),
       ratio(c.requestsPerSecond.median, rps("floor")),
+      ratio(c.requestsPerSecond.median, rps("fastify-floor")),
       String(c.failures),
       range(c.backgroundCores, (n) => fixed(n, 2)),
     ]),
@@ -60,11 +62,13 @@ function throughput(results: BenchResults): string {
 
 function costs(results: BenchResults): string {
   const floorCPU = results.cases.find((c) => c.id === "floor")?.cpuMicrosPerRequest.median;
+  const fastifyFloorCPU = results.cases.find((c) => c.id === "fastify-floor")?.cpuMicrosPerRequest.median;
   return table(
     [
       "case",
       "server CPU µs/req",
       "÷ floor",
+      "÷ floor on Fastify",
       "of which user",
       "of which system",
       "Redis CPU µs/req",
@@ -75,6 +79,7 @@ function costs(results: BenchResults): string {
       c.label,
       range(c.cpuMicrosPerRequest, (n) => fixed(n, 1)),
       ratio(c.cpuMicrosPerRequest.median, floorCPU),
+      ratio(c.cpuMicrosPerRequest.median, fastifyFloorCPU),
       range(c.userMicrosPerRequest, (n) => fixed(n, 1)),
       range(c.systemMicrosPerRequest, (n) => fixed(n, 1)),
       c.onRedis ? range(c.redisCPUMicrosPerRequest, (n) => fixed(n, 1)) : "–",

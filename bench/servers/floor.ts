@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Redis } from "ioredis";
+import { VIEW_SCRIPT } from "./floor-script.js";
 import {
   exitOnSIGTERM,
   IDLE_TIMEOUT_SECONDS,
@@ -17,18 +18,6 @@ import {
 
 const COOKIE = "t";
 const TOKEN = /(?:^|;\s*)t=([A-Za-z0-9_-]{43})(?:;|$)/;
-
-/**
- * Atomic view: one EVALSHA. Returns false when the session does not exist, so a view can never
- * recreate a session that a logout deleted (HINCRBY alone would).
- */
-const VIEW_SCRIPT = `
-local name = redis.call('HGET', KEYS[1], 'username')
-if not name then return false end
-local visits = redis.call('HINCRBY', KEYS[1], 'visits', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return {name, visits}
-`;
 
 interface FloorRedis extends Redis {
   view(key: string, ttlSeconds: number): Promise<[string, number] | null>;
