@@ -15,9 +15,11 @@ const HEADERS: Readonly<Record<string, string>> = {
 };
 
 export function securityHeaders(app: FastifyInstance): void {
-  app.addHook("onRequest", async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and has nothing to wait for.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.headers(HEADERS);
     // Over HTTPS, tell the browser never to use plain HTTP for this host again.
     if (request.protocol === "https") reply.header("strict-transport-security", "max-age=31536000");
+    done();
   });
 }

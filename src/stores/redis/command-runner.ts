@@ -34,16 +34,22 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
     const offline = connection.offlineReason();
     if (offline !== undefined) throw fail(operation, offline);
     let timer: NodeJS.Timeout | undefined;
-    // The guard fires a little after ioredis's own commandTimeout so that, where both apply, the
-    // ioredis error (with its details) wins.
-    const guard = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no reply within ${commandTimeoutMs} ms`)),
-        commandTimeoutMs + 20,
-      );
-    });
     try {
-      const result = await Promise.race([call(), guard]);
+      let result: T;
+      if (connection.boundsCommands) {
+        // The hot path: ioredis's own commandTimeout bounds the call, no second timer needed.
+        result = await call();
+      } else {
+        // The guard fires a little after ioredis's own commandTimeout so that, where both apply, the
+        // ioredis error (with its details) wins.
+        const guard = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no reply within ${commandTimeoutMs} ms`)),
+            commandTimeoutMs + 20,
+          );
+        });
+        result = await Promise.race([call(), guard]);
+      }
       connection.clearLastError();
       return result;
     } catch (error) {

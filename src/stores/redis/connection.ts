@@ -11,6 +11,12 @@ export interface StoreConnection {
   /** Whether connections use TLS (to explain failures that mean "TLS on one side only"). */
   readonly tls: boolean;
   /**
+   * True when the client itself bounds every call by the command timeout, queued ones included (a
+   * standalone or Sentinel client the store created: ioredis starts `commandTimeout` before queueing).
+   * A Cluster queues commands while it has no slot map, and a caller's client may have no timeout.
+   */
+  readonly boundsCommands: boolean;
+  /**
    * Why calls must fail at once, or undefined when they may be sent: the store is closed, or the
    * connection is known to be down (ioredis waits to reconnect). While ioredis is (re)connecting, calls
    * are queued and bounded by the command timeout instead.
@@ -61,6 +67,7 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
       client,
       kind: kindOf(client),
       tls: usesTLS(client),
+      boundsCommands: false,
       offlineReason: () => (closed ? "the store is closed" : offline(client)),
       lastError: () => last,
       clearLastError: () => {
@@ -127,6 +134,7 @@ export function openConnection(options: ResolvedRedisStoreOptions): StoreConnect
     client,
     kind: kindOf(client),
     tls: options.tls !== undefined,
+    boundsCommands: !client.isCluster,
     offlineReason: () => (closed ? "the store is closed" : offline(client)),
     lastError: () => last,
     clearLastError: () => {
