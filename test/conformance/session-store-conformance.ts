@@ -124,6 +124,17 @@ function sessionTests(ctx: () => Context): void {
     assert.equal(loaded.ip, "");
   });
 
+  it("round-trips any text: quotes, backslashes, control characters, non-ASCII, emoji", async () => {
+    const { steady, user } = ctx();
+    const name = 'h\u00e9llo \u{1F600} "q" \\ \n\t\u0001 </script> \u2028 /slash';
+    const prefs = { list: [1, "\u00fc"], none: null, nested: { quote: '"' } };
+    const { token } = await steady.create(user("text"), { data: { name, prefs } });
+    const loaded = await steady.load(token, { increment: { visits: 5 } });
+    assert.equal(loaded?.data.name, name);
+    assert.deepEqual(loaded?.data.prefs, prefs);
+    assert.equal(loaded?.data.visits, 5);
+  });
+
   it("sets, unsets and increments fields", async () => {
     const { steady, user } = ctx();
     const { token } = await steady.create(user("fields"), { data: { name: "a", prefs: { x: 1 } } });

@@ -121,8 +121,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       for (const [field, by] of Object.entries(increments ?? {})) {
         args.push(field, integerStep(field, by));
       }
-      const flat = await run("load", () => scripts.loadSession(keys.session(id), ...args));
-      return flat ? sessionFromHash(id, flat) : null;
+      const json = await run("load", () => scripts.loadSession(keys.session(id), ...args));
+      return json ? sessionFromHash(id, JSON.parse(json) as string[]) : null;
     },
 
     async update(id, changes) {

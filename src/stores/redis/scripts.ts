@@ -65,6 +65,9 @@ end
  * It is the hot path (every page view), so it reads the hash ONCE with HGETALL and patches the returned
  * array in place for the fields it writes, instead of HGETs before and a second HGETALL after: a view
  * costs Redis HGETALL + HSET + PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled.
+ * The reply is the flat array as ONE JSON string (cjson): the client then parses one bulk string with
+ * the native JSON.parse instead of a dozen bulk strings through the RESP parser, which measurably costs
+ * less CPU per view on the application side.
  * ARGV: now, idleTimeoutMs, touchIntervalMs, [field, by]...
  */
 export const LOAD_SESSION = `
@@ -111,7 +114,7 @@ for i = 4, #ARGV, 2 do
     at[field] = #flat
   end
 end
-return flat
+return cjson.encode(flat)
 `;
 
 /**
@@ -263,7 +266,7 @@ export type ScriptCall<T> = (key: string, ...args: ScriptArgument[]) => Promise<
 
 /** The scripts as typed functions of the client (see `defineStoreScripts`). */
 export interface StoreScripts {
-  loadSession: ScriptCall<string[] | null>;
+  loadSession: ScriptCall<string | null>;
   writeSession: ScriptCall<number>;
   updateSession: ScriptCall<number>;
   incrementSession: ScriptCall<number | null>;
