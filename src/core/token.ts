@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 
 /** 256 bits from the OS CSPRNG, base64url without padding: 43 characters. */
 export const TOKEN_BYTES = 32;
@@ -26,7 +26,8 @@ export function isWellFormedToken(value: unknown): value is string {
  * database dump or `MONITOR` output cannot be replayed as a cookie.
  */
 export function sessionIdOf(token: string): string {
-  return createHash("sha256").update(token).digest("base64url");
+  // crypto.hash (Node >= 20.12) is the one-shot form: a third of the cost of createHash().digest().
+  return hash("sha256", token, "base64url");
 }
 
 /** The short prefix of a session id that is safe to show in pages and logs. */
