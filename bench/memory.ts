@@ -132,7 +132,8 @@ export const BROWSER_USER_AGENT =
 
 /**
  * latchkey through its engine, as the app stores sessions: `createSessionManager` with the app's field
- * schema over `createRedisStore`, one user per session (so each session also pays for its user index),
+ * schema over `createRedisStore`, `sessionsPerUser` sessions per user (with 1, each session also pays for a
+ * whole user index; with several, they share it),
  * data { username, visits }, the client's IP and User-Agent (`userAgent` "" is what the bench's own
  * client sends, and what the app then stores: nothing).
  */
@@ -141,14 +142,15 @@ export async function latchkeyMemory(
   redisURL: string,
   count: number,
   userAgent: string,
+  sessionsPerUser = 1,
 ): Promise<MemoryResult> {
   const store = createRedisStore({ url: redisURL });
   await store.ping();
   try {
     const sessions = createSessionManager({ store, fields: sessionFields, idleTimeoutSeconds: 1800 });
     return await measureMemory(admin, count, (i) =>
-      sessions.create(usernameOf(i), {
-        data: { username: usernameOf(i), visits: 1 },
+      sessions.create(usernameOf(Math.floor(i / sessionsPerUser)), {
+        data: { username: usernameOf(Math.floor(i / sessionsPerUser)), visits: 1 },
         userAgent,
         ip: "127.0.0.1",
       }),

@@ -96,6 +96,8 @@ export interface BenchResults {
     latchkey: MemoryResult | null;
     /** The same with a 111-character browser User-Agent stored with each session. */
     latchkeyWithUserAgent: MemoryResult | null;
+    /** The same data, five sessions per user (devices and re-logins share one user index). */
+    latchkeyFivePerUser: MemoryResult | null;
   };
 }
 
@@ -311,6 +313,9 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     const latchkeyWithUserAgent = withLatchkey
       ? await latchkeyMemory(admin, redis.url, options.memorySessions, BROWSER_USER_AGENT)
       : null;
+    const latchkeyFivePerUser = withLatchkey
+      ? await latchkeyMemory(admin, redis.url, options.memorySessions, "", 5)
+      : null;
 
     return {
       mode: options.quick ? "quick" : "full",
@@ -322,7 +327,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       loadTool: environment.loadTool,
       environment,
       cases: results,
-      memory: { connectRedis, latchkey, latchkeyWithUserAgent },
+      memory: { connectRedis, latchkey, latchkeyWithUserAgent, latchkeyFivePerUser },
     };
   } finally {
     for (const server of servers.values()) await server.stop().catch(() => undefined);
