@@ -5,8 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import Fastify from "fastify";
-import { Redis } from "ioredis";
-import { VIEW_SCRIPT } from "./floor-script.js";
+import { connectFloorRedis, floorToken, TOKEN_COOKIE } from "./floor-script.js";
 import {
   exitOnSIGTERM,
   IDLE_TIMEOUT_SECONDS,
@@ -16,22 +15,16 @@ import {
   usernameFrom,
 } from "./page.js";
 
-interface FloorRedis extends Redis {
-  view(key: string, ttlSeconds: number): Promise<[string, number] | null>;
-}
-
 exitOnSIGTERM();
 const { port, redisURL } = serverEnv();
-const redis = new Redis(redisURL) as FloorRedis;
-redis.defineCommand("view", { numberOfKeys: 1, lua: VIEW_SCRIPT });
+const redis = connectFloorRedis(redisURL);
 
-const TOKEN = /(?:^|;\s*)t=([A-Za-z0-9_-]{43})(?:;|$)/;
 const keyOf = (token: string): string => `s:${token}`;
 
 const app = Fastify({ logger: false });
 
 app.get("/", async (request, reply) => {
-  const token = TOKEN.exec(request.headers.cookie ?? "")?.[1];
+  const token = floorToken(request.headers.cookie);
   const result = token ? await redis.view(keyOf(token), IDLE_TIMEOUT_SECONDS) : null;
   if (!result) return reply.code(401).type("text/html; charset=utf-8").send(NOT_LOGGED_IN_PAGE);
   return reply
@@ -49,14 +42,17 @@ app.post("/login", async (request, reply) => {
     .expire(key, IDLE_TIMEOUT_SECONDS)
     .exec();
   return reply
-    .header("set-cookie", `t=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${IDLE_TIMEOUT_SECONDS}`)
+    .header(
+      "set-cookie",
+      `${TOKEN_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${IDLE_TIMEOUT_SECONDS}`,
+    )
     .send("ok");
 });
 
 app.post("/logout", async (request, reply) => {
-  const token = TOKEN.exec(request.headers.cookie ?? "")?.[1];
+  const token = floorToken(request.headers.cookie);
   if (token) await redis.del(keyOf(token));
-  return reply.header("set-cookie", "t=; Path=/; Max-Age=0").send("bye");
+  return reply.header("set-cookie", `${TOKEN_COOKIE}=; Path=/; Max-Age=0`).send("bye");
 });
 
 await app.listen({ port, host: "127.0.0.1" });

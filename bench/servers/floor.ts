@@ -5,8 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { Redis } from "ioredis";
-import { VIEW_SCRIPT } from "./floor-script.js";
+import { connectFloorRedis, floorToken, TOKEN_COOKIE } from "./floor-script.js";
 import {
   exitOnSIGTERM,
   IDLE_TIMEOUT_SECONDS,
@@ -16,22 +15,14 @@ import {
   usernameFrom,
 } from "./page.js";
 
-const COOKIE = "t";
-const TOKEN = /(?:^|;\s*)t=([A-Za-z0-9_-]{43})(?:;|$)/;
-
-interface FloorRedis extends Redis {
-  view(key: string, ttlSeconds: number): Promise<[string, number] | null>;
-}
-
 exitOnSIGTERM();
 const { port, redisURL } = serverEnv();
-const redis = new Redis(redisURL) as FloorRedis;
-redis.defineCommand("view", { numberOfKeys: 1, lua: VIEW_SCRIPT });
+const redis = connectFloorRedis(redisURL);
 
 const keyOf = (token: string): string => `s:${token}`;
 
 function tokenOf(req: IncomingMessage): string | undefined {
-  return TOKEN.exec(req.headers.cookie ?? "")?.[1];
+  return floorToken(req.headers.cookie);
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -61,13 +52,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       .expire(key, IDLE_TIMEOUT_SECONDS)
       .exec();
     return send(res, 200, "ok", {
-      "set-cookie": `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${IDLE_TIMEOUT_SECONDS}`,
+      "set-cookie": `${TOKEN_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${IDLE_TIMEOUT_SECONDS}`,
     });
   }
   if (req.method === "POST" && path === "/logout") {
     const token = tokenOf(req);
     if (token) await redis.del(keyOf(token));
-    return send(res, 200, "bye", { "set-cookie": `${COOKIE}=; Path=/; Max-Age=0` });
+    return send(res, 200, "bye", { "set-cookie": `${TOKEN_COOKIE}=; Path=/; Max-Age=0` });
   }
   send(res, 404, "not found");
 }

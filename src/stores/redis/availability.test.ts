@@ -1,26 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { expectUnavailable as unavailable } from "../../../test/harness/expect-unavailable.js";
 import { type RedisServerHandle, startRedisServer } from "../../../test/harness/redis-servers.js";
 import { respCommand } from "../../../test/harness/resp-client.js";
-import { isStoreUnavailable, type StoreUnavailableError } from "../../core/errors.js";
+import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { createRedisStore } from "./index.js";
-
-/** Runs `action`, expects a StoreUnavailableError, and returns it with how long the call took. */
-async function unavailable(
-  action: () => Promise<unknown>,
-): Promise<{ error: StoreUnavailableError; ms: number }> {
-  const started = Date.now();
-  try {
-    await action();
-  } catch (error) {
-    assert.ok(isStoreUnavailable(error), `expected StoreUnavailableError, got ${String(error)}`);
-    return { error: error as StoreUnavailableError, ms: Date.now() - started };
-  }
-  assert.fail("the call succeeded");
-}
 
 /** Pings until the store answers, for at most `ms`. */
 async function waitForPing(store: SessionStore, ms: number): Promise<number> {

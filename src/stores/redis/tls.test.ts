@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ConnectionOptions } from "node:tls";
 import { Cluster } from "ioredis";
+import { expectUnavailable as unavailable } from "../../../test/harness/expect-unavailable.js";
 import {
   startRedisServer,
   startTLSRedisCluster,
@@ -19,7 +20,6 @@ import {
   type RespTarget,
   respCommand,
 } from "../../../test/harness/resp-client.js";
-import { isStoreUnavailable, type StoreUnavailableError } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { sessionIdOf } from "../../core/token.js";
@@ -34,20 +34,6 @@ import { createRedisStore } from "./index.js";
 const PASSWORD = "s3cret";
 /** A least-privilege ACL user, as in availability.test.ts. */
 const ACL_USER = ["latchkey", "on", ">app-pass", "~lk:*", "resetchannels", "-@all", "+@read", "+@write"];
-
-/** Runs `action`, expects a StoreUnavailableError, and returns it with how long the call took. */
-async function unavailable(
-  action: () => Promise<unknown>,
-): Promise<{ error: StoreUnavailableError; ms: number }> {
-  const started = Date.now();
-  try {
-    await action();
-  } catch (error) {
-    assert.ok(isStoreUnavailable(error), `expected StoreUnavailableError, got ${String(error)}`);
-    return { error: error as StoreUnavailableError, ms: Date.now() - started };
-  }
-  assert.fail("the call succeeded");
-}
 
 describe("redis store over TLS (ElastiCache encryption in transit)", () => {
   let server: TLSRedisServerHandle;
