@@ -1,11 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
+import type { Session } from "../../src/index.js";
+import { type Account, passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
 import { requireFields } from "../form.js";
+import type { sessionFields } from "../session-types.js";
 import { describeUserAgent } from "../user-agent.js";
 import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
 import { type AppContext, pageContext, seeOther, sendPage } from "./context.js";
 
 const LOGIN_FAILED = "Wrong username or password.";
+
+/** Starts the account's session with a fresh token (the request's previous session, if any, ends). */
+function logIn(request: FastifyRequest, account: Account): Promise<Session<typeof sessionFields>> {
+  return request.session.create(account.userId, {
+    data: { username: account.username },
+    // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
+    // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
+    userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
+  });
+}
 
 /** Sign-up, login and logout. Logging in or signing up always starts a session with a fresh token. */
 export function authRoutes(app: FastifyInstance, context: AppContext): void {
@@ -33,12 +45,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
       return sendPage(reply, 409, signupPage(anonymous, { username: echo(username), error }));
     }
     request.log.info({ userId: account.userId }, "account created");
-    await request.session.create(account.userId, {
-      data: { username: account.username },
-      // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
-      // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
-      userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
-    });
+    await logIn(request, account);
     return seeOther(reply, "/");
   });
 
@@ -63,12 +70,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
       return sendPage(reply, 401, loginPage(anonymous, { username: echo(username), error: LOGIN_FAILED }));
     }
     await context.throttle.recordSuccess(account.userId);
-    const session = await request.session.create(account.userId, {
-      data: { username: account.username },
-      // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
-      // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
-      userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
-    });
+    const session = await logIn(request, account);
     request.log.info({ userId: account.userId, session: session.id }, "logged in");
     return seeOther(reply, "/");
   });
