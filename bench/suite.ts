@@ -16,7 +16,7 @@ import {
 } from "./correctness.js";
 import { describeEnvironment, type Environment } from "./environment.js";
 import { type HTTPResponse, isLoggedInPage, request, sequentialAgent } from "./http.js";
-import { runLoad } from "./load.js";
+import { type LoadResult, runLoad } from "./load.js";
 import { BROWSER_USER_AGENT, connectRedisMemory, latchkeyMemory, type MemoryResult } from "./memory.js";
 import { sleep } from "./net.js";
 import type { BenchOptions } from "./options.js";
@@ -26,14 +26,9 @@ import { diff, type RedisDelta, snapshot } from "./redis-stats.js";
 import type { ServerProcess } from "./server-process.js";
 import { type Spread, spread } from "./stats.js";
 
-export interface Sample {
+/** One measurement of one case: the load generator's result plus what the server and Redis spent. */
+export interface Sample extends Omit<LoadResult, "tool"> {
   round: number;
-  requests: number;
-  seconds: number;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  failures: number;
   cpuMicrosPerRequest: number;
   /** The user-space part of it: JavaScript, V8, libuv. */
   userMicrosPerRequest: number;
