@@ -10,6 +10,9 @@ import { buildApp } from "./app.js";
 import { type Config, DEFAULT_CONFIG, type StoreConfig } from "./config.js";
 import { createTestClient, type TestClient, uniqueName, visitsOf } from "./test-client.js";
 
+/** The sign-up throttle counts per IP; these tests sign up dozens of users from 127.0.0.1. */
+const MANY_SIGNUPS = { maxSignupsPerIP: 10_000 };
+
 interface Backend {
   name: string;
   start(): Promise<{ store: StoreConfig; stop(): Promise<void> }>;
@@ -53,7 +56,8 @@ for (const backend of backends) {
       const started = await backend.start();
       stopBackend = started.stop;
       config = { ...DEFAULT_CONFIG, store: started.store, logLevel: "silent" };
-      app = await buildApp(config);
+      // Every test signs up its own users, all from the one address inject() uses.
+      app = await buildApp(config, { throttle: MANY_SIGNUPS });
       await app.ready();
     });
     after(async () => {
@@ -298,7 +302,10 @@ for (const backend of backends) {
     });
 
     test("idle expiry: a session ends after SESSION_IDLE_TIMEOUT without views, activity extends it", async () => {
-      const short = await buildApp({ ...config, idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60 });
+      const short = await buildApp(
+        { ...config, idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60 },
+        { throttle: MANY_SIGNUPS },
+      );
       try {
         const browser = createTestClient(short);
         const page = await browser.post("/signup", { username: uniqueName(), password: PASSWORD });

@@ -17,6 +17,11 @@ export interface LoginThrottleOptions {
   maxPerIP?: number;
   /** Window length in seconds. Default 900 (15 minutes). */
   windowSeconds?: number;
+  /**
+   * Sign-up attempts per client IP per window. Default 10. Each account costs a scrypt hash and a
+   * record that is never evicted, so one client must not be able to create them without bound.
+   */
+  maxSignupsPerIP?: number;
 }
 
 export interface LoginThrottle {
@@ -24,14 +29,17 @@ export interface LoginThrottle {
   retryAfter(userId: string | null, ip: string): Promise<number>;
   recordFailure(userId: string | null, ip: string): Promise<void>;
   recordSuccess(userId: string): Promise<void>;
+  /** Counts a sign-up attempt from `ip`; seconds to wait when it is over the limit, else 0. */
+  admitSignup(ip: string): Promise<number>;
   readonly windowSeconds: number;
 }
 
 export function createLoginThrottle(records: RecordStore, options: LoginThrottleOptions = {}): LoginThrottle {
-  const { maxPerAccount = 5, maxPerIP = 20, windowSeconds = 900 } = options;
+  const { maxPerAccount = 5, maxPerIP = 20, windowSeconds = 900, maxSignupsPerIP = 10 } = options;
   const windowMs = windowSeconds * 1000;
   const accountKey = (userId: string) => `login-failures:account:${userId}`;
   const ipKey = (ip: string) => `login-failures:ip:${ip}`;
+  const signupKey = (ip: string) => `signups:ip:${ip}`;
 
   return {
     windowSeconds,
@@ -54,6 +62,10 @@ export function createLoginThrottle(records: RecordStore, options: LoginThrottle
 
     async recordSuccess(userId) {
       await records.delete(accountKey(userId));
+    },
+
+    async admitSignup(ip) {
+      return (await records.hit(signupKey(ip), windowMs)) > maxSignupsPerIP ? windowSeconds : 0;
     },
   };
 }

@@ -88,3 +88,30 @@ describe("login throttle per IP", () => {
     }
   });
 });
+
+describe("sign-up throttle per IP", () => {
+  test("too many sign-ups from one IP are refused with 429, other IPs still sign up", async () => {
+    const app = await buildApp(
+      { ...DEFAULT_CONFIG, logLevel: "silent" },
+      { throttle: { maxSignupsPerIP: 2, windowSeconds: 60 } },
+    );
+    try {
+      const signup = (ip: string) =>
+        app.inject({
+          method: "POST",
+          url: "/signup",
+          remoteAddress: ip,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          payload: new URLSearchParams({ username: uniqueName(), password: PASSWORD }).toString(),
+        });
+      for (let i = 0; i < 2; i++) assert.equal((await signup("198.51.100.20")).statusCode, 303);
+      const blocked = await signup("198.51.100.20");
+      assert.equal(blocked.statusCode, 429);
+      assert.equal(blocked.headers["retry-after"], "60");
+      assert.match(blocked.body, /Too many sign-ups/);
+      assert.equal((await signup("198.51.100.21")).statusCode, 303);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -35,6 +35,13 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post("/signup", async (request, reply) => {
     const { username, password } = requireFields(request.body, ["username", "password"]);
+    const retryAfter = await context.throttle.admitSignup(request.ip);
+    if (retryAfter > 0) {
+      request.log.warn("sign-up throttled");
+      const error = `Too many sign-ups from your network. Please wait ${Math.ceil(retryAfter / 60)} minutes.`;
+      reply.header("retry-after", String(retryAfter));
+      return sendPage(reply, 429, signupPage(anonymous, { username: echo(username), error }));
+    }
     const problem = usernameProblem(username) ?? passwordProblem(password);
     if (problem !== null) {
       return sendPage(reply, 400, signupPage(anonymous, { username: echo(username), error: problem }));
