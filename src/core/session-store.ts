@@ -1,7 +1,7 @@
 /**
  * The small interface every backend implements. The session manager (`createSessionManager`) owns tokens,
  * hashing, option checks and field codecs; a store owns storage and the atomicity of each operation.
- * Ids given to a store are always storage ids (SHA-256 of the token), never tokens.
+ * Ids given to a store are always storage ids (a prefix of SHA-256 of the token), never tokens.
  *
  * All times are milliseconds since the epoch; the caller passes `now` so that every backend applies the
  * same clock and the conformance suite can prove the same behaviour for all of them.
@@ -9,7 +9,7 @@
 
 /** A session as the store keeps it. Field values are strings, as in a Redis hash. */
 export interface StoredSession {
-  /** Storage id: SHA-256(token), base64url. */
+  /** Storage id: SHA-256(token), base64url, first 22 characters (132 bits). */
   id: string;
   userId: string;
   createdAt: number;
