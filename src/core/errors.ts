@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   STORE_FULL: "the store is full",
   /** A method was called with an argument it cannot accept (a bad field name, a non-integer step). */
   INVALID_ARGUMENT: "invalid argument",
+  /** The store was configured without what the call needs (a Redis store with `userIndex: false`). */
+  UNSUPPORTED: "not supported by this store's configuration",
 } as const;
 
 export type LatchkeyErrorCode = keyof typeof ERROR_CODES;
@@ -48,6 +50,14 @@ export class InvalidArgumentError extends LatchkeyError {
   constructor(message: string) {
     super("INVALID_ARGUMENT", `latchkey: ${message}`);
     this.name = "InvalidArgumentError";
+  }
+}
+
+/** The call needs a capability the store was configured without; the message names the option. */
+export class UnsupportedOperationError extends LatchkeyError {
+  constructor(message: string) {
+    super("UNSUPPORTED", `latchkey: ${message}`);
+    this.name = "UnsupportedOperationError";
   }
 }
 

@@ -88,7 +88,10 @@ export interface SessionManager<S extends FieldSchema> {
   rotate(token: string): Promise<CreatedSession<S> | null>;
   /** Ends a session; false when there was none. */
   destroy(token: string): Promise<boolean>;
-  /** The user's live sessions, oldest first. */
+  /**
+   * The user's live sessions, oldest first. This and the next two calls need the store's per-user
+   * index: on a Redis store created with `userIndex: false` they throw UnsupportedOperationError.
+   */
   listForUser(userId: string): Promise<Session<S>[]>;
   /** Ends one of the user's sessions by its public id (as shown by `listForUser`). */
   destroyById(userId: string, publicId: string): Promise<boolean>;

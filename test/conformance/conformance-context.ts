@@ -66,10 +66,15 @@ export interface Context {
   key(label: string): string;
   /** Every token any manager issued (create and rotate), to look for in the dump. */
   issued: Set<string>;
+  /** False when the store keeps no per-user index: tests then leave out their listForUser checks. */
+  userIndex: boolean;
 }
 
 /** Builds the context lazily: the store only exists once the suite's `before` hook has run. */
-export async function createContext(factory: () => Promise<ConformanceTarget>): Promise<Context> {
+export async function createContext(
+  factory: () => Promise<ConformanceTarget>,
+  userIndex: boolean,
+): Promise<Context> {
   const target = await factory();
   const run = randomUUID().slice(0, 8);
   let counter = 0;
@@ -91,6 +96,7 @@ export async function createContext(factory: () => Promise<ConformanceTarget>): 
     user: (label) => `conformance-${label}-${run}-${++counter}`,
     key: (label) => `conformance:${label}:${run}:${++counter}`,
     issued,
+    userIndex,
   };
 }
 

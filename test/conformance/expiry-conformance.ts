@@ -27,14 +27,14 @@ import {
  * backend); when a starved event loop overslept, the test says so and is marked skipped rather than
  * failing on a correct store, or retrying.
  */
-export function expiryTests(ctx: () => Context): void {
+export function expiryTests(ctx: () => Context, { userIndex }: { userIndex: boolean }): void {
   it("ends a session left idle past the idle timeout", async () => {
     const { short, user } = ctx();
     const userId = user("idle");
     const { token } = await short.create(userId);
     await sleepUntil(Date.now() + IDLE_MS + MARGIN_MS);
     assert.equal(await short.load(token), null);
-    assert.deepEqual(await short.listForUser(userId), []);
+    if (userIndex) assert.deepEqual(await short.listForUser(userId), []);
   });
 
   it("keeps a session in use alive past the idle timeout (sliding)", async (t) => {
@@ -71,7 +71,7 @@ export function expiryTests(ctx: () => Context): void {
     // The last refresh would keep an uncapped idle timer running well past this point.
     await sleepUntil(expiresAt + 50);
     assert.equal(await short.load(token), null, "the last refresh did not outlive expiresAt");
-    assert.deepEqual(await short.listForUser(userId), []);
+    if (userIndex) assert.deepEqual(await short.listForUser(userId), []);
   });
 
   it("refreshes the idle timer at most once per touch interval", async (t) => {
@@ -144,12 +144,14 @@ export function expiryTests(ctx: () => Context): void {
     assert.equal(await short.rotate(token), null);
     assert.equal(await short.load(token, { increment: { visits: 1 } }), null);
     assert.equal(await short.load(token), null);
-    assert.deepEqual(await short.listForUser(userId), []);
+    if (userIndex) assert.deepEqual(await short.listForUser(userId), []);
     assert.equal(await short.destroy(token), false);
     await assertNotStored(target, sessionIdOf(token), "an expired session's id, after its user was listed");
   });
 
-  it("listForUser lists only live sessions and prunes expired ones", async (t) => {
+  it("listForUser lists only live sessions and prunes expired ones", {
+    skip: !userIndex && "no user index",
+  }, async (t) => {
     const { short, user, target } = ctx();
     const userId = user("prune");
     const kept = await short.create(userId, { userAgent: "kept" });

@@ -20,3 +20,16 @@ runSessionStoreConformance("redis", async () => {
   await store.ping();
   return { store, dump: () => dumpRedis([url]), cleanup: () => store.close() };
 });
+
+// The same contract with the per-user index turned off, on the same server under another key prefix.
+runSessionStoreConformance(
+  "redis without a user index",
+  async () => {
+    if (!server) throw new Error("the redis-server was not started");
+    const { url } = server;
+    const store = createRedisStore({ url, keyPrefix: "nx:", userIndex: false });
+    await store.ping();
+    return { store, dump: () => dumpRedis([url]), cleanup: () => store.close() };
+  },
+  { userIndex: false },
+);

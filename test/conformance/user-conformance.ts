@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import type { CreatedSession } from "../../src/core/session-manager.js";
 import { sessionIdOf } from "../../src/core/token.js";
-import { assertNotStored, type Context, type Schema } from "./conformance-context.js";
+import { assertNotStored, type Context, latchkeyError, type Schema } from "./conformance-context.js";
 
 /** The per-user index: listing, destroying one session by public id, destroying all but one. */
 export function userTests(ctx: () => Context): void {
@@ -102,5 +102,22 @@ export function userTests(ctx: () => Context): void {
     assert.equal(await steady.destroyForUser(userId, { exceptToken: foreign }), 2);
     for (const token of mine) assert.equal(await steady.load(token), null);
     assert.ok(await steady.load(foreign));
+  });
+}
+
+/** A store without a per-user index: the three per-user calls fail clearly, and nothing else changes. */
+export function withoutUserIndexTests(ctx: () => Context): void {
+  it("listForUser, destroyById and destroyForUser fail with UNSUPPORTED and end nothing", async () => {
+    const { steady, user } = ctx();
+    const userId = user("no-index");
+    const first = await steady.create(userId);
+    const second = await steady.create(userId);
+    await assert.rejects(steady.listForUser(userId), latchkeyError("UNSUPPORTED"));
+    await assert.rejects(steady.destroyById(userId, first.session.id), latchkeyError("UNSUPPORTED"));
+    await assert.rejects(steady.destroyForUser(userId), latchkeyError("UNSUPPORTED"));
+    assert.ok(await steady.load(first.token), "the first session survives");
+    assert.ok(await steady.load(second.token), "the second session survives");
+    assert.equal(await steady.destroy(first.token), true, "destroy by token still works");
+    assert.equal(await steady.load(first.token), null);
   });
 }

@@ -134,6 +134,7 @@ describe("createRedisStore options", () => {
       /printable ASCII characters without spaces/,
     );
     refuses({ url: "redis://a", keyPrefix: "x".repeat(65) }, "keyPrefix", /at most 64/);
+    refuses({ url: "redis://a", userIndex: "no" }, "userIndex", /true or false, got "no"/);
     refuses({ url: "redis://a", commandTimeoutMs: 0 }, "commandTimeoutMs", /from 1 to 60000, got 0/);
     refuses({ url: "redis://a", commandTimeoutMs: 60_001 }, "commandTimeoutMs", /from 1 to 60000/);
     refuses({ url: "redis://a", commandTimeoutMs: 1.5 }, "commandTimeoutMs", /whole number/);
@@ -150,6 +151,7 @@ describe("createRedisStore options", () => {
   it("fills in the defaults", () => {
     const resolved = resolveRedisStoreOptions({ url: "redis://a" });
     assert.equal(resolved.keyPrefix, "lk:");
+    assert.equal(resolved.userIndex, true);
     assert.equal(resolved.commandTimeoutMs, 1000);
     assert.equal(resolved.connectTimeoutMs, 3000);
     assert.equal(resolveRedisStoreOptions({ url: "redis://a", keyPrefix: "" }).keyPrefix, "");

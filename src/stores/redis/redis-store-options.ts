@@ -41,6 +41,14 @@ export interface RedisStoreOptions {
   keyPrefix?: string;
   /** Longest wait for any one Redis reply before StoreUnavailableError. Default 1000, at most 60000. */
   commandTimeoutMs?: number;
+  /**
+   * Keep a per-user index of sessions (`<prefix>u:<userId>`, a sorted set), which `listForUser`,
+   * `destroyById` and `destroyForUser` need. Default true. `false` saves one Redis key per user (about
+   * 180 bytes with one session per user, plus a round trip at login and logout) for apps that never
+   * list or end a user's sessions; those three calls then throw UnsupportedOperationError. Sessions
+   * created while it is false are in no index: turning it back on covers new sessions only.
+   */
+  userIndex?: boolean;
   /** Longest wait for a TCP (and TLS) connection to be set up. Default 3000, at most 60000. */
   connectTimeoutMs?: number;
   /**
@@ -58,6 +66,7 @@ export interface RedisStoreOptions {
 /** The options after validation, with defaults filled in and URLs taken apart. */
 export type ResolvedRedisStoreOptions = {
   keyPrefix: string;
+  userIndex: boolean;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   onError?: (error: Error) => void;
@@ -91,6 +100,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   "db",
   "keyPrefix",
   "commandTimeoutMs",
+  "userIndex",
   "connectTimeoutMs",
   "tls",
   "onError",
@@ -135,6 +145,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   }
   const common = {
     keyPrefix: resolvePrefix(options.keyPrefix),
+    userIndex: resolveBoolean("userIndex", options.userIndex, true),
     commandTimeoutMs: resolveTimeout(
       "commandTimeoutMs",
       options.commandTimeoutMs,
@@ -312,4 +323,12 @@ function resolveOnError(value: unknown): (error: Error) => void {
 function tlsFor(secure: boolean, tls: ConnectionOptions | undefined): { tls?: ConnectionOptions } {
   if (tls) return { tls };
   return secure ? { tls: {} } : {};
+}
+
+function resolveBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new InvalidOptionError(name, `must be true or false, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }

@@ -205,6 +205,26 @@ describe("redis store on a real redis-server", () => {
     );
   });
 
+  it("with userIndex: false, writes no index key and a login is one EVALSHA", async () => {
+    const unindexed = createRedisStore({ url: server.url, keyPrefix: "ni:", userIndex: false });
+    try {
+      const sessions = createSessionManager({ store: unindexed, fields: SCHEMA });
+      const before = await redisCommandCalls(server.url);
+      const { token } = await sessions.create("unindexed-user", { data: { name: "n" } });
+      const after = await redisCommandCalls(server.url);
+      const scriptCalls = (calls: Record<string, number>) => (calls.evalsha ?? 0) + (calls.eval ?? 0);
+      assert.equal(scriptCalls(after) - scriptCalls(before), 1, "one script call writes the session");
+      assert.equal((after.zadd ?? 0) - (before.zadd ?? 0), 0, "no index entry");
+      const rotated = await sessions.rotate(token);
+      assert.ok(rotated);
+      assert.equal(await raw("EXISTS", `ni:s:${sessionIdOf(rotated.token)}`), 1);
+      assert.equal(await sessions.destroy(rotated.token), true);
+      assert.deepEqual(await raw("KEYS", "ni:*"), [], "nothing left: no session, no index");
+    } finally {
+      await unindexed.close();
+    }
+  });
+
   it("with a caller's client: works, and close() leaves the client open", async () => {
     const client = new Redis({ port: server.port, lazyConnect: true });
     const borrowed = createRedisStore({ client });

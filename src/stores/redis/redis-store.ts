@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { InvalidArgumentError } from "../../core/errors.js";
+import { InvalidArgumentError, UnsupportedOperationError } from "../../core/errors.js";
 import type { SessionStore, StoredSession } from "../../core/session-store.js";
 import { createCommandRunner } from "./command-runner.js";
 import { openConnection } from "./connection.js";
@@ -55,6 +55,10 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   ): Promise<number> => {
     const hash = sessionToHash(session);
     const ttl = Math.ceil(Math.min(idleTimeoutMs, session.expiresAt - now));
+    if (!resolved.userIndex) {
+      await run(operation, () => scripts.writeSession(keys.session(session.id), ttl, ...hash));
+      return 0;
+    }
     const removed = replacedId === undefined ? [] : [replacedId];
     const [written, indexed] = await Promise.allSettled([
       run(operation, () => scripts.writeSession(keys.session(session.id), ttl, ...hash)),
@@ -80,6 +84,15 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       ).catch(report);
     }
     throw written.status === "rejected" ? written.reason : (indexed as PromiseRejectedResult).reason;
+  };
+
+  /** The per-user calls, on a store that keeps no per-user index. */
+  const needIndex = (): void => {
+    if (!resolved.userIndex) {
+      throw new UnsupportedOperationError(
+        "listForUser, destroyById and destroyForUser need the per-user session index, and this Redis store was created with userIndex: false",
+      );
+    }
   };
 
   /** Removes ids from a user's index, a bounded batch per script call (one call must not run for long). */
@@ -160,13 +173,14 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       const [existed, userId] = await run("destroy", () => scripts.destroySession(keys.session(id), now));
       // The index entry would be pruned later anyway (listByUser drops ids whose key is gone); removing it
       // now costs one more round trip on logout and keeps indexes small.
-      if (userId) {
+      if (userId && resolved.userIndex) {
         await run("destroy", () => scripts.updateIndex(keys.userIndex(userId), now, 1, id)).catch(report);
       }
       return existed === 1;
     },
 
     async listByUser(userId, now) {
+      needIndex();
       const index = keys.userIndex(userId);
       const ids = await run("listByUser", () => scripts.listIndex(index, now));
       // One command per session, all in flight at once: on a Cluster they go to different masters.
@@ -191,6 +205,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     },
 
     async destroyByUser(userId, exceptId) {
+      needIndex();
       const index = keys.userIndex(userId);
       const now = Date.now();
       const ids = (await run("destroyByUser", () => scripts.listIndex(index, now))).filter(
