@@ -64,8 +64,26 @@ test("npm run bench -- --quick measures every case and the correctness rows", {
     results.memory.connectRedis && results.memory.connectRedis.bytesPerSession > 0,
     "connect-redis memory row missing",
   );
+  const unindexed = results.memory.latchkeyNoUserIndex;
+  assert.ok(unindexed && unindexed.bytesPerSession > 0, "latchkey-without-the-user-index memory row missing");
+  // Without the per-user index a session is its hash and nothing else: one key, no sorted set.
+  assert.equal(
+    unindexed.keys,
+    unindexed.sessions,
+    "latchkey without the user index: not one key per session",
+  );
+  assert.deepEqual(
+    Object.keys(unindexed.keyKinds).map((kind) => kind.split("/")[0]),
+    ["hash"],
+    `latchkey without the user index wrote other keys than hashes: ${Object.keys(unindexed.keyKinds).join(", ")}`,
+  );
 
   const report = readFileSync(out, "utf8");
+  assert.match(
+    report,
+    /same data \(latchkey without the user index\)/,
+    "report lacks the same-data memory target",
+  );
   for (const heading of [
     "Throughput and latency",
     "Redis commands per request",

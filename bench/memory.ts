@@ -130,10 +130,17 @@ export async function connectRedisMemory(
 export const BROWSER_USER_AGENT =
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
+/** How `latchkeyMemory` stores its sessions. */
+export interface LatchkeyMemoryOptions {
+  /** Sessions per user: with 1, each session also pays for a whole user index; with several, they share it. */
+  sessionsPerUser?: number;
+  /** `createRedisStore`'s `userIndex`: false keeps no per-user index key, as connect-redis keeps none. */
+  userIndex?: boolean;
+}
+
 /**
  * latchkey through its engine, as the app stores sessions: `createSessionManager` with the app's field
- * schema over `createRedisStore`, `sessionsPerUser` sessions per user (with 1, each session also pays for a
- * whole user index; with several, they share it),
+ * schema over `createRedisStore` (with or without its per-user index), `sessionsPerUser` sessions per user,
  * data { username, visits }, the client's IP and User-Agent (`userAgent` "" is what the bench's own
  * client sends, and what the app then stores: nothing).
  */
@@ -142,9 +149,9 @@ export async function latchkeyMemory(
   redisURL: string,
   count: number,
   userAgent: string,
-  sessionsPerUser = 1,
+  { sessionsPerUser = 1, userIndex = true }: LatchkeyMemoryOptions = {},
 ): Promise<MemoryResult> {
-  const store = createRedisStore({ url: redisURL });
+  const store = createRedisStore({ url: redisURL, userIndex });
   await store.ping();
   try {
     const sessions = createSessionManager({ store, fields: sessionFields, idleTimeoutSeconds: 1800 });

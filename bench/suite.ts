@@ -93,6 +93,11 @@ export interface BenchResults {
     latchkeyWithUserAgent: MemoryResult | null;
     /** The same data, five sessions per user (devices and re-logins share one user index). */
     latchkeyFivePerUser: MemoryResult | null;
+    /**
+     * As `latchkey` (one session per user, no User-Agent) with `userIndex: false`: no per-user index key,
+     * the same data connect-redis stores.
+     */
+    latchkeyNoUserIndex: MemoryResult | null;
   };
 }
 
@@ -309,7 +314,10 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       ? await latchkeyMemory(admin, redis.url, options.memorySessions, BROWSER_USER_AGENT)
       : null;
     const latchkeyFivePerUser = withLatchkey
-      ? await latchkeyMemory(admin, redis.url, options.memorySessions, "", 5)
+      ? await latchkeyMemory(admin, redis.url, options.memorySessions, "", { sessionsPerUser: 5 })
+      : null;
+    const latchkeyNoUserIndex = withLatchkey
+      ? await latchkeyMemory(admin, redis.url, options.memorySessions, "", { userIndex: false })
       : null;
 
     return {
@@ -322,7 +330,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       loadTool: environment.loadTool,
       environment,
       cases: results,
-      memory: { connectRedis, latchkey, latchkeyWithUserAgent, latchkeyFivePerUser },
+      memory: { connectRedis, latchkey, latchkeyWithUserAgent, latchkeyFivePerUser, latchkeyNoUserIndex },
     };
   } finally {
     for (const server of servers.values()) await server.stop().catch(() => undefined);
