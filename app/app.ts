@@ -8,6 +8,7 @@ import { errorPages } from "./error-pages.js";
 import { acceptOnlyForms } from "./form.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
+import { lazyChildLoggerFactory } from "./request-logger.js";
 import { authRoutes } from "./routes/auth.js";
 import type { AppContext } from "./routes/context.js";
 import { homeRoutes } from "./routes/home.js";
@@ -54,6 +55,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       },
       ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
+    childLoggerFactory: lazyChildLoggerFactory,
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
     requestTimeout: 30_000,

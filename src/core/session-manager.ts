@@ -163,6 +163,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     data: decodeFields(schema, stored.fields),
   });
 
+  const toSessionOrNull = (stored: StoredSession | null): Session<S> | null =>
+    stored ? toSession(stored) : null;
+
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
   const idOf = (token: string | undefined): string | null =>
     isWellFormedToken(token) ? sessionIdOf(token) : null;
@@ -202,19 +205,23 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       return { token, session: toSession(stored) };
     },
 
-    async load(token, loadOptions) {
+    // Not async: every page view comes through here, as one `then` on the store's promise.
+    load(token, loadOptions) {
       const id = idOf(token);
-      if (id === null) return null;
+      if (id === null) return Promise.resolve(null);
       let increments: Record<string, number> | undefined;
-      if (loadOptions?.increment) {
-        increments = {};
-        for (const [field, by] of Object.entries(loadOptions.increment)) {
-          if (by === undefined) continue; // a Partial's absent field, as `encodeFields` skips it
-          increments[field] = integerStep(field, by);
+      try {
+        if (loadOptions?.increment) {
+          increments = {};
+          for (const [field, by] of Object.entries(loadOptions.increment)) {
+            if (by === undefined) continue; // a Partial's absent field, as `encodeFields` skips it
+            increments[field] = integerStep(field, by);
+          }
         }
+      } catch (error) {
+        return Promise.reject(error);
       }
-      const stored = await store.load(id, policy(), increments);
-      return stored ? toSession(stored) : null;
+      return store.load(id, policy(), increments).then(toSessionOrNull);
     },
 
     async set(token, data) {

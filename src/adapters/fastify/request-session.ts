@@ -76,11 +76,11 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   load(options?: LoadOptions<S>): Promise<Session<S> | null> {
     if (this.#loaded === undefined || options?.increment !== undefined) {
       const presented = this.#token;
-      this.#loaded = guard(this.#sessions.load(presented, options)).then((session) => {
+      this.#loaded = this.#sessions.load(presented, options).then((session) => {
         // A cookie that names no session is stale: ask the browser to stop sending it.
         if (session === null && presented !== undefined && presented === this.#token) this.#clearCookie();
         return session;
-      });
+      }, withHttpStatus);
     }
     return this.#loaded;
   }
@@ -176,13 +176,13 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
  * Gives store outages an HTTP status, so that an application without its own error handler answers
  * 503 Service Unavailable rather than 500.
  */
-async function guard<T>(pending: Promise<T>): Promise<T> {
-  try {
-    return await pending;
-  } catch (error) {
-    if (isStoreUnavailable(error) && !("statusCode" in error)) {
-      Object.defineProperty(error, "statusCode", { value: 503, enumerable: false, configurable: true });
-    }
-    throw error;
+function guard<T>(pending: Promise<T>): Promise<T> {
+  return pending.catch(withHttpStatus);
+}
+
+function withHttpStatus(error: unknown): never {
+  if (isStoreUnavailable(error) && !("statusCode" in error)) {
+    Object.defineProperty(error, "statusCode", { value: 503, enumerable: false, configurable: true });
   }
+  throw error;
 }

@@ -30,44 +30,58 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
     );
   };
 
-  return async function run<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    const offline = connection.offlineReason();
-    if (offline !== undefined) throw fail(operation, offline);
+  /** The latchkey error a failed call turns into. */
+  const translate = (operation: string, error: unknown): Error => {
+    if (error instanceof LatchkeyError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (message.startsWith(INVALID_ARGUMENT_REPLY)) {
+      return new InvalidArgumentError(message.slice(INVALID_ARGUMENT_REPLY.length));
+    }
+    if (message === "Command timed out")
+      return fail(operation, `no reply within ${commandTimeoutMs} ms`, error);
+    // With maxRetriesPerRequest 0, ioredis fails queued commands with this error when a connection
+    // attempt fails: the connection error itself says more.
+    if (error instanceof Error && error.name === "MaxRetriesPerRequestError") {
+      return fail(operation, "could not connect", connection.lastError() ?? error);
+    }
+    return fail(operation, message, error);
+  };
+  const succeeded = <T>(result: T): T => {
+    connection.clearLastError();
+    return result;
+  };
+
+  /** Where ioredis cannot bound the call: a guard timer fires a little after its own commandTimeout. */
+  const guarded = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     try {
-      let result: T;
-      if (connection.boundsCommands) {
-        // The hot path: ioredis's own commandTimeout bounds the call, no second timer needed.
-        result = await call();
-      } else {
-        // The guard fires a little after ioredis's own commandTimeout so that, where both apply, the
-        // ioredis error (with its details) wins.
-        const guard = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no reply within ${commandTimeoutMs} ms`)),
-            commandTimeoutMs + 20,
-          );
-        });
-        result = await Promise.race([call(), guard]);
-      }
-      connection.clearLastError();
-      return result;
+      // Where both apply, the ioredis error (with its details) wins.
+      const guard = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no reply within ${commandTimeoutMs} ms`)),
+          commandTimeoutMs + 20,
+        );
+      });
+      return succeeded(await Promise.race([call(), guard]));
     } catch (error) {
-      if (error instanceof LatchkeyError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      if (message.startsWith(INVALID_ARGUMENT_REPLY)) {
-        throw new InvalidArgumentError(message.slice(INVALID_ARGUMENT_REPLY.length));
-      }
-      if (message === "Command timed out")
-        throw fail(operation, `no reply within ${commandTimeoutMs} ms`, error);
-      // With maxRetriesPerRequest 0, ioredis fails queued commands with this error when a connection
-      // attempt fails: the connection error itself says more.
-      if (error instanceof Error && error.name === "MaxRetriesPerRequestError") {
-        throw fail(operation, "could not connect", connection.lastError() ?? error);
-      }
-      throw fail(operation, message, error);
+      throw translate(operation, error);
     } finally {
       clearTimeout(timer);
+    }
+  };
+
+  return function run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const offline = connection.offlineReason();
+    if (offline !== undefined) return Promise.reject(fail(operation, offline));
+    if (!connection.boundsCommands) return guarded(operation, call);
+    // The hot path (every page view): ioredis's own commandTimeout bounds the call, so no timer, and
+    // one `then` instead of an async frame with try/catch.
+    try {
+      return call().then(succeeded, (error: unknown) => {
+        throw translate(operation, error);
+      });
+    } catch (error) {
+      return Promise.reject(translate(operation, error));
     }
   };
 }

@@ -129,13 +129,20 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       }
     },
 
-    async load(id, policy, increments) {
+    // Not async, like `run`: the page-view path is a plain chain of `then`s.
+    load(id, policy, increments) {
       const args: (string | number)[] = [policy.now, policy.idleTimeoutMs, policy.touchIntervalMs];
-      for (const [field, by] of Object.entries(increments ?? {})) {
-        args.push(field, integerStep(field, by));
+      try {
+        if (increments !== undefined) {
+          for (const field in increments) args.push(field, integerStep(field, increments[field]));
+        }
+      } catch (error) {
+        return Promise.reject(error);
       }
-      const json = await run("load", () => scripts.loadSession(keys.session(id), ...args));
-      return json ? sessionFromHash(id, JSON.parse(json) as string[]) : null;
+      const key = keys.session(id);
+      return run("load", () => scripts.loadSession(key, ...args)).then((json) =>
+        json ? sessionFromHash(id, JSON.parse(json) as string[]) : null,
+      );
     },
 
     async update(id, changes) {
