@@ -59,15 +59,16 @@ end
 /**
  * load = ONE round trip. Reads the session, deletes it when past `$e`, refreshes the idle timer when the
  * last refresh is at least `touchIntervalMs` old (`$t` = now, TTL = min(idle, $e - now)), applies the
- * increments, and returns the hash as HGETALL would. Increments are all checked before anything is
+ * increments, and returns the session (see LOAD_REPLY). Increments are all checked before anything is
  * written, so a load that fails changes nothing.
  *
  * It is the hot path (every page view), so it reads the hash ONCE with HGETALL and patches the returned
  * array in place for the fields it writes, instead of HGETs before and a second HGETALL after: a view
  * costs Redis HGETALL + HSET + PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled.
- * The reply is the flat array as ONE JSON string (cjson): the client then parses one bulk string with
- * the native JSON.parse instead of a dozen bulk strings through the RESP parser, which measurably costs
- * less CPU per view on the application side.
+ * The reply is ONE JSON string (cjson): the client then parses one bulk string with the native
+ * JSON.parse instead of a dozen bulk strings through the RESP parser. It is positional rather than the
+ * hash's field/value pairs, with times as numbers: fewer strings for the client to allocate on every
+ * view, which measurably costs less CPU on the application side.
  * ARGV: now, idleTimeoutMs, touchIntervalMs, [field, by]...
  */
 export const LOAD_SESSION = `
@@ -114,8 +115,22 @@ for i = 4, #ARGV, 2 do
     at[field] = #flat
   end
 end
-return cjson.encode(flat)
+local function meta(name) return at[name] and flat[at[name]] or '' end
+local reply = { meta('$u'), tonumber(meta('$c')) or 0, tonumber(meta('$t')) or 0, expiresAt, meta('$a'), meta('$i') }
+for i = 1, #flat, 2 do
+  if string.byte(flat[i], 1) ~= 36 then -- not '$': a user field
+    reply[#reply + 1] = flat[i]
+    reply[#reply + 1] = flat[i + 1]
+  end
+end
+return cjson.encode(reply)
 `;
+
+/**
+ * The reply of LOAD_SESSION, decoded: `[userId, createdAt, lastSeenAt, expiresAt, userAgent, ip,
+ * field, value, field, value, ...]`, times in ms since the epoch, user fields only.
+ */
+export type LoadReply = [string, number, number, number, string, string, ...string[]];
 
 /**
  * Writes a whole session with its TTL in one step, so that no hash is ever left without a TTL (a
