@@ -22,3 +22,19 @@ test("only SafeHtml passes unescaped: a look-alike object does not", () => {
   assert.equal(html`${fake}`.toString(), "&lt;b&gt;");
   assert.equal(escapeHTML("a&b"), "a&amp;b");
 });
+
+test("each special character is escaped on its own, wherever it stands; plain text comes back as is", () => {
+  for (const [char, escaped] of [
+    ["&", "&amp;"],
+    ["<", "&lt;"],
+    [">", "&gt;"],
+    ['"', "&quot;"],
+    ["'", "&#39;"],
+    ["`", "&#96;"],
+  ] as const) {
+    assert.equal(escapeHTML(char), escaped);
+    assert.equal(escapeHTML(`plain ${char}`), `plain ${escaped}`);
+    assert.equal(escapeHTML(`${char}${char}`), `${escaped}${escaped}`, "twice in a row, called again");
+  }
+  assert.equal(escapeHTML("Visits: 42 · ada_lovelace"), "Visits: 42 · ada_lovelace");
+});
