@@ -134,7 +134,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       const args: (string | number)[] = [policy.now, policy.idleTimeoutMs, policy.touchIntervalMs];
       try {
         if (increments !== undefined) {
-          for (const field in increments) args.push(field, integerStep(field, increments[field]));
+          for (const field of Object.keys(increments))
+            args.push(field, integerStep(field, increments[field]));
         }
       } catch (error) {
         return Promise.reject(error);

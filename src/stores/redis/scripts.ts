@@ -59,7 +59,7 @@ end
 /**
  * load = ONE round trip. Reads the session, deletes it when past `$e`, refreshes the idle timer when the
  * last refresh is at least `touchIntervalMs` old (`$t` = now, TTL = min(idle, $e - now)), applies the
- * increments, and returns the session (see LOAD_REPLY). Increments are all checked before anything is
+ * increments, and returns the session (see `LoadReply`). Increments are all checked before anything is
  * written, so a load that fails changes nothing.
  *
  * It is the hot path (every page view), so it reads the hash ONCE with HGETALL and patches the returned
@@ -67,8 +67,8 @@ end
  * costs Redis HGETALL + HSET + PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled.
  * The reply is ONE JSON string (cjson): the client then parses one bulk string with the native
  * JSON.parse instead of a dozen bulk strings through the RESP parser. It is positional rather than the
- * hash's field/value pairs, with times as numbers: fewer strings for the client to allocate on every
- * view, which measurably costs less CPU on the application side.
+ * hash's field/value pairs, with times as numbers and without the meta fields' names: fewer strings
+ * for the client to allocate on every view.
  * ARGV: now, idleTimeoutMs, touchIntervalMs, [field, by]...
  */
 export const LOAD_SESSION = `
