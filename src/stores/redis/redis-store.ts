@@ -55,13 +55,15 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   ): Promise<number> => {
     const hash = sessionToHash(session);
     const ttl = Math.ceil(Math.min(idleTimeoutMs, session.expiresAt - now));
+    const writeHash = () =>
+      run(operation, () => scripts.writeSession(keys.session(session.id), ttl, ...hash));
     if (!resolved.userIndex) {
-      await run(operation, () => scripts.writeSession(keys.session(session.id), ttl, ...hash));
+      await writeHash();
       return 0;
     }
     const removed = replacedId === undefined ? [] : [replacedId];
     const [written, indexed] = await Promise.allSettled([
-      run(operation, () => scripts.writeSession(keys.session(session.id), ttl, ...hash)),
+      writeHash(),
       run(operation, () =>
         scripts.updateIndex(
           keys.userIndex(session.userId),
