@@ -205,7 +205,7 @@ describe("redis store on a real redis-server", () => {
     );
   });
 
-  it("with userIndex: false, writes no index key and a login is one EVALSHA", async () => {
+  it("with userIndex: false, writes no index key, and a login and a logout are one EVALSHA each", async () => {
     const unindexed = createRedisStore({ url: server.url, keyPrefix: "ni:", userIndex: false });
     try {
       const sessions = createSessionManager({ store: unindexed, fields: SCHEMA });
@@ -218,7 +218,10 @@ describe("redis store on a real redis-server", () => {
       const rotated = await sessions.rotate(token);
       assert.ok(rotated);
       assert.equal(await raw("EXISTS", `ni:s:${sessionIdOf(rotated.token)}`), 1);
+      const beforeLogout = await redisCommandCalls(server.url);
       assert.equal(await sessions.destroy(rotated.token), true);
+      const afterLogout = await redisCommandCalls(server.url);
+      assert.equal(scriptCalls(afterLogout) - scriptCalls(beforeLogout), 1, "a logout is one script call");
       assert.deepEqual(await raw("KEYS", "ni:*"), [], "nothing left: no session, no index");
     } finally {
       await unindexed.close();
