@@ -120,6 +120,36 @@ describe("redis store on a real redis-server", () => {
     }
   });
 
+  it("a load reads the hash in any field order: a long value makes Redis keep it as a hashtable", async () => {
+    // Small hashes keep insertion order (listpack); a value over 64 bytes turns the hash into a hashtable,
+    // whose HGETALL order is arbitrary. The load script finds fields by name, so both must read the same.
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const userAgent = "Mozilla/5.0 (any order)";
+    const prefs = { theme: "dark", recent: Array.from({ length: 20 }, (_, i) => `page-${i}`) };
+    const { token, session } = await sessions.create("any-order", {
+      data: { name: "Ada", prefs },
+      userAgent,
+      ip: "203.0.113.9",
+    });
+    const key = `lk:s:${sessionIdOf(token)}`;
+    assert.equal(await raw("OBJECT", "ENCODING", key), "hashtable");
+
+    // `visits` is absent at first: the increment appends it to the reply.
+    const first = await sessions.load(token, { increment: { visits: 5 } });
+    assert.ok(first);
+    assert.deepEqual(first.data, { name: "Ada", visits: 5, prefs });
+    assert.equal(first.userId, "any-order");
+    assert.equal(first.userAgent, userAgent);
+    assert.equal(first.ip, "203.0.113.9");
+    assert.equal(first.createdAt.getTime(), session.createdAt.getTime());
+    assert.equal(first.expiresAt.getTime(), session.expiresAt.getTime());
+    assert.ok(first.lastSeenAt.getTime() >= session.lastSeenAt.getTime());
+
+    // Present now: the increment patches it in place.
+    const second = await sessions.load(token, { increment: { visits: -2 } });
+    assert.deepEqual(second?.data, { name: "Ada", visits: 3, prefs });
+    assert.equal(await raw("HGET", key, "visits"), "3");
+  });
   it("recovers from a flushed script cache (a restarted server) by sending the script again", async () => {
     const sessions = createSessionManager({ store });
     const { token } = await sessions.create("noscript");

@@ -6,8 +6,8 @@ import { openConnection } from "./connection.js";
 import { keyLayout } from "./keys.js";
 import { createRedisRecords } from "./redis-records.js";
 import { type RedisStoreOptions, resolveRedisStoreOptions } from "./redis-store-options.js";
-import { defineStoreScripts, type LoadReply } from "./scripts.js";
-import { assertUserField, sessionFromHash, sessionFromLoadReply, sessionToHash } from "./session-hash.js";
+import { defineStoreScripts } from "./scripts.js";
+import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.js";
 
 const CLUSTER_SLOTS = 16_384;
 /** Most ids removed from an index by one script call: Redis runs one script at a time. */
@@ -144,7 +144,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       }
       const key = keys.session(id);
       return run("load", () => scripts.loadSession(key, ...args)).then((json) =>
-        json ? sessionFromLoadReply(id, JSON.parse(json) as LoadReply) : null,
+        json ? sessionFromHash(id, JSON.parse(json) as string[]) : null,
       );
     },
 

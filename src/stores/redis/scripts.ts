@@ -59,33 +59,48 @@ end
 /**
  * load = ONE round trip. Reads the session, deletes it when past `$e`, refreshes the idle timer when the
  * last refresh is at least `touchIntervalMs` old (`$t` = now, TTL = min(idle, $e - now)), applies the
- * increments, and returns the session (see `LoadReply`). Increments are all checked before anything is
+ * increments, and returns the whole hash as it now is. Increments are all checked before anything is
  * written, so a load that fails changes nothing.
  *
- * It is the hot path (every page view), so it reads the hash ONCE with HGETALL and patches the returned
- * array in place for the fields it writes, instead of HGETs before and a second HGETALL after: a view
- * costs Redis HGETALL + HSET + PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled.
- * The reply is ONE JSON string (cjson): the client then parses one bulk string with the native
- * JSON.parse instead of a dozen bulk strings through the RESP parser. It is positional rather than the
- * hash's field/value pairs, with times as numbers and without the meta fields' names: fewer strings
- * for the client to allocate on every view.
+ * It is the hot path (every page view), and Redis runs it for every app server at once, so it does as
+ * little Lua as it can:
+ * - it reads the hash ONCE with HGETALL and patches the returned array in place for the fields it
+ *   writes, instead of HGETs before and a second HGETALL after: a view costs Redis HGETALL + HSET +
+ *   PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled;
+ * - one pass over that array finds the two meta fields it needs and the counters' slots, with string
+ *   comparisons (Lua strings are interned, so each is a pointer compare) rather than by building a table
+ *   of every field;
+ * - the reply is that same array as ONE JSON string (cjson): no reply table is built in Lua, and the
+ *   client parses one bulk string with the native JSON.parse instead of a dozen through the RESP parser.
+ * Measured with INFO commandstats, this is about 8 µs of Redis CPU per view where a positional reply
+ * built in Lua cost 11 (and the bench floor's HGET + HINCRBY + EXPIRE script costs 4).
  * ARGV: now, idleTimeoutMs, touchIntervalMs, [field, by]...
+ * Reply: false, or JSON `[field, value, field, value, ...]` (the HGETALL form, meta fields included).
  */
 export const LOAD_SESSION = `
 local MAX_SAFE = 9007199254740991
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', key)
+local now = tonumber(ARGV[1])
+local nargs = #ARGV
+-- Value positions in flat: of '$e', of '$t', and of each counter (false until found).
+local atE, atT
 local at = {}
-for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
-local expiresAt = at['$e'] and tonumber(flat[at['$e']])
+for i = 4, nargs, 2 do at[ARGV[i]] = false end
+for i = 1, #flat, 2 do
+  local name = flat[i]
+  if name == '$e' then atE = i + 1
+  elseif name == '$t' then atT = i + 1
+  elseif at[name] == false then at[name] = i + 1 end
+end
+local expiresAt = atE and tonumber(flat[atE])
 if not expiresAt then return false end
 if now >= expiresAt then
   redis.call('DEL', key)
   return false
 end
 local sums = {}
-for i = 4, #ARGV, 2 do
+for i = 4, nargs, 2 do
   local field = ARGV[i]
   local text = at[field] and flat[at[field]] or '0'
   local current = tonumber(text)
@@ -98,39 +113,26 @@ for i = 4, #ARGV, 2 do
   end
   sums[field] = sum
 end
-local lastSeenAt = at['$t'] and tonumber(flat[at['$t']]) or 0
+local lastSeenAt = atT and tonumber(flat[atT]) or 0
 if now - lastSeenAt >= tonumber(ARGV[3]) then
   redis.call('HSET', key, '$t', ARGV[1])
   redis.call('PEXPIRE', key, string.format('%d', math.min(tonumber(ARGV[2]), expiresAt - now)))
-  if at['$t'] then flat[at['$t']] = ARGV[1] end
+  if atT then flat[atT] = ARGV[1] end
 end
-for i = 4, #ARGV, 2 do
+for i = 4, nargs, 2 do
   local field = ARGV[i]
   local value = string.format('%d', redis.call('HINCRBY', key, field, ARGV[i + 1]))
-  if at[field] then
-    flat[at[field]] = value
+  local pos = at[field]
+  if pos then
+    flat[pos] = value
   else
     flat[#flat + 1] = field
     flat[#flat + 1] = value
     at[field] = #flat
   end
 end
-local function meta(name) return at[name] and flat[at[name]] or '' end
-local reply = { meta('$u'), tonumber(meta('$c')) or 0, tonumber(meta('$t')) or 0, expiresAt, meta('$a'), meta('$i') }
-for i = 1, #flat, 2 do
-  if string.byte(flat[i], 1) ~= 36 then -- not '$': a user field
-    reply[#reply + 1] = flat[i]
-    reply[#reply + 1] = flat[i + 1]
-  end
-end
-return cjson.encode(reply)
+return cjson.encode(flat)
 `;
-
-/**
- * The reply of LOAD_SESSION, decoded: `[userId, createdAt, lastSeenAt, expiresAt, userAgent, ip,
- * field, value, field, value, ...]`, times in ms since the epoch, user fields only.
- */
-export type LoadReply = [string, number, number, number, string, string, ...string[]];
 
 /**
  * Writes a whole session with its TTL in one step, so that no hash is ever left without a TTL (a

@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
 import { META_FIELDS, type StoredSession } from "../../core/session-store.js";
-import type { LoadReply } from "./scripts.js";
 
 /**
  * A session as a flat Redis hash: the META_FIELDS plus the user's own fields. The user agent and IP are
@@ -26,7 +25,7 @@ export function sessionToHash(session: StoredSession): string[] {
   return flat;
 }
 
-/** Reads back a hash from HGETALL (`[field, value, field, value, ...]`). */
+/** Reads back a hash from HGETALL or the load script (`[field, value, field, value, ...]`). */
 export function sessionFromHash(id: string, flat: readonly string[]): StoredSession {
   const session: StoredSession = {
     id,
@@ -65,22 +64,6 @@ export function sessionFromHash(id: string, flat: readonly string[]): StoredSess
     }
   }
   return session;
-}
-
-/** Reads back the reply of the load script (see `LoadReply` in scripts.ts). */
-export function sessionFromLoadReply(id: string, reply: LoadReply): StoredSession {
-  const fields: Record<string, string> = {};
-  for (let i = 6; i + 1 < reply.length; i += 2) fields[reply[i] as string] = reply[i + 1] as string;
-  return {
-    id,
-    userId: reply[0],
-    createdAt: reply[1],
-    lastSeenAt: reply[2],
-    expiresAt: reply[3],
-    userAgent: reply[4],
-    ip: reply[5],
-    fields,
-  };
 }
 
 /** Names starting with "$" are the store's own; the session manager never passes them, this makes sure. */
