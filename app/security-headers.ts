@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
  * Headers on every response. The pages have no scripts, no inline styles and no third-party content, so
  * the policy can be strict: everything from this origin only, never framed, no referrer to other sites.
  */
-const HEADERS: Readonly<Record<string, string>> = {
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
@@ -17,7 +17,7 @@ const HEADERS: Readonly<Record<string, string>> = {
 export function securityHeaders(app: FastifyInstance): void {
   // A callback hook, not an async one: it runs on every request and has nothing to wait for.
   app.addHook("onRequest", (request, reply, done) => {
-    reply.headers(HEADERS);
+    reply.headers(SECURITY_HEADERS);
     // Over HTTPS, tell the browser never to use plain HTTP for this host again.
     if (request.protocol === "https") reply.header("strict-transport-security", "max-age=31536000");
     done();

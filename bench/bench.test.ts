@@ -41,6 +41,7 @@ test("npm run bench -- --quick measures every case and the correctness rows", {
     "fastify-floor",
     "fastify-session",
     "floor",
+    "floor-headers",
     "latchkey",
     "latchkey-memory",
   ]);

@@ -1,5 +1,5 @@
 /**
- * The five cases: how to start each server, log a user in, log out, and find the session in Redis.
+ * The cases: how to start each server, log a user in, log out, and find the session in Redis.
  * The peers share a tiny protocol (POST /login?username=…, POST /logout); latchkey is driven through
  * the reference app's own forms (see latchkey-client.ts).
  */
@@ -13,6 +13,7 @@ import { type ServerProcess, startServerProcess } from "./server-process.js";
 
 export type CaseId =
   | "floor"
+  | "floor-headers"
   | "fastify-floor"
   | "latchkey"
   | "express-session"
@@ -100,6 +101,21 @@ const floor: BenchCase = {
   sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
 };
 
+/** The floor sending the app's security headers too: the same response as latchkey's, header for header. */
+const floorWithHeaders: BenchCase = {
+  id: "floor-headers",
+  label: "floor + the app's security headers",
+  onRedis: true,
+  start: (context) =>
+    startScript("floor-headers", here("./servers/floor.js"), context, {
+      REDIS_URL: context.redisURL,
+      FLOOR_SECURITY_HEADERS: "1",
+    }),
+  login: peerLogin,
+  logout: peerLogout,
+  sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
+};
+
 const fastifyFloor: BenchCase = {
   id: "fastify-floor",
   label: "floor on Fastify (bare fastify + ioredis, 1 EVALSHA)",
@@ -173,6 +189,7 @@ const latchkeyMemory: BenchCase = {
 
 export const ALL_CASES: readonly BenchCase[] = [
   floor,
+  floorWithHeaders,
   fastifyFloor,
   latchkey,
   expressSession,

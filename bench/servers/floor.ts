@@ -2,9 +2,14 @@
  * The floor: what a session-backed page costs at the least. Bare node:http and ioredis, an opaque token
  * in a cookie, and ONE Redis round trip per view: a script that checks the session exists, increments
  * the counter, slides the TTL and returns the username. No signing, no hashing, no framework.
+ *
+ * With FLOOR_SECURITY_HEADERS=1 it also sends the reference app's security headers on every response, so
+ * that its responses match the app's header for header: the distance from the bare floor to that one is
+ * what those headers cost in Node's HTTP layer alone.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { SECURITY_HEADERS } from "../../app/security-headers.js";
 import { connectFloorRedis, floorToken, TOKEN_COOKIE } from "./floor-script.js";
 import {
   exitOnSIGTERM,
@@ -18,6 +23,7 @@ import {
 exitOnSIGTERM();
 const { port, redisURL } = serverEnv();
 const redis = connectFloorRedis(redisURL);
+const securityHeaders = process.env.FLOOR_SECURITY_HEADERS === "1" ? SECURITY_HEADERS : {};
 
 const keyOf = (token: string): string => `s:${token}`;
 
@@ -30,6 +36,7 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
     "content-type": "text/html; charset=utf-8",
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",
+    ...securityHeaders,
     ...headers,
   });
   res.end(body);
