@@ -1,6 +1,6 @@
 /**
- * One benchmark run: its own redis-server, one child process per case, rounds of load in alternating
- * order, then the probes, the correctness checks and the memory measurement.
+ * One benchmark run: its own redis-server; rounds of load in alternating order, each case in a fresh
+ * child process every round; then the probes, the correctness checks and the memory measurement.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -219,37 +219,38 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       options.profile.includes(id) ? ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, id)}`] : [],
   };
   const servers = new Map<CaseId, ServerProcess>();
+  const pageSizes = new Map<CaseId, PageSize>();
+  /** Starts a fresh server for the case and logs the load user in through it. */
+  const startLoggedIn = async (
+    benchCase: BenchCase,
+  ): Promise<{ server: ServerProcess; session: LoggedIn }> => {
+    const server = await benchCase.start(context);
+    servers.set(benchCase.id, server);
+    const session = await benchCase.login(server, LOAD_USER);
+    const page = await expectLoggedIn(server, session, "after login");
+    pageSizes.set(benchCase.id, { bodyBytes: Buffer.byteLength(page.body), headerBytes: page.headerBytes });
+    return { server, session };
+  };
+  const stop = async (benchCase: BenchCase): Promise<void> => {
+    await servers.get(benchCase.id)?.stop();
+    servers.delete(benchCase.id);
+  };
   try {
     const environment = await describeEnvironment(admin, options.tool);
-    const sessions = new Map<CaseId, LoggedIn>();
-    const pageSizes = new Map<CaseId, PageSize>();
-    for (const benchCase of cases) {
-      log(`starting ${benchCase.id}`);
-      const server = await benchCase.start(context);
-      servers.set(benchCase.id, server);
-      const session = await benchCase.login(server, LOAD_USER);
-      const page = await expectLoggedIn(server, session, "after login");
-      pageSizes.set(benchCase.id, { bodyBytes: Buffer.byteLength(page.body), headerBytes: page.headerBytes });
-      sessions.set(benchCase.id, session);
-    }
-    const serverOf = (c: BenchCase): ServerProcess => servers.get(c.id) as ServerProcess;
-    const sessionOf = (c: BenchCase): LoggedIn => sessions.get(c.id) as LoggedIn;
 
-    // The object express-session saves for a logged-in user, read back from Redis: the template of the
-    // connect-redis memory measurement.
-    let expressTemplate: (SessionData & Record<string, unknown>) | null = null;
-    const expressCase = cases.find((c) => c.id === "express-session");
-    if (expressCase) {
-      const sid = decodeURIComponent(sessionOf(expressCase).cookies.get("connect.sid") ?? "");
-      const stored = await admin.get(`sess:${sid.slice(2, sid.lastIndexOf("."))}`);
-      if (stored) expressTemplate = JSON.parse(stored) as SessionData & Record<string, unknown>;
-    }
-
+    // Every round measures every case in a process of its own, started for that round: two processes
+    // of the same server can differ by 10-15% for their whole life (JIT decisions, memory layout), so
+    // the median over rounds is a median over processes, not one process's luck.
     const samples = new Map<CaseId, Sample[]>(cases.map((c) => [c.id, []]));
+    const lastSession = new Map<CaseId, LoggedIn>();
     for (let round = 1; round <= options.rounds; round++) {
       const order = round % 2 === 1 ? cases : [...cases].reverse();
       for (const benchCase of order) {
-        const sample = await measure(options, admin, serverOf(benchCase), sessionOf(benchCase), round);
+        log(`round ${round}: starting ${benchCase.id}`);
+        const { server, session } = await startLoggedIn(benchCase);
+        lastSession.set(benchCase.id, session);
+        const sample = await measure(options, admin, server, session, round);
+        await stop(benchCase);
         samples.get(benchCase.id)?.push(sample);
         log(
           `round ${round} ${benchCase.id}: ${Math.round(sample.requestsPerSecond)} req/s, p50 ${sample.p50Ms} ms, ` +
@@ -262,14 +263,25 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       }
     }
 
+    // The object express-session saves for a logged-in user, read back from Redis: the template of the
+    // connect-redis memory measurement.
+    let expressTemplate: (SessionData & Record<string, unknown>) | null = null;
+    const expressSession = lastSession.get("express-session");
+    if (expressSession) {
+      const sid = decodeURIComponent(expressSession.cookies.get("connect.sid") ?? "");
+      const stored = await admin.get(`sess:${sid.slice(2, sid.lastIndexOf("."))}`);
+      if (stored) expressTemplate = JSON.parse(stored) as SessionData & Record<string, unknown>;
+    }
+
     const results: CaseResult[] = [];
     for (const benchCase of cases) {
-      const server = serverOf(benchCase);
+      const { server, session } = await startLoggedIn(benchCase);
       const probe = benchCase.onRedis
-        ? await probeRoundTrips(admin, server, sessionOf(benchCase), options.probeViews)
+        ? await probeRoundTrips(admin, server, session, options.probeViews)
         : null;
       const lostUpdates = await checkLostUpdates(benchCase, server, options.lostUpdateViews);
       const logoutRace = await checkLogoutRace(benchCase, server, admin, options.raceViews);
+      await stop(benchCase);
       log(
         `${benchCase.id}: lost ${lostUpdates.lost}/${lostUpdates.expected} updates, ` +
           `logout race: ${logoutRace.resurrected ? "RESURRECTED" : "stayed logged out"}` +
@@ -301,9 +313,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       });
     }
 
-    // Memory last: it flushes the server, and the servers are stopped first so nothing else writes.
-    for (const server of servers.values()) await server.stop();
-    servers.clear();
+    // Memory last: it flushes the server; every case's server is stopped by now, so nothing else writes.
     log(`measuring Redis memory per session with ${options.memorySessions} sessions`);
     const connectRedis = expressTemplate
       ? await connectRedisMemory(admin, redis.url, options.memorySessions, expressTemplate)
