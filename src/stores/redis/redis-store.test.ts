@@ -150,6 +150,7 @@ describe("redis store on a real redis-server", () => {
     assert.deepEqual(second?.data, { name: "Ada", visits: 3, prefs });
     assert.equal(await raw("HGET", key, "visits"), "3");
   });
+
   it("recovers from a flushed script cache (a restarted server) by sending the script again", async () => {
     const sessions = createSessionManager({ store });
     const { token } = await sessions.create("noscript");
