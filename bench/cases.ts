@@ -33,6 +33,10 @@ export interface CaseContext {
   admin: Redis;
   /** Extra arguments for `node` (e.g. --cpu-prof) for the servers named in `profile`. */
   profileArgs: (id: CaseId) => string[];
+  /** A command to run every server's `node` under (count-instructions.ts: valgrind). */
+  launcher?: readonly string[];
+  /** How long a server may take to answer after it starts (default 30 s). */
+  startTimeoutMs?: number;
 }
 
 export interface BenchCase {
@@ -59,6 +63,8 @@ async function startScript(
   return startServerProcess({
     name: id,
     nodeArgs: [...context.profileArgs(id), script],
+    ...(context.launcher ? { launcher: context.launcher } : {}),
+    ...(context.startTimeoutMs ? { timeoutMs: context.startTimeoutMs } : {}),
     port: await freePort(),
     env,
   });

@@ -20,6 +20,8 @@ export interface StartOptions {
   name: string;
   /** Arguments to `node` (the script and its flags). */
   nodeArgs: string[];
+  /** A command that runs `node` under it, with its own arguments (e.g. valgrind and its flags). */
+  launcher?: readonly string[];
   port: number;
   env: Record<string, string | undefined>;
   /** Path answered once the server is up (any status counts). */
@@ -43,8 +45,9 @@ function installExitHook(): void {
 }
 
 export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
-  const { name, nodeArgs, port, env, readyPath = "/", timeoutMs = 30_000 } = options;
-  const child: ChildProcess = spawn(process.execPath, nodeArgs, {
+  const { name, nodeArgs, launcher = [], port, env, readyPath = "/", timeoutMs = 30_000 } = options;
+  const [command, ...args] = [...launcher, process.execPath, ...nodeArgs] as [string, ...string[]];
+  const child: ChildProcess = spawn(command, args, {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
