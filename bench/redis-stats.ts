@@ -28,6 +28,8 @@ const ADMIN_COMMANDS = new Set(["info"]);
 
 export interface RedisSnapshot {
   calls: Record<string, number>;
+  /** Microseconds Redis spent in each command (commandstats `usec`; a script's includes what it ran). */
+  micros: Record<string, number>;
   readsProcessed: number;
   cpuMicros: number;
   usedMemory: number;
@@ -36,14 +38,19 @@ export interface RedisSnapshot {
 export async function snapshot(admin: Redis): Promise<RedisSnapshot> {
   const info = parseInfo(await admin.info("all"));
   const calls: Record<string, number> = {};
+  const micros: Record<string, number> = {};
   for (const [key, value] of Object.entries(info)) {
     if (!key.startsWith("cmdstat_")) continue;
     const name = key.slice("cmdstat_".length).toLowerCase();
-    const match = /calls=(\d+)/.exec(value);
-    if (match && !ADMIN_COMMANDS.has(name)) calls[name] = Number(match[1]);
+    const match = /calls=(\d+),usec=(\d+)/.exec(value);
+    if (match && !ADMIN_COMMANDS.has(name)) {
+      calls[name] = Number(match[1]);
+      micros[name] = Number(match[2]);
+    }
   }
   return {
     calls,
+    micros,
     readsProcessed: Number(info.total_reads_processed ?? 0),
     cpuMicros: (Number(info.used_cpu_user ?? 0) + Number(info.used_cpu_sys ?? 0)) * 1e6,
     usedMemory: Number(info.used_memory ?? 0),
@@ -55,6 +62,8 @@ export interface RedisDelta {
   calls: Record<string, number>;
   totalCalls: number;
   scriptCalls: number;
+  /** Microseconds Redis spent running the scripts (EVALSHA and the commands inside). */
+  scriptMicros: number;
   readsProcessed: number;
   cpuMicros: number;
 }
@@ -65,17 +74,22 @@ export function diff(before: RedisSnapshot, after: RedisSnapshot): RedisDelta {
   const calls: Record<string, number> = {};
   let totalCalls = 0;
   let scriptCalls = 0;
+  let scriptMicros = 0;
   for (const [name, count] of Object.entries(after.calls)) {
     const delta = count - (before.calls[name] ?? 0);
     if (delta <= 0) continue;
     calls[name] = delta;
     totalCalls += delta;
-    if (SCRIPT_COMMANDS.has(name)) scriptCalls += delta;
+    if (SCRIPT_COMMANDS.has(name)) {
+      scriptCalls += delta;
+      scriptMicros += (after.micros[name] ?? 0) - (before.micros[name] ?? 0);
+    }
   }
   return {
     calls,
     totalCalls,
     scriptCalls,
+    scriptMicros,
     // The INFO that took `after` was itself one read event.
     readsProcessed: after.readsProcessed - before.readsProcessed - 1,
     cpuMicros: after.cpuMicros - before.cpuMicros,

@@ -96,6 +96,7 @@ function redisCommands(results: BenchResults): string {
       "case",
       "commands/req (load, incl. inside scripts)",
       "EVALSHA+EVAL/req",
+      "Redis µs per script call (with what it runs)",
       "other commands/req",
       "round trips/view (probe)",
       "sent by the server, per view (probe)",
@@ -105,6 +106,7 @@ function redisCommands(results: BenchResults): string {
       c.label,
       range(c.commandsPerRequest, (n) => fixed(n, 2)),
       range(c.scriptCallsPerRequest, (n) => fixed(n, 2)),
+      Number.isNaN(c.microsPerScriptCall.median) ? "–" : range(c.microsPerScriptCall, (n) => fixed(n, 1)),
       fixed(c.commandsPerRequest.median - c.scriptCallsPerRequest.median, 2),
       c.probe ? fixed(c.probe.roundTripsPerView, 2) : "–",
       c.probe ? perRequest(c.probe.topLevelPerView) : "–",
@@ -344,7 +346,9 @@ The floor keeps the raw token in its Redis key (no hashing); latchkey stores SHA
 
 Commands from INFO commandstats over the load ÷ requests; Redis counts the commands a script runs as
 well as the EVALSHA. The probe sends ${results.cases.find((c) => c.probe)?.probe?.views ?? 0} views one at a time: round trips are Redis read events
-(total_reads_processed), and MONITOR splits what the server sent from what scripts ran.
+(total_reads_processed), and MONITOR splits what the server sent from what scripts ran. The time per
+script call is commandstats' \`usec\` of EVALSHA over its calls: Redis's own time in the script and the
+commands it runs, without reading the request or writing the reply.
 
 ${redisCommands(results)}
 

@@ -69,6 +69,8 @@ export interface CaseResult {
   commandsPerRequest: Spread;
   /** EVALSHA/EVAL calls per request. */
   scriptCallsPerRequest: Spread;
+  /** Redis time per script call (EVALSHA with what it runs), from commandstats; NaN without scripts. */
+  microsPerScriptCall: Spread;
   failures: number;
   page: PageSize;
   probe: ProbeResult | null;
@@ -305,6 +307,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         backgroundCores: of((s) => s.backgroundCores),
         commandsPerRequest: of((s) => s.redis.totalCalls / Math.max(s.requests, 1)),
         scriptCallsPerRequest: of((s) => s.redis.scriptCalls / Math.max(s.requests, 1)),
+        microsPerScriptCall: of((s) => s.redis.scriptMicros / s.redis.scriptCalls),
         failures: own.reduce((sum, s) => sum + s.failures, 0),
         page: pageSizes.get(benchCase.id) as PageSize,
         probe,
