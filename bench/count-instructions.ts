@@ -32,6 +32,12 @@ if (!benchCase || !Number.isInteger(views) || views <= 0) {
 }
 
 const run = promisify(execFile);
+try {
+  await run("callgrind_control", ["--version"]);
+} catch {
+  console.error("count-instructions needs valgrind (with callgrind_control): apt-get install -y valgrind");
+  process.exit(2);
+}
 const work = mkdtempSync(join(tmpdir(), "latchkey-instructions-"));
 const outFile = join(work, "callgrind.out");
 const redis = await startRedisServer();
