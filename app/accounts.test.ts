@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createMemoryStore } from "../src/stores/memory/index.js";
+import { createMemoryStore } from "latchkey/memory";
 import { createAccounts, passwordProblem, usernameProblem } from "./accounts.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
 

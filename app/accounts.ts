@@ -1,4 +1,4 @@
-import type { RecordStore } from "../src/index.js";
+import type { RecordStore } from "latchkey";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, type PasswordHasher } from "./passwords.js";
 
 /**

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import { createSessionManager, type SessionStore } from "latchkey";
+import { createCrossOriginCheck, crossOriginProtection, latchkey } from "latchkey/fastify";
 import type { DestinationStream } from "pino";
-import { createCrossOriginCheck, crossOriginProtection, latchkey } from "../src/adapters/fastify/index.js";
-import { createSessionManager, type SessionStore } from "../src/index.js";
 import { createAccounts } from "./accounts.js";
 import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isStoreUnavailable } from "../src/index.js";
+import { isStoreUnavailable } from "latchkey";
 import { BadFormError } from "./form.js";
 import { type AppContext, pageContext, sendPage } from "./routes/context.js";
+import { reasonOf } from "./store.js";
 import { errorPage } from "./views/errors.js";
 
 /**
@@ -14,7 +15,7 @@ export function errorPages(app: FastifyInstance, context: AppContext): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = statusOf(error);
     if (status === 503) {
-      request.log.warn({ reason: error.message }, "session store unavailable");
+      request.log.warn({ reason: reasonOf(error) }, "session store unavailable");
       reply.header("retry-after", "5");
     } else if (status >= 500) {
       request.log.error({ err: error }, "request failed");

@@ -1,4 +1,4 @@
-import type { RecordStore } from "../src/index.js";
+import type { RecordStore } from "latchkey";
 
 /**
  * Slows down password guessing: failed logins are counted per account and per client IP in fixed

@@ -4,7 +4,7 @@
  */
 export const sessionFields = { username: "string", visits: "integer" } as const;
 
-declare module "../src/adapters/fastify/index.js" {
+declare module "latchkey" {
   interface SessionTypes {
     fields: typeof sessionFields;
   }

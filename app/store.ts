@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { SessionStore } from "../src/index.js";
-import { createMemoryStore } from "../src/stores/memory/index.js";
-import { createRedisStore } from "../src/stores/redis/index.js";
+import type { SessionStore } from "latchkey";
+import { createMemoryStore } from "latchkey/memory";
+import { createRedisStore } from "latchkey/redis";
 import type { StoreConfig } from "./config.js";
 
 /**

@@ -3,7 +3,7 @@
  * same-origin headers, redirects followed with a cookie jar), log out through its logout form.
  */
 import type { Redis } from "ioredis";
-import { isWellFormedToken, sessionIdOf } from "../src/index.js";
+import { isWellFormedToken, sessionIdOf } from "latchkey";
 import type { LoggedIn } from "./cases.js";
 import { type Form, fillCredentials, findForm } from "./forms.js";
 import { CookieJar, type HTTPResponse, request } from "./http.js";

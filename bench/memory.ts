@@ -3,13 +3,12 @@
  * INFO memory used_memory before and after, on a freshly flushed server.
  */
 import { randomBytes } from "node:crypto";
-import { RedisStore } from "connect-redis";
-import type { SessionData } from "express-session";
+import { createRequire } from "node:module";
 import type { Redis } from "ioredis";
+import { createSessionManager } from "latchkey";
+import { createRedisStore } from "latchkey/redis";
 import { createClient } from "redis";
 import { sessionFields } from "../app/session-types.js";
-import { createSessionManager } from "../src/index.js";
-import { createRedisStore } from "../src/stores/redis/index.js";
 import { sleep } from "./net.js";
 import { parseInfo } from "./redis-stats.js";
 
@@ -97,6 +96,21 @@ export async function measureMemory(
 }
 
 /**
+ * connect-redis and express-session are loaded without their type declarations: these claim
+ * `Express.Request.session` for express-session, and this file compiles in the same TypeScript program
+ * as latchkey's own Express adapter (the peer servers have a program of their own, tsconfig.peers.json).
+ * The two shapes used here are small.
+ */
+export interface ExpressSessionData {
+  cookie: { originalMaxAge?: number | null };
+  [field: string]: unknown;
+}
+type ConnectRedisStore = new (options: {
+  client: unknown;
+}) => { set(sid: string, session: ExpressSessionData): Promise<unknown> };
+const { RedisStore } = createRequire(import.meta.url)("connect-redis") as { RedisStore: ConnectRedisStore };
+
+/**
  * connect-redis, with exactly the object express-session saves: `template` is a session read back from
  * Redis after the express-session case logged in and viewed the page (its cookie object included).
  */
@@ -104,7 +118,7 @@ export async function connectRedisMemory(
   admin: Redis,
   redisURL: string,
   count: number,
-  template: SessionData & Record<string, unknown>,
+  template: ExpressSessionData,
 ): Promise<MemoryResult> {
   const client = createClient({ url: redisURL });
   await client.connect();
@@ -117,7 +131,7 @@ export async function connectRedisMemory(
         cookie: { ...template.cookie, expires },
         username: usernameOf(i),
         visits: 1,
-      } as SessionData;
+      };
       // express-session's ids: uid-safe(24), 32 base64url characters.
       return store.set(randomBytes(24).toString("base64url"), session);
     });

@@ -4,7 +4,6 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { startRedisServer } from "../test/harness/redis-servers.js";
 import { ALL_CASES, type BenchCase, type CaseContext, type CaseId, type LoggedIn } from "./cases.js";
@@ -17,7 +16,13 @@ import {
 import { describeEnvironment, type Environment } from "./environment.js";
 import { type HTTPResponse, isLoggedInPage, request, sequentialAgent } from "./http.js";
 import { type LoadResult, runLoad } from "./load.js";
-import { BROWSER_USER_AGENT, connectRedisMemory, latchkeyMemory, type MemoryResult } from "./memory.js";
+import {
+  BROWSER_USER_AGENT,
+  connectRedisMemory,
+  type ExpressSessionData,
+  latchkeyMemory,
+  type MemoryResult,
+} from "./memory.js";
 import { sleep } from "./net.js";
 import type { BenchOptions } from "./options.js";
 import { type ProbeResult, probeRoundTrips } from "./probe.js";
@@ -267,12 +272,12 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
 
     // The object express-session saves for a logged-in user, read back from Redis: the template of the
     // connect-redis memory measurement.
-    let expressTemplate: (SessionData & Record<string, unknown>) | null = null;
+    let expressTemplate: ExpressSessionData | null = null;
     const expressSession = lastSession.get("express-session");
     if (expressSession) {
       const sid = decodeURIComponent(expressSession.cookies.get("connect.sid") ?? "");
       const stored = await admin.get(`sess:${sid.slice(2, sid.lastIndexOf("."))}`);
-      if (stored) expressTemplate = JSON.parse(stored) as SessionData & Record<string, unknown>;
+      if (stored) expressTemplate = JSON.parse(stored) as ExpressSessionData;
     }
 
     const results: CaseResult[] = [];

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Session } from "../../src/index.js";
+import type { Session } from "latchkey";
 import { type Account, passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
 import { requireFields } from "../form.js";
 import type { sessionFields } from "../session-types.js";

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { SessionManager } from "../../src/index.js";
+import type { SessionManager } from "latchkey";
 import type { Accounts } from "../accounts.js";
 import type { Config } from "../config.js";
 import type { SafeHtml } from "../html.js";

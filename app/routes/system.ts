@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { SessionStore } from "../../src/index.js";
+import type { SessionStore } from "latchkey";
 import { ICON, ICON_PATH, STYLESHEET, STYLESHEET_PATH } from "../views/style.js";
 
 /** /healthz for load balancers, the stylesheet and the icon. None of them touches the session. */

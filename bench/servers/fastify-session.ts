@@ -23,13 +23,7 @@ declare module "fastify" {
   }
 }
 
-/**
- * This file compiles in the same TypeScript program as latchkey's Fastify adapter, whose augmentation of
- * `FastifyRequest.session` wins over @fastify/session's; at run time only @fastify/session is registered
- * here, so its own type is the true one.
- */
-const sessionOf = (request: FastifyRequest): fastifySession.FastifySessionObject =>
-  (request as unknown as { session: fastifySession.FastifySessionObject }).session;
+const sessionOf = (request: FastifyRequest): fastifySession.FastifySessionObject => request.session;
 
 exitOnSIGTERM();
 const { port, redisURL } = serverEnv();

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: "invalid argument",
   /** The store was configured without what the call needs (a Redis store with `userIndex: false`). */
   UNSUPPORTED: "not supported by this store's configuration",
+  /** An HTTP adapter refused a state-changing request sent from another site (403). */
+  CROSS_ORIGIN_REQUEST: "cross-origin request refused",
 } as const;
 
 export type LatchkeyErrorCode = keyof typeof ERROR_CODES;

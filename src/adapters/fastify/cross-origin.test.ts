@@ -101,7 +101,7 @@ describe("crossOriginProtection", () => {
       payload: "{not json",
     });
     assert.equal(response.statusCode, 403);
-    assert.equal(code, "LATCHKEY_CROSS_ORIGIN_REQUEST");
+    assert.equal(code, "CROSS_ORIGIN_REQUEST");
   });
 
   test("invalid trusted origins are rejected at registration, naming the option", async () => {

@@ -1,61 +1,38 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
-import { type FieldSchema, InvalidOptionError, type SessionManager } from "../../index.js";
-import { isValidCookieName } from "./cookie.js";
-import { type CookieSettings, type RequestSession, RequestSessionContext } from "./request-session.js";
+import type { SessionFields, SessionProperty } from "../../core/session-types.js";
+import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
+import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
 
-export {
-  type CrossOriginProtectionOptions,
-  CrossOriginRequestError,
-  createCrossOriginCheck,
-  crossOriginProtection,
-} from "./cross-origin.js";
-export type { RequestSession } from "./request-session.js";
-
-/**
- * A registry for typing `request.session` with your schema. Augment it once in your application:
- *
- * @example
- * const fields = { username: "string", visits: "integer" } as const;
- * declare module "latchkey/fastify" {
- *   interface SessionTypes { fields: typeof fields }
- * }
- */
-// biome-ignore lint/suspicious/noEmptyInterface: filled in by applications through declaration merging.
-export interface SessionTypes {}
-
-/** The field schema registered in `SessionTypes`, or any fields when none is. */
-export type SessionFields = SessionTypes extends { fields: infer F extends FieldSchema } ? F : FieldSchema;
+export type { SessionFields, SessionTypes } from "../../core/session-types.js";
+export type { CrossOriginProtectionOptions } from "../../http/cross-origin.js";
+export { CrossOriginRequestError, LatchkeyHTTPError } from "../../http/http-errors.js";
+export type { RequestSession } from "../../http/request-session.js";
+export { createCrossOriginCheck, crossOriginProtection } from "./cross-origin.js";
 
 declare module "fastify" {
-  interface FastifyRequest {
-    /** The request's session, loaded lazily: see `RequestSession`. */
-    session: RequestSession<SessionFields>;
-  }
+  /** `request.session` (or the registered `property`), typed by `SessionTypes`: see `RequestSession`. */
+  interface FastifyRequest extends Record<SessionProperty, RequestSession<SessionFields>> {}
 }
 
-export interface LatchkeyOptions {
-  /** The session engine: `createSessionManager({ store, fields, ... })`. */
-  sessions: SessionManager<SessionFields>;
-  /** Cookie name, default "lk". Over HTTPS the cookie is sent as `__Host-` + name. */
-  cookieName?: string;
-  /**
-   * Whether the cookie is `Secure` (and `__Host-` prefixed). "auto" (the default) follows
-   * `request.protocol`, which honours Fastify's `trustProxy` and `X-Forwarded-Proto`.
-   */
-  secure?: "auto" | boolean;
-}
+/**
+ * Options of the Fastify plugin. The cookie is Secure and `__Host-` prefixed when `request.protocol` is
+ * https, which honours Fastify's `trustProxy` (set it behind a TLS-terminating proxy).
+ */
+export type LatchkeyOptions = SessionAdapterOptions;
 
-const kContext: unique symbol = Symbol("latchkey.session");
-type WithContext = FastifyRequest & { [kContext]: RequestSessionContext<SessionFields> | null };
+const kSetCookie: unique symbol = Symbol("latchkey.set-cookie");
+type WithCookie = FastifyRequest & { [kSetCookie]: string | undefined };
 
 /**
  * The Fastify plugin that gives every request a typed, lazy `request.session`. Registered without
- * encapsulation: it applies to every route of the instance it is registered on.
+ * encapsulation (fastify-plugin metadata): it applies to every route of the instance it is registered
+ * on. `property` renames the decorator, so that it can run beside @fastify/session during a migration.
  *
  * The cookie is HttpOnly, SameSite=Lax, Path=/, with Max-Age set to the session's absolute end (the
  * server enforces idle expiry); over HTTPS it is Secure and named `__Host-<cookieName>`. A missing,
  * malformed, duplicated or oversized cookie means "no session". Responses that set or clear the cookie
- * get `Cache-Control: no-store`, and a store outage surfaces as an error with `statusCode` 503.
+ * get `Cache-Control: no-store`, and a store outage surfaces as a LatchkeyHTTPError with `statusCode`
+ * 503 and a message that names no internals.
  *
  * @example
  * await app.register(latchkey, { sessions });
@@ -66,25 +43,40 @@ type WithContext = FastifyRequest & { [kContext]: RequestSessionContext<SessionF
  */
 export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
   function latchkey(fastify: FastifyInstance, options: LatchkeyOptions, done: (error?: Error) => void) {
-    let settings: { sessions: SessionManager<SessionFields>; cookie: CookieSettings };
+    let resolved: ReturnType<typeof resolveAdapterOptions>;
     try {
-      settings = validate(options);
+      resolved = resolveAdapterOptions(options);
     } catch (error) {
       done(error as Error);
       return;
     }
-    const { sessions, cookie } = settings;
+    const { sessions, cookie, property } = resolved;
+    const kContext = Symbol(`latchkey.${property}`);
+    type WithContext = WithCookie & { [kContext]: RequestSessionContext<SessionFields> | null };
 
     fastify.decorateRequest(kContext, null);
-    fastify.decorateRequest("session", {
+    fastify.decorateRequest(kSetCookie, undefined);
+    fastify.decorateRequest(property, {
       getter(this: FastifyRequest) {
         const request = this as WithContext;
-        request[kContext] ??= new RequestSessionContext(sessions, request, cookie);
+        request[kContext] ??= new RequestSessionContext(
+          sessions,
+          {
+            cookieHeader: request.headers.cookie,
+            https: request.protocol === "https",
+            userAgent: () => request.headers["user-agent"] ?? "",
+            ip: () => request.ip,
+            setCookie: (value) => {
+              request[kSetCookie] = value;
+            },
+          },
+          cookie,
+        );
         return request[kContext];
       },
     });
     fastify.addHook("onSend", (request, reply, payload, next) => {
-      const setCookie = (request as WithContext)[kContext]?.pendingCookie;
+      const setCookie = (request as WithCookie)[kSetCookie];
       if (setCookie !== undefined) {
         reply.header("set-cookie", setCookie);
         reply.header("cache-control", "no-store");
@@ -99,34 +91,3 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
     [Symbol.for("plugin-meta")]: { name: "latchkey", fastify: "5.x" },
   },
 );
-
-function validate(options: LatchkeyOptions | undefined): {
-  sessions: SessionManager<SessionFields>;
-  cookie: CookieSettings;
-} {
-  const { sessions, cookieName = "lk", secure = "auto" } = options ?? ({} as LatchkeyOptions);
-  if (
-    typeof sessions !== "object" ||
-    sessions === null ||
-    typeof sessions.load !== "function" ||
-    typeof sessions.create !== "function"
-  ) {
-    throw new InvalidOptionError("sessions", "is required: pass createSessionManager({ store, ... })");
-  }
-  if (!isValidCookieName(cookieName)) {
-    throw new InvalidOptionError(
-      "cookieName",
-      `must be 1-64 cookie-name characters (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`,
-    );
-  }
-  if (/^__(host|secure)-/i.test(cookieName)) {
-    throw new InvalidOptionError(
-      "cookieName",
-      "must not carry a __Host- or __Secure- prefix: one is added over HTTPS",
-    );
-  }
-  if (secure !== "auto" && secure !== true && secure !== false) {
-    throw new InvalidOptionError("secure", `must be "auto", true or false, got ${JSON.stringify(secure)}`);
-  }
-  return { sessions, cookie: { name: cookieName, secure } };
-}

@@ -1,25 +1,20 @@
-import type { FastifyRequest } from "fastify";
-import {
-  type CreateSessionOptions,
-  type FieldSchema,
-  type IntegerField,
-  isStoreUnavailable,
-  type LoadOptions,
-  type Session,
-  type SessionData,
-  type SessionManager,
-} from "../../index.js";
-import { readCookie, serializeCookie } from "./cookie.js";
+import type { FieldSchema, IntegerField, SessionData } from "../core/fields.js";
+import type { CreateSessionOptions, LoadOptions, Session, SessionManager } from "../core/session-manager.js";
+import { type CookieSettings, cookieNameFor, isSecureCookie, readCookie, serializeCookie } from "./cookie.js";
+import { toHTTPError } from "./http-errors.js";
 
 /**
- * The session of one request, as handlers see it through `request.session`. Nothing touches the store
- * until a method is called, so routes that never look at the session cost no store call.
+ * The session of one request, as handlers see it (`req.session`, `request.session`, `c.get("session")`).
+ * Nothing touches the store until a method is called, so routes that never look at the session cost no
+ * store call. Failures of the store reject with a LatchkeyHTTPError (503 for an outage) whose message is
+ * safe to send; the original error is its `cause`.
  */
 export interface RequestSession<S extends FieldSchema = FieldSchema> {
   /**
    * The request's session, or null when it has none (no cookie, unknown, expired). The first call asks
    * the store and refreshes the idle timer; later calls return the same result without a store call,
    * unless they pass `increment`, which is always applied (in the same round trip as a fresh load).
+   * A cookie that names no live session is cleared.
    */
   load(options?: LoadOptions<S>): Promise<Session<S> | null>;
   /**
@@ -32,8 +27,10 @@ export interface RequestSession<S extends FieldSchema = FieldSchema> {
   rotate(): Promise<Session<S> | null>;
   /** Ends the session in the store and clears the cookie; false when there was no live session. */
   destroy(): Promise<boolean>;
-  /** Sets fields of the session; false when there is no live session. */
+  /** Sets fields of the session; false (and nothing written) when there is no live session. */
   set(data: SessionData<S>): Promise<boolean>;
+  /** Removes fields of the session; false when there is no live session. */
+  unset(fields: readonly (keyof S & string)[]): Promise<boolean>;
   /** Atomically adds `by` (default 1) to an integer field; null when there is no live session. */
   increment(field: IntegerField<S>, by?: number): Promise<number | null>;
   /** The token the request presents (or was just given): pass it to `sessions.destroyForUser(...)`. */
@@ -42,27 +39,43 @@ export interface RequestSession<S extends FieldSchema = FieldSchema> {
   readonly publicId: string | null;
 }
 
-export interface CookieSettings {
-  name: string;
-  secure: "auto" | boolean;
+/**
+ * What the request session needs from one HTTP exchange, provided by each adapter from its framework.
+ * Only `setCookie` is called after construction, and only when the session's cookie changes.
+ */
+export interface SessionExchange {
+  /** The Cookie header as received. */
+  readonly cookieHeader: string | readonly string[] | undefined;
+  /** True when the request arrived over HTTPS, as the adapter's proxy trust sees it. */
+  readonly https: boolean;
+  /** The User-Agent header ("" when absent). */
+  userAgent(): string;
+  /** The client IP ("" when unknown). */
+  ip(): string;
+  /**
+   * Sends (or replaces the one already queued) Set-Cookie value of the session cookie. The adapter also
+   * marks the response `Cache-Control: no-store`: a shared cache must never hand the cookie to another.
+   */
+  setCookie(value: string): void;
 }
 
-const HOST_PREFIX = "__Host-";
-
+/** The RequestSession every adapter hands out: the framework-neutral part of each adapter. */
 export class RequestSessionContext<S extends FieldSchema> implements RequestSession<S> {
   #sessions: SessionManager<S>;
-  #request: FastifyRequest;
-  #cookie: CookieSettings;
+  #exchange: SessionExchange;
+  #settings: CookieSettings;
+  #secure: boolean;
+  #cookieName: string;
   #token: string | undefined;
   #loaded: Promise<Session<S> | null> | undefined;
-  /** The Set-Cookie value to send, written by the plugin's onSend hook; the last change wins. */
-  pendingCookie: string | undefined;
 
-  constructor(sessions: SessionManager<S>, request: FastifyRequest, cookie: CookieSettings) {
+  constructor(sessions: SessionManager<S>, exchange: SessionExchange, settings: CookieSettings) {
     this.#sessions = sessions;
-    this.#request = request;
-    this.#cookie = cookie;
-    this.#token = readCookie(request.headers.cookie, this.#cookieName());
+    this.#exchange = exchange;
+    this.#settings = settings;
+    this.#secure = isSecureCookie(settings, exchange.https);
+    this.#cookieName = cookieNameFor(settings, this.#secure);
+    this.#token = readCookie(exchange.cookieHeader, this.#cookieName);
   }
 
   get token(): string | undefined {
@@ -80,7 +93,7 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
         // A cookie that names no session is stale: ask the browser to stop sending it.
         if (session === null && presented !== undefined && presented === this.#token) this.#clearCookie();
         return session;
-      }, withHttpStatus);
+      }, rethrowForHTTP);
     }
     return this.#loaded;
   }
@@ -91,8 +104,8 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     const { token, session } = await guard(
       this.#sessions.create(userId, {
         ...options,
-        userAgent: options.userAgent ?? this.#request.headers["user-agent"] ?? "",
-        ip: options.ip ?? this.#request.ip,
+        userAgent: options.userAgent ?? this.#exchange.userAgent(),
+        ip: options.ip ?? this.#exchange.ip(),
       }),
     );
     this.#adopt(token, session);
@@ -125,6 +138,14 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     return ok;
   }
 
+  async unset(fields: readonly (keyof S & string)[]): Promise<boolean> {
+    if (this.#token === undefined) return false;
+    const ok = await guard(this.#sessions.unset(this.#token, fields));
+    const cached = await this.#cached();
+    if (ok && cached) for (const field of fields) delete (cached.data as Record<string, unknown>)[field];
+    return ok;
+  }
+
   async increment(field: IntegerField<S>, by = 1): Promise<number | null> {
     if (this.#token === undefined) return null;
     const value = await guard(this.#sessions.increment(this.#token, field, by));
@@ -143,10 +164,13 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     this.#token = token;
     this.#loaded = Promise.resolve(session);
     const maxAgeSeconds = (session.expiresAt.getTime() - Date.now()) / 1000;
-    this.pendingCookie = serializeCookie(this.#cookieName(), token, {
-      secure: this.#secure(),
-      maxAgeSeconds,
-    });
+    this.#exchange.setCookie(
+      serializeCookie(this.#cookieName, token, {
+        secure: this.#secure,
+        maxAgeSeconds,
+        sameSite: this.#settings.sameSite,
+      }),
+    );
   }
 
   #forget(): void {
@@ -156,33 +180,21 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   }
 
   #clearCookie(): void {
-    this.pendingCookie = serializeCookie(this.#cookieName(), "", {
-      secure: this.#secure(),
-      maxAgeSeconds: 0,
-    });
-  }
-
-  #secure(): boolean {
-    const { secure } = this.#cookie;
-    return secure === "auto" ? this.#request.protocol === "https" : secure;
-  }
-
-  #cookieName(): string {
-    return this.#secure() ? HOST_PREFIX + this.#cookie.name : this.#cookie.name;
+    this.#exchange.setCookie(
+      serializeCookie(this.#cookieName, "", {
+        secure: this.#secure,
+        maxAgeSeconds: 0,
+        sameSite: this.#settings.sameSite,
+      }),
+    );
   }
 }
 
-/**
- * Gives store outages an HTTP status, so that an application without its own error handler answers
- * 503 Service Unavailable rather than 500.
- */
+/** A failed store call, as the LatchkeyHTTPError the framework should see (see `toHTTPError`). */
 function guard<T>(pending: Promise<T>): Promise<T> {
-  return pending.catch(withHttpStatus);
+  return pending.catch(rethrowForHTTP);
 }
 
-function withHttpStatus(error: unknown): never {
-  if (isStoreUnavailable(error) && !("statusCode" in error)) {
-    Object.defineProperty(error, "statusCode", { value: 503, enumerable: false, configurable: true });
-  }
-  throw error;
+function rethrowForHTTP(error: unknown): never {
+  throw toHTTPError(error);
 }

@@ -1,0 +1,138 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { InvalidOptionError } from "../../core/errors.js";
+import type { SessionFields, SessionProperty } from "../../core/session-types.js";
+import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
+import {
+  type CrossOriginProtectionOptions,
+  createCrossOriginCheck as createCheck,
+  isSafeMethod,
+} from "../../http/cross-origin.js";
+import { clientIP, isHTTPS, resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
+import { CrossOriginRequestError } from "../../http/http-errors.js";
+import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
+
+export type { SessionFields, SessionTypes } from "../../core/session-types.js";
+export type { CrossOriginProtectionOptions } from "../../http/cross-origin.js";
+export type { TrustProxy } from "../../http/forwarded.js";
+export { CrossOriginRequestError, LatchkeyHTTPError } from "../../http/http-errors.js";
+export type { RequestSession } from "../../http/request-session.js";
+
+declare global {
+  namespace Express {
+    /** `req.session` (or the registered `property`), typed by `SessionTypes`: see `RequestSession`. */
+    interface Request extends Record<SessionProperty, RequestSession<SessionFields>> {}
+  }
+}
+
+export interface LatchkeyOptions extends SessionAdapterOptions {
+  /**
+   * Whether `X-Forwarded-Proto` (for the cookie's Secure flag) and `X-Forwarded-For` (for the IP kept
+   * with a session) are believed. Default false. Express's own `trust proxy` setting is not consulted,
+   * so that the option means the same in every latchkey adapter: see `TrustProxy`.
+   */
+  trustProxy?: TrustProxy;
+}
+
+/** The three-argument middleware both Express 4 and 5 take. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+/**
+ * The Express middleware that gives every request a typed, lazy `req.session` (Express 4 and 5). In
+ * Express 5 a handler's rejected promise reaches the error handler by itself; in Express 4, pass it to
+ * `next` yourself.
+ *
+ * The cookie is HttpOnly, SameSite=Lax, Path=/, with Max-Age set to the session's absolute end; over
+ * HTTPS it is Secure and named `__Host-<cookieName>`. A missing, malformed, duplicated or oversized
+ * cookie means "no session". Set-Cookie (and `Cache-Control: no-store`) is set on the response as soon
+ * as a session call changes the cookie, so call the session before you send. A store outage rejects with
+ * a LatchkeyHTTPError: `status` 503 and a message that names no internals, even in Express's default
+ * error handler.
+ *
+ * @example
+ * app.use(crossOriginProtection());
+ * app.use(latchkey({ sessions }));
+ * app.get("/", async (req, res) => {
+ *   const session = await req.session.load({ increment: { visits: 1 } });
+ *   res.send(session ? `Visits: ${session.data.visits}` : "You are not logged in");
+ * });
+ */
+export function latchkey(options: LatchkeyOptions): Middleware {
+  const { sessions, cookie, property } = resolveAdapterOptions(options);
+  const hops = resolveTrustProxy(options.trustProxy);
+
+  return function latchkeySession(req, res, next) {
+    let context: RequestSessionContext<SessionFields> | undefined;
+    Object.defineProperty(req, property, {
+      configurable: true,
+      enumerable: false,
+      get() {
+        context ??= new RequestSessionContext(
+          sessions,
+          {
+            cookieHeader: req.headers.cookie,
+            https: isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops),
+            userAgent: () => req.headers["user-agent"] ?? "",
+            ip: () => clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops),
+            setCookie: (value) => setSessionCookie(res, value),
+          },
+          cookie,
+        );
+        return context;
+      },
+    });
+    next();
+  };
+}
+
+/**
+ * Refuses cross-origin state-changing requests (POST, PUT, PATCH, DELETE, ... from another site) by
+ * passing a CrossOriginRequestError (403) to `next`, before any body parser or route runs: register it
+ * first. The rules are Go's CrossOriginProtection (see `latchkey/http`).
+ *
+ * @example
+ * app.use(crossOriginProtection({ trustedOrigins: ["https://admin.example.com"] }));
+ */
+export function crossOriginProtection(options: CrossOriginProtectionOptions = {}): Middleware {
+  const isCrossOrigin = createCrossOriginCheck(options);
+  return function latchkeyCrossOriginProtection(req, _res, next) {
+    if (!isSafeMethod(req.method ?? "GET") && isCrossOrigin(req)) {
+      next(new CrossOriginRequestError());
+      return;
+    }
+    next();
+  };
+}
+
+/** The cross-origin check on a request, whatever its method (e.g. for a GET with side effects). */
+export function createCrossOriginCheck(
+  options: CrossOriginProtectionOptions = {},
+): (req: IncomingMessage) => boolean {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionError("options", "must be an object such as { trustedOrigins: [] }");
+  }
+  const check = createCheck(options);
+  return (req) =>
+    check({
+      host: req.headers.host,
+      origin: req.headers.origin,
+      secFetchSite: req.headers["sec-fetch-site"],
+    });
+}
+
+function isEncrypted(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket>).encrypted === true;
+}
+
+/** Adds the session cookie to the response's Set-Cookie, replacing one this request set before. */
+function setSessionCookie(res: ServerResponse, value: string): void {
+  // Too late to tell the browser: the session changed in the store all the same.
+  if (res.headersSent) return;
+  const name = value.slice(0, value.indexOf("=") + 1);
+  const current = res.getHeader("set-cookie");
+  const others = (current === undefined ? [] : Array.isArray(current) ? current : [String(current)]).filter(
+    (cookie) => !cookie.startsWith(name),
+  );
+  res.setHeader("set-cookie", [...others, value]);
+  res.setHeader("cache-control", "no-store");
+}

@@ -1,0 +1,129 @@
+import { InvalidOptionError } from "../core/errors.js";
+
+/**
+ * The session cookie, read and written by hand: an adapter needs one cookie with fixed attributes, and
+ * owning the parser lets it treat a duplicated cookie as "no session" (a sign of cookie tossing from a
+ * sibling subdomain) instead of silently picking one of the values.
+ */
+
+/** RFC 6265 cookie-name characters (an HTTP token). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
+/** Longest cookie value worth looking at: a token is 43 characters, anything far longer is noise. */
+const MAX_VALUE_LENGTH = 256;
+const HOST_PREFIX = "__Host-";
+
+export type SameSite = "lax" | "strict" | "none";
+
+/** The cookie options every adapter takes. */
+export interface SessionCookieOptions {
+  /** Cookie name, default "lk". Over HTTPS the cookie is sent as `__Host-` + name. */
+  cookieName?: string;
+  /**
+   * Whether the cookie is `Secure` (and `__Host-` prefixed). "auto" (the default) follows the request's
+   * protocol as the adapter sees it (behind a proxy: see the adapter's proxy setting).
+   */
+  secure?: "auto" | boolean;
+  /**
+   * SameSite attribute, default "lax": not sent with cross-site subrequests and form posts, sent when
+   * the user follows a link. "strict" is not sent even then; "none" needs `secure: true`.
+   */
+  sameSite?: SameSite;
+}
+
+/** Cookie options after validation. */
+export interface CookieSettings {
+  name: string;
+  secure: "auto" | boolean;
+  sameSite: SameSite;
+}
+
+export function isValidCookieName(name: unknown): name is string {
+  return typeof name === "string" && COOKIE_NAME.test(name);
+}
+
+/** Checks the cookie options once, at construction; throws InvalidOptionError naming the bad one. */
+export function resolveCookieSettings(options: SessionCookieOptions): CookieSettings {
+  const { cookieName = "lk", secure = "auto", sameSite = "lax" } = options;
+  if (!isValidCookieName(cookieName)) {
+    throw new InvalidOptionError(
+      "cookieName",
+      `must be 1-64 cookie-name characters (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`,
+    );
+  }
+  if (/^__(host|secure)-/i.test(cookieName)) {
+    throw new InvalidOptionError(
+      "cookieName",
+      "must not carry a __Host- or __Secure- prefix: one is added over HTTPS",
+    );
+  }
+  if (secure !== "auto" && secure !== true && secure !== false) {
+    throw new InvalidOptionError("secure", `must be "auto", true or false, got ${JSON.stringify(secure)}`);
+  }
+  if (sameSite !== "lax" && sameSite !== "strict" && sameSite !== "none") {
+    throw new InvalidOptionError(
+      "sameSite",
+      `must be "lax", "strict" or "none", got ${JSON.stringify(sameSite)}`,
+    );
+  }
+  if (sameSite === "none" && secure !== true) {
+    // Browsers drop a SameSite=None cookie without Secure; with "auto" it would vanish over plain HTTP.
+    throw new InvalidOptionError("sameSite", '"none" needs secure: true (browsers refuse it without Secure)');
+  }
+  return { name: cookieName, secure, sameSite };
+}
+
+/** The cookie's name on a request: `__Host-<name>` when Secure. */
+export function cookieNameFor(settings: CookieSettings, secure: boolean): string {
+  return secure ? HOST_PREFIX + settings.name : settings.name;
+}
+
+/** Whether the cookie is Secure on a request that arrived over HTTPS (`https`) or not. */
+export function isSecureCookie(settings: CookieSettings, https: boolean): boolean {
+  return settings.secure === "auto" ? https : settings.secure;
+}
+
+/**
+ * The value of cookie `name` in a Cookie header, or undefined when it is absent, present more than once,
+ * or implausibly long. The value is not validated here: the session manager rejects malformed tokens
+ * without asking the store. A header sent several times (an array) is read as one.
+ */
+export function readCookie(header: string | readonly string[] | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  const text = typeof header === "string" ? header : header.join("; ");
+  if (text.length === 0) return undefined;
+  let found: string | undefined;
+  let from = 0;
+  while (from < text.length) {
+    let end = text.indexOf(";", from);
+    if (end === -1) end = text.length;
+    const eq = text.indexOf("=", from);
+    if (eq !== -1 && eq < end && text.slice(from, eq).trim() === name) {
+      if (found !== undefined) return undefined;
+      found = text.slice(eq + 1, end).trim();
+    }
+    from = end + 1;
+  }
+  if (found === undefined || found.length > MAX_VALUE_LENGTH) return undefined;
+  return found;
+}
+
+export interface CookieAttributes {
+  /** Adds `Secure`; the name should then carry the `__Host-` prefix. */
+  secure: boolean;
+  /** Seconds until the browser forgets the cookie; 0 deletes it. */
+  maxAgeSeconds: number;
+  sameSite?: SameSite;
+}
+
+const SAME_SITE_TEXT: Record<SameSite, string> = { lax: "Lax", strict: "Strict", none: "None" };
+
+/**
+ * A Set-Cookie value: HttpOnly (no script can read the token), SameSite (Lax unless configured), Path=/
+ * and no Domain (required by the `__Host-` prefix).
+ */
+export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
+  const maxAge = Math.max(0, Math.round(attributes.maxAgeSeconds));
+  const secure = attributes.secure ? "; Secure" : "";
+  const sameSite = SAME_SITE_TEXT[attributes.sameSite ?? "lax"];
+  return `${name}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly${secure}; SameSite=${sameSite}`;
+}
