@@ -63,7 +63,7 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
           sessions,
           {
             cookieHeader: request.headers.cookie,
-            https: request.protocol === "https",
+            https: request.protocol.toLowerCase() === "https",
             userAgent: () => request.headers["user-agent"] ?? "",
             ip: () => request.ip,
             setCookie: (value) => {

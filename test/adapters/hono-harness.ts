@@ -1,0 +1,64 @@
+import { type Context, Hono } from "hono";
+import { crossOriginProtection, latchkey, type RequestSession } from "../../src/adapters/hono/index.js";
+import type { AdapterHarness, Fields, SuiteResponse } from "./adapter-harness.js";
+
+const sessionOf = (c: Context) => c.get("session") as unknown as RequestSession<Fields>;
+
+/** Hono through `app.request`, its in-process client; errors go to Hono's default error handler. */
+export const honoHarness: AdapterHarness = {
+  name: "hono",
+  async start({ sessions, trustProxy = false, secure }) {
+    const app = new Hono();
+    app.use(crossOriginProtection());
+    app.use(
+      latchkey({ sessions: sessions as never, trustProxy, ...(secure === undefined ? {} : { secure }) }),
+    );
+    app.get("/nothing", (c) => c.json({ ok: true }));
+    app.get("/whoami", async (c) => {
+      const first = await sessionOf(c).load();
+      const second = await sessionOf(c).load();
+      return c.json({
+        user: first?.userId ?? null,
+        username: first?.data.username ?? null,
+        same: first === second,
+        publicId: sessionOf(c).publicId,
+      });
+    });
+    app.get("/view", async (c) =>
+      c.json({ visits: (await sessionOf(c).load({ increment: { visits: 1 } }))?.data.visits ?? null }),
+    );
+    app.post("/login", async (c) => {
+      const user = c.req.query("user") ?? "";
+      return c.json({ id: (await sessionOf(c).create(user, { data: { username: user } })).id });
+    });
+    app.post("/rotate", async (c) => c.json({ id: (await sessionOf(c).rotate())?.id ?? null }));
+    app.post("/logout", async (c) => c.json({ ended: await sessionOf(c).destroy() }));
+    app.post("/rename", async (c) => {
+      const ok = await sessionOf(c).set({ username: c.req.query("username") ?? "" });
+      return c.json({ ok, username: (await sessionOf(c).load())?.data.username ?? null });
+    });
+    app.post("/forget", async (c) => {
+      const ok = await sessionOf(c).unset(["username"]);
+      return c.json({ ok, username: (await sessionOf(c).load())?.data.username ?? null });
+    });
+    app.post("/bump", async (c) => c.json({ visits: await sessionOf(c).increment("visits", 5) }));
+    app.get("/token", (c) => c.json({ token: sessionOf(c).token ?? null }));
+    return {
+      async request({ method, path, headers = {} }) {
+        const response = await app.request(`http://app.test${path}`, { method, headers });
+        const flat: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          if (name !== "set-cookie") flat[name] = value;
+        });
+        const result: SuiteResponse = {
+          status: response.status,
+          headers: flat,
+          setCookies: response.headers.getSetCookie(),
+          body: await response.text(),
+        };
+        return result;
+      },
+      async close() {},
+    };
+  },
+};
