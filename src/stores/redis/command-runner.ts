@@ -1,22 +1,29 @@
 import { InvalidArgumentError, LatchkeyError, StoreUnavailableError } from "../../core/errors.js";
-import type { StoreConnection } from "./connection.js";
+import { CommandTimeoutError, type RedisDriver } from "./driver.js";
 import { INVALID_ARGUMENT_REPLY } from "./scripts.js";
 
 /**
  * Runs one Redis round trip for a store operation and turns every failure into a latchkey error.
  *
  * - Fails at once (no queueing) while the connection is known to be down or the store is closed.
- * - Bounds the call by `commandTimeoutMs` even where ioredis would not: a Cluster queues commands while
- *   it has no slot map, and a caller's own client may have no `commandTimeout`.
+ * - Bounds the call by `commandTimeoutMs` where the driver does not (`boundsCommands`): an ioredis
+ *   Cluster queues commands while it has no slot map, and a caller's ioredis client may have no
+ *   `commandTimeout`.
  * - Maps connection errors, timeouts and refusals (NOAUTH, READONLY, OOM, CLUSTERDOWN, ...) to
- *   StoreUnavailableError with the ioredis error as `cause`; a script's LATCHKEY_INVALID reply becomes
+ *   StoreUnavailableError with the client's error as `cause`; a script's LATCHKEY_INVALID reply becomes
  *   InvalidArgumentError.
  */
 export type RunCommand = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
 
 /** The `run` function of a store: see RunCommand. */
 
-export function createCommandRunner(connection: StoreConnection, commandTimeoutMs: number): RunCommand {
+/** What the runner needs to know of a driver. */
+export type ConnectionState = Pick<
+  RedisDriver,
+  "kind" | "tls" | "boundsCommands" | "offlineReason" | "lastError" | "clearLastError"
+>;
+
+export function createCommandRunner(connection: ConnectionState, commandTimeoutMs: number): RunCommand {
   const fail = (operation: string, problem: string, cause?: unknown): StoreUnavailableError => {
     const last = connection.lastError();
     const lastText =
@@ -37,7 +44,8 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
     if (message.startsWith(INVALID_ARGUMENT_REPLY)) {
       return new InvalidArgumentError(message.slice(INVALID_ARGUMENT_REPLY.length));
     }
-    if (message === "Command timed out")
+    // ioredis's commandTimeout, or a driver that bounds calls itself.
+    if (message === "Command timed out" || error instanceof CommandTimeoutError)
       return fail(operation, `no reply within ${commandTimeoutMs} ms`, error);
     // With maxRetriesPerRequest 0, ioredis fails queued commands with this error when a connection
     // attempt fails: the connection error itself says more.
@@ -74,7 +82,7 @@ export function createCommandRunner(connection: StoreConnection, commandTimeoutM
     const offline = connection.offlineReason();
     if (offline !== undefined) return Promise.reject(fail(operation, offline));
     if (!connection.boundsCommands) return guarded(operation, call);
-    // The hot path (every page view): ioredis's own commandTimeout bounds the call, so no timer, and
+    // The hot path (every page view): the client or driver bounds the call, so no timer here, and
     // one `then` instead of an async frame with try/catch.
     try {
       return call().then(succeeded, (error: unknown) => {

@@ -1,7 +1,7 @@
-import type { Cluster, Redis } from "ioredis";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { RecordStore } from "../../core/session-store.js";
 import type { RunCommand } from "./command-runner.js";
+import type { RedisDriver } from "./driver.js";
 import type { KeyLayout } from "./keys.js";
 import type { StoreScripts } from "./scripts.js";
 
@@ -11,7 +11,7 @@ import type { StoreScripts } from "./scripts.js";
  * memory store; `delete` forgets both (two DELs: on a Cluster the keys may be on different masters).
  */
 export function createRedisRecords(
-  client: Redis | Cluster,
+  driver: RedisDriver,
   scripts: StoreScripts,
   keys: KeyLayout,
   run: RunCommand,
@@ -25,7 +25,7 @@ export function createRedisRecords(
     },
 
     async get(key) {
-      const record = await run("records.get", () => client.hgetall(keys.record(key)));
+      const record = await run("records.get", () => driver.hgetall(keys.record(key)));
       return Object.keys(record).length === 0 ? null : record;
     },
 
@@ -38,14 +38,14 @@ export function createRedisRecords(
     },
 
     async hits(key) {
-      const count = await run("records.hits", () => client.get(keys.counter(key)));
+      const count = await run("records.hits", () => driver.get(keys.counter(key)));
       return count === null ? 0 : Number(count);
     },
 
     async delete(key) {
       await Promise.all([
-        run("records.delete", () => client.del(keys.record(key))),
-        run("records.delete", () => client.del(keys.counter(key))),
+        run("records.delete", () => driver.del(keys.record(key))),
+        run("records.delete", () => driver.del(keys.counter(key))),
       ]);
     },
   };

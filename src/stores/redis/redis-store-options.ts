@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from "node:tls";
 import type { Cluster, Redis } from "ioredis";
 import { InvalidOptionError } from "../../core/errors.js";
+import type { NodeRedisClient, NodeRedisCluster, NodeRedisTarget } from "./node-redis-driver.js";
 import { type Credentials, type NodeAddress, type ParsedURL, parseRedisURL } from "./redis-url.js";
 
 export type { Credentials, NodeAddress } from "./redis-url.js";
@@ -32,11 +33,22 @@ export interface RedisStoreOptions {
   /** With `sentinels`: the database number. Default 0. */
   db?: number;
   /**
-   * An ioredis `Redis` or `Cluster` you create and own. The store defines its scripts on it and uses
-   * it as configured; `close()` leaves it open. Give it a `commandTimeout` and `maxRetriesPerRequest`
-   * of your choice: the store still bounds every call by `commandTimeoutMs`.
+   * A client you create, connect and own, instead of `url`, `clusterNodes` or `sentinels`:
+   * - an ioredis `Redis` or `Cluster`: the store defines its scripts on it and uses it as configured;
+   * - a node-redis v5/v6 client from `createClient()` or cluster from `createCluster()`, already
+   *   connected (`await createClient({ url }).connect()`): the store sends its commands with
+   *   `sendCommand`, so the client's `keyPrefix` and type mapping do not apply.
+   *
+   * Connecting, the reconnect strategy, an `error` listener and closing stay your job: `close()` leaves
+   * the client open. The store still bounds every call by `commandTimeoutMs` and fails at once while
+   * the client is not connected (ioredis status "reconnecting", node-redis `isReady` false).
+   *
+   * @example
+   * import { createClient } from "redis";
+   * const client = await createClient({ url: "redis://localhost:6379" }).on("error", log).connect();
+   * const store = createRedisStore({ client });
    */
-  client?: Redis | Cluster;
+  client?: Redis | Cluster | NodeRedisClient | NodeRedisCluster;
   /** Prefix of every key the store writes. Default `"lk:"`. */
   keyPrefix?: string;
   /** Longest wait for any one Redis reply before StoreUnavailableError. Default 1000, at most 60000. */
@@ -57,8 +69,9 @@ export interface RedisStoreOptions {
    */
   tls?: ConnectionOptions;
   /**
-   * Called with every connection error ioredis reports while it reconnects in the background (for
+   * Called with every connection error the client reports while it reconnects in the background (for
    * logging). Without it those errors are kept quiet: calls report them as StoreUnavailableError.
+   * With a caller's `client`, the store listens to its errors only when `onError` is given.
    */
   onError?: (error: Error) => void;
 }
@@ -82,8 +95,11 @@ export type ResolvedRedisStoreOptions = {
       db: number;
       tls?: ConnectionOptions;
     }
-  | { mode: "client"; client: Redis | Cluster }
+  | { mode: "client"; client: CallerClient }
 );
+
+/** A caller's client, with the library it comes from. */
+export type CallerClient = { library: "ioredis"; client: Redis | Cluster } | NodeRedisTarget;
 
 const DEFAULT_PREFIX = "lk:";
 const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
@@ -270,17 +286,35 @@ function resolveSentinels(options: RedisStoreOptions, tls: ConnectionOptions | u
   };
 }
 
-function resolveClient(client: unknown): Redis | Cluster {
-  const candidate = client as Partial<Record<"defineCommand" | "evalsha" | "quit", unknown>> | null;
-  if (
-    typeof candidate !== "object" ||
-    candidate === null ||
-    typeof candidate.defineCommand !== "function" ||
-    typeof candidate.evalsha !== "function"
-  ) {
-    throw new InvalidOptionError("client", "must be an ioredis Redis or Cluster instance");
+/**
+ * Tells the client libraries apart by what they have: ioredis clients `defineCommand`; node-redis
+ * clients `sendCommand` and `isReady`, and a node-redis cluster `nodeClient` and `masters` as well.
+ */
+function resolveClient(client: unknown): CallerClient {
+  const has = (name: string, type: string) =>
+    typeof (client as Record<string, unknown> | null)?.[name] === type;
+  if (typeof client === "object" && client !== null) {
+    if (has("defineCommand", "function") && has("evalsha", "function")) {
+      return { library: "ioredis", client: client as Redis | Cluster };
+    }
+    const nodeRedis = has("sendCommand", "function") && has("isReady", "boolean") && has("isOpen", "boolean");
+    if (nodeRedis && has("getSentinelNode", "function")) {
+      throw new InvalidOptionError(
+        "client",
+        "is a node-redis Sentinel client, which the store does not support: pass sentinels and sentinelName, or a node-redis client or cluster",
+      );
+    }
+    if (nodeRedis && has("nodeClient", "function") && Array.isArray((client as NodeRedisCluster).masters)) {
+      return { library: "node-redis-cluster", cluster: client as NodeRedisCluster };
+    }
+    if (nodeRedis && !has("nodeClient", "function")) {
+      return { library: "node-redis", client: client as NodeRedisClient };
+    }
   }
-  return client as Redis | Cluster;
+  throw new InvalidOptionError(
+    "client",
+    "must be an ioredis Redis or Cluster instance, or a node-redis client (createClient) or cluster (createCluster)",
+  );
 }
 
 function resolvePrefix(value: unknown): string {

@@ -1,15 +1,19 @@
-import type { Cluster, Redis } from "ioredis";
 import { InvalidArgumentError, UnsupportedOperationError } from "../../core/errors.js";
 import type { SessionStore, StoredSession } from "../../core/session-store.js";
 import { createCommandRunner } from "./command-runner.js";
-import { openConnection } from "./connection.js";
+import type { RedisDriver } from "./driver.js";
+import { ioredisClientDriver, openIoredisDriver } from "./ioredis-driver.js";
 import { keyLayout } from "./keys.js";
+import { nodeRedisDriver } from "./node-redis-driver.js";
 import { createRedisRecords } from "./redis-records.js";
-import { type RedisStoreOptions, resolveRedisStoreOptions } from "./redis-store-options.js";
-import { defineStoreScripts } from "./scripts.js";
+import {
+  type RedisStoreOptions,
+  type ResolvedRedisStoreOptions,
+  resolveRedisStoreOptions,
+} from "./redis-store-options.js";
+import { storeScripts } from "./scripts.js";
 import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.js";
 
-const CLUSTER_SLOTS = 16_384;
 /** Most ids removed from an index by one script call: Redis runs one script at a time. */
 const INDEX_BATCH = 1000;
 /**
@@ -25,21 +29,26 @@ const INDEX_PRUNE_THRESHOLD = 32;
  * for what each script makes atomic.
  *
  * Every call is bounded by `commandTimeoutMs` and fails fast with StoreUnavailableError while Redis is
- * unreachable; ioredis reconnects in the background, so the store recovers by itself. At start-up, call
- * `ping()` until it resolves to wait for the first connection.
+ * unreachable; the client reconnects in the background, so the store recovers by itself. At start-up,
+ * call `ping()` until it resolves to wait for the first connection. It runs on ioredis (a client it
+ * creates from `url`, `clusterNodes` or `sentinels`, or yours) or on your node-redis client: see
+ * `driver.ts`.
  *
  * @example
  * const store = createRedisStore({ url: process.env.REDIS_URL ?? "redis://localhost:6379" });
  * await store.ping(); // throws StoreUnavailableError until Redis answers
  * const sessions = createSessionManager({ store });
+ *
+ * // On a node-redis client you connect, configure and close yourself:
+ * const client = await createClient({ url }).on("error", log).connect();
+ * const borrowed = createRedisStore({ client });
  */
 export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const resolved = resolveRedisStoreOptions(options);
-  const connection = openConnection(resolved);
-  const { client } = connection;
-  const scripts = defineStoreScripts(client);
+  const driver = openDriver(resolved);
+  const scripts = storeScripts(driver);
   const keys = keyLayout(resolved.keyPrefix);
-  const run = createCommandRunner(connection, resolved.commandTimeoutMs);
+  const run = createCommandRunner(driver, resolved.commandTimeoutMs);
   /** Failures of clean-up steps that do not change an operation's outcome go to the log, if any. */
   const report = (error: unknown): void => {
     if (error instanceof Error) resolved.onError?.(error);
@@ -78,7 +87,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     if (written.status === "fulfilled" && indexed.status === "fulfilled") return indexed.value;
     // A session missing from its user's index would survive "log out everywhere": never leave one.
     if (written.status === "fulfilled") {
-      await run(operation, () => client.del(keys.session(session.id))).catch(report);
+      await run(operation, () => driver.del(keys.session(session.id))).catch(report);
     }
     if (indexed.status === "fulfilled") {
       await run(operation, () =>
@@ -115,14 +124,14 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     const index = keys.userIndex(userId);
     const ids = await run("prune", () => scripts.listIndex(index, now));
     // One EXISTS per key, all in flight at once: on a Cluster they live on different masters.
-    const exists = await Promise.all(ids.map((id) => run("prune", () => client.exists(keys.session(id)))));
+    const exists = await Promise.all(ids.map((id) => run("prune", () => driver.exists(keys.session(id)))));
     const gone = ids.filter((_, i) => exists[i] === 0);
     if (gone.length > 0) await unindex("prune", index, now, gone);
   };
 
   const store = {
-    kind: connection.kind,
-    records: createRedisRecords(client, scripts, keys, run),
+    kind: driver.kind,
+    records: createRedisRecords(driver, scripts, keys, run),
 
     async create(session, policy) {
       const indexSize = await write("create", session, policy.now, policy.idleTimeoutMs);
@@ -195,7 +204,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       const ids = await run("listByUser", () => scripts.listIndex(index, now));
       // One command per session, all in flight at once: on a Cluster they go to different masters.
       const hashes = await Promise.all(
-        ids.map((id) => run("listByUser", () => client.hgetall(keys.session(id)))),
+        ids.map((id) => run("listByUser", () => driver.hgetall(keys.session(id)))),
       );
       const live: StoredSession[] = [];
       const gone: string[] = [];
@@ -223,7 +232,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       );
       // One DEL per key (a multi-key DEL fails across Cluster slots), all in flight at once.
       const results = await Promise.allSettled(
-        ids.map((id) => run("destroyByUser", () => client.del(keys.session(id)))),
+        ids.map((id) => run("destroyByUser", () => driver.del(keys.session(id)))),
       );
       const done = ids.filter((_, i) => results[i]?.status === "fulfilled");
       if (done.length > 0) {
@@ -236,16 +245,17 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     },
 
     async ping() {
-      if (client.isCluster && client.status === "ready") {
-        const masters = await run("ping", async () => clusterMasters(client as Cluster));
-        await Promise.all(masters.map((node) => run("ping", () => node.ping())));
+      if (driver.clusterReady()) {
+        // Every slot's master must answer: a Cluster missing one serves some sessions and not others.
+        const masters = await run("ping", () => driver.clusterMasters());
+        await Promise.all(masters.map((master) => run("ping", () => master.ping())));
         return;
       }
-      await run("ping", () => client.ping());
+      await run("ping", () => driver.ping());
     },
 
     async close() {
-      await connection.close();
+      await driver.close();
     },
   } satisfies SessionStore;
   return store;
@@ -260,27 +270,10 @@ function integerStep(field: string, by: unknown): number {
   return by;
 }
 
-/**
- * The connected master of every hash slot. Throws when a slot has no master or its master is not
- * connected: the Cluster then answers for some sessions and not others, which is not "ready".
- */
-function clusterMasters(cluster: Cluster): Redis[] {
-  const connected = new Map(
-    cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]),
-  );
-  const owners = new Set<string>();
-  let covered = 0;
-  for (const nodes of cluster.slots) {
-    const master = nodes?.[0];
-    if (master === undefined) continue;
-    covered += 1;
-    owners.add(master);
-  }
-  if (covered < CLUSTER_SLOTS)
-    throw new Error(`only ${covered} of ${CLUSTER_SLOTS} hash slots have a master`);
-  return [...owners].map((key) => {
-    const node = connected.get(key);
-    if (!node) throw new Error(`the master ${key} is not connected`);
-    return node;
-  });
+/** The driver for the client library the options name (ioredis is loaded only when needed). */
+function openDriver(options: ResolvedRedisStoreOptions): RedisDriver {
+  if (options.mode !== "client") return openIoredisDriver(options);
+  const { client } = options;
+  if (client.library === "ioredis") return ioredisClientDriver(client.client, options.onError);
+  return nodeRedisDriver(client, options.commandTimeoutMs, options.onError);
 }

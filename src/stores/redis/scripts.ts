@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from "ioredis";
+import type { RedisDriver } from "./driver.js";
 
 /**
  * The store's Lua scripts. Each one exists because its steps must happen atomically on the server, and
@@ -277,11 +277,16 @@ end
 return count
 `;
 
-type ScriptArgument = string | number;
+/** An ARGV value: numbers are sent as their decimal string. */
+export type ScriptArgument = string | number;
 /** A script call: its one key, then its ARGV. */
 export type ScriptCall<T> = (key: string, ...args: ScriptArgument[]) => Promise<T>;
 
-/** The scripts as typed functions of the client (see `defineStoreScripts`). */
+/**
+ * The scripts as typed functions. The reply types are what Lua's replies become in RESP2 (and in
+ * RESP3, since the scripts never call `redis.setresp`): a Lua string a string, a number an integer,
+ * a table an array, false nil (null).
+ */
 export interface StoreScripts {
   loadSession: ScriptCall<string | null>;
   writeSession: ScriptCall<number>;
@@ -295,7 +300,11 @@ export interface StoreScripts {
   hitCounter: ScriptCall<number>;
 }
 
-const SOURCES: Record<keyof StoreScripts, string> = {
+/** The name of a store script, as the drivers know it. */
+export type ScriptName = keyof StoreScripts;
+
+/** The Lua source of every script, by name. */
+export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
   loadSession: LOAD_SESSION,
   writeSession: WRITE_SESSION,
   updateSession: UPDATE_SESSION,
@@ -308,19 +317,11 @@ const SOURCES: Record<keyof StoreScripts, string> = {
   hitCounter: HIT_COUNTER,
 };
 
-/**
- * Defines the scripts on the client with ioredis `defineCommand`: each call is an EVALSHA, and on
- * NOSCRIPT (a restarted server, a new Cluster node) ioredis sends the script once with EVAL.
- * Command names carry a `latchkey` prefix so they cannot clash with the caller's own.
- */
-export function defineStoreScripts(client: Redis | Cluster): StoreScripts {
-  const commands = client as unknown as Record<string, ScriptCall<unknown>>;
-  const scripts: Partial<Record<keyof StoreScripts, ScriptCall<unknown>>> = {};
-  for (const [name, lua] of Object.entries(SOURCES) as [keyof StoreScripts, string][]) {
-    const command = `latchkey${name[0]?.toUpperCase()}${name.slice(1)}`;
-    client.defineCommand(command, { numberOfKeys: 1, lua });
-    const call = commands[command] as ScriptCall<unknown>;
-    scripts[name] = (key, ...args) => call.call(client, key, ...args);
+/** The scripts as typed functions that run on `driver` (each call: one EVALSHA on its key). */
+export function storeScripts(driver: Pick<RedisDriver, "runScript">): StoreScripts {
+  const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
+  for (const name of Object.keys(SCRIPT_SOURCES) as ScriptName[]) {
+    scripts[name] = (key, ...args) => driver.runScript(name, key, args);
   }
   return scripts as StoreScripts;
 }

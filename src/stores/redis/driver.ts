@@ -1,0 +1,66 @@
+import type { ScriptArgument, ScriptName } from "./scripts.js";
+
+/** What `store.kind` says: one server, a Cluster, or a master found through Sentinel. */
+export type RedisStoreKind = "redis" | "redis-cluster" | "redis-sentinel";
+
+/** One master of a Cluster, for `ping()`: every hash slot's master must answer. */
+export interface ClusterMaster {
+  /** `host:port`, to say which master failed. */
+  readonly address: string;
+  ping(): Promise<unknown>;
+}
+
+/**
+ * What the store needs of a Redis client library: the store, its records and the command runner use
+ * only this, never ioredis or node-redis directly. One implementation per library
+ * (`ioredis-driver.ts`, `node-redis-driver.ts`). Every call is one command (or one script) on ONE key,
+ * so that it can be routed to the master of that key's slot on a Cluster.
+ */
+export interface RedisDriver {
+  readonly kind: RedisStoreKind;
+  /** Whether connections use TLS (to explain failures that mean "TLS on one side only"). */
+  readonly tls: boolean;
+  /**
+   * True when every call is bounded by the command timeout without the runner's guard timer, queued
+   * ones included (see `command-runner.ts`).
+   */
+  readonly boundsCommands: boolean;
+  /** Runs a store script (`scripts.ts`) on `key`: EVALSHA, and EVAL once on NOSCRIPT. */
+  runScript(name: ScriptName, key: string, args: readonly ScriptArgument[]): Promise<unknown>;
+  del(key: string): Promise<number>;
+  exists(key: string): Promise<number>;
+  /** The hash at `key`, `{}` when there is none. */
+  hgetall(key: string): Promise<Record<string, string>>;
+  get(key: string): Promise<string | null>;
+  /** PING on the client (on a Cluster: on any one node). */
+  ping(): Promise<unknown>;
+  /** True for a Cluster client that knows its slot map: then `ping()` pings every master instead. */
+  clusterReady(): boolean;
+  /**
+   * The master of every hash slot. Throws when a slot has no master or its master is not connected:
+   * the Cluster then answers for some sessions and not others, which is not "ready".
+   */
+  clusterMasters(): Promise<readonly ClusterMaster[]>;
+  /**
+   * Why calls must fail at once, or undefined when they may be sent: the store is closed, or the
+   * connection is known to be down.
+   */
+  offlineReason(): string | undefined;
+  /** The last connection error the client reported since the last call that succeeded, if heard. */
+  lastError(): Error | undefined;
+  /** A call succeeded: earlier connection errors are history. */
+  clearLastError(): void;
+  /** Quits an owned client (bounded in time) or detaches from a caller's client, which stays open. */
+  close(): Promise<void>;
+}
+
+/** A call that got no reply within the command timeout (from a driver that bounds calls itself). */
+export class CommandTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no reply within ${timeoutMs} ms`);
+    this.name = "CommandTimeoutError";
+  }
+}
+
+/** Number of hash slots of a Redis Cluster. */
+export const CLUSTER_SLOTS = 16_384;

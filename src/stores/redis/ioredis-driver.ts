@@ -1,0 +1,226 @@
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
+import { CLUSTER_SLOTS, type ClusterMaster, type RedisDriver, type RedisStoreKind } from "./driver.js";
+import { requireOptionalPeer } from "./optional-peer.js";
+import type { Credentials, ResolvedRedisStoreOptions } from "./redis-store-options.js";
+import { SCRIPT_SOURCES, type ScriptCall, type ScriptName } from "./scripts.js";
+
+/** The options that make the store create its own ioredis client. */
+type OwnedClientOptions = Extract<ResolvedRedisStoreOptions, { mode: "standalone" | "cluster" | "sentinel" }>;
+
+/** Reconnect backoff: 50 ms, 100 ms, ... at most 2 s between attempts, forever. */
+const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 2000);
+const QUIT_TIMEOUT_MS = 1000;
+const OFFLINE_STATUSES: ReadonlySet<string> = new Set(["reconnecting", "close", "end", "disconnecting"]);
+const OPTION_OF_MODE = { standalone: "url", cluster: "clusterNodes", sentinel: "sentinels" } as const;
+
+/**
+ * Opens the ioredis connection the options describe, loading ioredis only now (an optional peer:
+ * without it, InvalidOptionError names the option). Owned clients are set up so that no call can hang:
+ * - `commandTimeout`: every reply is awaited at most `commandTimeoutMs`;
+ * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`: when the connection drops,
+ *   queued and in-flight commands fail at once and are never replayed later (a replayed HINCRBY would
+ *   count twice), while ioredis keeps reconnecting in the background with `reconnectDelay`;
+ * - the offline queue stays on only so that calls made while the first connection is being set up wait
+ *   for it (bounded by the command timeout) instead of failing; once the connection is known to be
+ *   down, `offlineReason()` makes calls fail without being queued.
+ * - `enableReadyCheck: false`: no INFO on connect, so an ACL user needs no `@dangerous` commands.
+ */
+export function openIoredisDriver(options: OwnedClientOptions): RedisDriver {
+  const ioredis = requireOptionalPeer<typeof import("ioredis")>(
+    "ioredis",
+    OPTION_OF_MODE[options.mode],
+    "or pass a connected node-redis client as client",
+  );
+  const errors = errorRecorder(options.onError);
+  const common: RedisOptions = {
+    connectTimeout: options.connectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    enableOfflineQueue: true,
+    enableReadyCheck: false,
+  };
+  let client: Redis | Cluster;
+  if (options.mode === "standalone") {
+    client = new ioredis.Redis({
+      ...common,
+      ...options.node,
+      ...credentialsOf(options.credentials),
+      db: options.db,
+      retryStrategy: reconnectDelay,
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
+  } else if (options.mode === "sentinel") {
+    client = new ioredis.Redis({
+      ...common,
+      sentinels: options.sentinels,
+      name: options.sentinelName,
+      ...credentialsOf(options.credentials),
+      db: options.db,
+      retryStrategy: reconnectDelay,
+      sentinelRetryStrategy: reconnectDelay,
+      ...(options.sentinelPassword === undefined ? {} : { sentinelPassword: options.sentinelPassword }),
+      ...(options.tls ? { tls: options.tls, enableTLSForSentinelMode: true } : {}),
+    });
+  } else {
+    const clusterOptions: ClusterOptions = {
+      redisOptions: {
+        ...common,
+        ...credentialsOf(options.credentials),
+        ...(options.tls ? { tls: options.tls } : {}),
+      },
+      enableOfflineQueue: true,
+      clusterRetryStrategy: reconnectDelay,
+      slotsRefreshTimeout: options.connectTimeoutMs,
+      // Connect to the names the cluster announces as they are: with TLS (ElastiCache), resolving them
+      // to IP addresses first would make certificate checks fail.
+      dnsLookup: (address, callback) => callback(null, address),
+    };
+    client = new ioredis.Cluster(options.nodes, clusterOptions);
+    client.on("node error", errors.record);
+  }
+  // Without a listener ioredis prints every connection error; the store reports them through calls.
+  client.on("error", errors.record);
+
+  let closed = false;
+  return {
+    ...commandsOf(client, () => closed, errors),
+    tls: options.tls !== undefined,
+    // A Cluster queues commands while it has no slot map, beyond its commandTimeout.
+    boundsCommands: !client.isCluster,
+    async close() {
+      if (closed) return;
+      closed = true;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.quit().catch(() => undefined),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      client.disconnect();
+    },
+  };
+}
+
+/**
+ * A driver on a caller's ioredis `Redis` or `Cluster`, used as configured. The caller owns the client
+ * and its error handling: the store listens to its errors only when asked to report them (`onError`),
+ * and `close()` leaves the client open. The client may have no `commandTimeout`, so the command
+ * runner bounds every call itself.
+ */
+export function ioredisClientDriver(client: Redis | Cluster, onError?: (error: Error) => void): RedisDriver {
+  const errors = errorRecorder(onError);
+  if (onError) client.on("error", errors.record);
+  let closed = false;
+  return {
+    ...commandsOf(client, () => closed, errors),
+    tls: usesTLS(client),
+    boundsCommands: false,
+    async close() {
+      closed = true;
+      if (onError) client.off("error", errors.record);
+    },
+  };
+}
+
+/** The last connection error, and the caller's `onError`. */
+function errorRecorder(onError: ((error: Error) => void) | undefined) {
+  let last: Error | undefined;
+  return {
+    record: (error: Error): void => {
+      // ioredis also reports the set-up commands it drops with a lost connection (AUTH, CLIENT SETINFO)
+      // as MaxRetriesPerRequestError: the connection error reported before it says why (ECONNRESET).
+      if (error.name !== "MaxRetriesPerRequestError" || last === undefined) last = error;
+      onError?.(error);
+    },
+    last: () => last,
+    clear: () => {
+      last = undefined;
+    },
+  };
+}
+
+/** The parts of a driver that are the same for an owned and a caller's client. */
+function commandsOf(
+  client: Redis | Cluster,
+  isClosed: () => boolean,
+  errors: ReturnType<typeof errorRecorder>,
+): Omit<RedisDriver, "tls" | "boundsCommands" | "close"> {
+  const scripts = defineStoreScripts(client);
+  return {
+    kind: kindOf(client),
+    runScript: (name, key, args) => (scripts[name] as ScriptCall<unknown>)(key, ...args),
+    del: (key) => client.del(key),
+    exists: (key) => client.exists(key),
+    hgetall: (key) => client.hgetall(key),
+    get: (key) => client.get(key),
+    ping: () => client.ping(),
+    clusterReady: () => client.isCluster && client.status === "ready",
+    clusterMasters: async () => clusterMasters(client as Cluster),
+    offlineReason: () => (isClosed() ? "the store is closed" : offline(client)),
+    lastError: errors.last,
+    clearLastError: errors.clear,
+  };
+}
+
+/**
+ * Defines the scripts on the client with ioredis `defineCommand`: each call is an EVALSHA, and on
+ * NOSCRIPT (a restarted server, a new Cluster node) ioredis sends the script once with EVAL.
+ * Command names carry a `latchkey` prefix so they cannot clash with the caller's own.
+ */
+function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ScriptCall<unknown>> {
+  const commands = client as unknown as Record<string, ScriptCall<unknown>>;
+  const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
+  for (const [name, lua] of Object.entries(SCRIPT_SOURCES) as [ScriptName, string][]) {
+    const command = `latchkey${name[0]?.toUpperCase()}${name.slice(1)}`;
+    client.defineCommand(command, { numberOfKeys: 1, lua });
+    const call = commands[command] as ScriptCall<unknown>;
+    scripts[name] = (key, ...args) => call.call(client, key, ...args);
+  }
+  return scripts as Record<ScriptName, ScriptCall<unknown>>;
+}
+
+/** The connected master of every hash slot, or an error saying which slot or master is missing. */
+function clusterMasters(cluster: Cluster): ClusterMaster[] {
+  const connected = new Map(
+    cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]),
+  );
+  const owners = new Set<string>();
+  let covered = 0;
+  for (const nodes of cluster.slots) {
+    const master = nodes?.[0];
+    if (master === undefined) continue;
+    covered += 1;
+    owners.add(master);
+  }
+  if (covered < CLUSTER_SLOTS)
+    throw new Error(`only ${covered} of ${CLUSTER_SLOTS} hash slots have a master`);
+  return [...owners].map((address) => {
+    const node = connected.get(address);
+    if (!node) throw new Error(`the master ${address} is not connected`);
+    return { address, ping: () => node.ping() };
+  });
+}
+
+function offline(client: Redis | Cluster): string | undefined {
+  return OFFLINE_STATUSES.has(client.status)
+    ? `not connected (ioredis status "${client.status}")`
+    : undefined;
+}
+
+function kindOf(client: Redis | Cluster): RedisStoreKind {
+  if (client.isCluster) return "redis-cluster";
+  const sentinels = (client as Redis).options?.sentinels;
+  return Array.isArray(sentinels) && sentinels.length > 0 ? "redis-sentinel" : "redis";
+}
+
+function usesTLS(client: Redis | Cluster): boolean {
+  const options = client.isCluster ? (client as Cluster).options.redisOptions : (client as Redis).options;
+  return options?.tls !== undefined;
+}
+
+function credentialsOf(credentials: Credentials): Pick<RedisOptions, "username" | "password"> {
+  return { ...credentials };
+}

@@ -1,0 +1,239 @@
+import { createHash } from "node:crypto";
+import { CLUSTER_SLOTS, type ClusterMaster, CommandTimeoutError, type RedisDriver } from "./driver.js";
+import { SCRIPT_SOURCES, type ScriptName } from "./scripts.js";
+
+/**
+ * The per-command options of node-redis v5/v6 the store passes. `abortSignal` takes a command out of
+ * the client's queue while it is not yet written (node-redis ignores it once the command is on the
+ * wire); an empty `typeMapping` asks for the default reply types (strings, numbers, arrays) whatever
+ * the client's own mapping is (e.g. Buffers).
+ */
+export interface NodeRedisCommandOptions {
+  abortSignal?: AbortSignal;
+  typeMapping?: Record<string, never>;
+}
+
+/**
+ * The part of a node-redis v5/v6 client (`createClient()`) the store uses. Declared here rather than
+ * imported, so that the store's types do not need the `redis` package.
+ */
+export interface NodeRedisClient {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  sendCommand(args: readonly string[], options?: NodeRedisCommandOptions): Promise<unknown>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** A node of a node-redis cluster's slot map. */
+export interface NodeRedisClusterNode {
+  readonly address: string;
+}
+
+/** The part of a node-redis v5/v6 cluster (`createCluster()`) the store uses. */
+export interface NodeRedisCluster {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  readonly masters: readonly NodeRedisClusterNode[];
+  readonly slots: readonly ({ readonly master: NodeRedisClusterNode } | undefined)[];
+  /** The client of one node, connecting it when needed. */
+  nodeClient(node: NodeRedisClusterNode): NodeRedisClient | Promise<NodeRedisClient>;
+  /** A command routed to the master of `firstKey`'s slot (following MOVED and ASK). */
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: readonly string[],
+    options?: NodeRedisCommandOptions,
+  ): Promise<unknown>;
+  on(event: "error" | "node-error", listener: (error: Error) => void): unknown;
+  off(event: "error" | "node-error", listener: (error: Error) => void): unknown;
+}
+
+/** A caller's node-redis client or cluster, as told apart by `redis-store-options.ts`. */
+export type NodeRedisTarget =
+  | { library: "node-redis"; client: NodeRedisClient }
+  | { library: "node-redis-cluster"; cluster: NodeRedisCluster };
+
+/** Options every reply is read with (see NodeRedisCommandOptions). */
+const DEFAULT_TYPES: Record<string, never> = {};
+
+/** EVALSHA needs each script's SHA-1, which Redis computes the same way. */
+const SHAS = Object.fromEntries(
+  Object.entries(SCRIPT_SOURCES).map(([name, lua]) => [name, createHash("sha1").update(lua).digest("hex")]),
+) as Record<ScriptName, string>;
+
+/**
+ * A driver on a caller's node-redis client or cluster, created and connected by the caller, who also
+ * chooses its reconnect strategy and closes it (`close()` leaves it open). The guarantees are those of
+ * the ioredis driver:
+ * - every call is bounded by `commandTimeoutMs` here, including a cluster's waits for a node's
+ *   connection or a new slot map; when the time is up the command is aborted, which takes it out of
+ *   node-redis's queue if it is not written yet, so a call reported as failed cannot run later (one
+ *   already written may have reached Redis, as with any client);
+ * - while the client is not ready, calls fail at once (`offlineReason`) instead of waiting in its
+ *   offline queue; node-redis rejects in-flight commands when a connection drops and never resends
+ *   them, so an increment is not replayed after a reconnect;
+ * - the same Lua scripts, one EVALSHA per call (EVAL once after NOSCRIPT).
+ * The store sends raw commands, so a node-redis `keyPrefix` does not apply: use `keyPrefix` instead.
+ */
+export function nodeRedisDriver(
+  target: NodeRedisTarget,
+  commandTimeoutMs: number,
+  onError?: (error: Error) => void,
+): RedisDriver {
+  let last: Error | undefined;
+  let closed = false;
+  const record = (error: Error): void => {
+    last = error;
+    onError?.(error);
+  };
+  const isCluster = target.library === "node-redis-cluster";
+  const state = isCluster ? target.cluster : target.client;
+  const send: (key: string | undefined, args: readonly string[], signal: AbortSignal) => Promise<unknown> =
+    isCluster
+      ? (key, args, signal) =>
+          target.cluster.sendCommand(key, false, args, { abortSignal: signal, typeMapping: DEFAULT_TYPES })
+      : (_key, args, signal) =>
+          target.client.sendCommand(args, { abortSignal: signal, typeMapping: DEFAULT_TYPES });
+
+  /** Runs `call` with a signal that is aborted, and a rejection, when the command timeout is up. */
+  const bounded = <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => {
+        // Aborting first removes a command that is still queued; the rejection below wins the race
+        // with node-redis's AbortError.
+        controller.abort();
+        reject(new CommandTimeoutError(commandTimeoutMs));
+      }, commandTimeoutMs);
+      const settle = (reply: T) => {
+        clearTimeout(timer);
+        resolve(reply);
+      };
+      const fail = (error: unknown) => {
+        clearTimeout(timer);
+        reject(describe(error));
+      };
+      try {
+        call(controller.signal).then(settle, fail);
+      } catch (error) {
+        fail(error);
+      }
+    });
+  const command = (key: string | undefined, ...args: string[]) =>
+    bounded((signal) => send(key, args, signal));
+
+  if (onError) {
+    state.on("error", record);
+    if (isCluster) target.cluster.on("node-error", record);
+  }
+  return {
+    kind: isCluster ? "redis-cluster" : "redis",
+    tls: usesTLS(state),
+    boundsCommands: true,
+
+    runScript(name, key, args) {
+      const argv = ["1", key, ...args.map(String)];
+      return bounded(async (signal) => {
+        try {
+          return await send(key, ["EVALSHA", SHAS[name], ...argv], signal);
+        } catch (error) {
+          // A restarted server or a new Cluster node has an empty script cache.
+          if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+          return send(key, ["EVAL", SCRIPT_SOURCES[name], ...argv], signal);
+        }
+      });
+    },
+    del: (key) => command(key, "DEL", key) as Promise<number>,
+    exists: (key) => command(key, "EXISTS", key) as Promise<number>,
+    hgetall: (key) => command(key, "HGETALL", key).then(hashOf),
+    get: (key) => command(key, "GET", key) as Promise<string | null>,
+    ping: () => command(undefined, "PING"),
+    clusterReady: () => isCluster && target.cluster.isReady,
+    clusterMasters: async () => {
+      if (!isCluster) throw new Error("not a cluster");
+      return clusterMasters(target.cluster, bounded);
+    },
+    offlineReason() {
+      if (closed) return "the store is closed";
+      const what = isCluster ? "node-redis cluster" : "node-redis client";
+      if (!state.isOpen) return `the ${what} is closed (or was never connected)`;
+      if (!state.isReady) return `not connected (the ${what} is not ready)`;
+      return undefined;
+    },
+    lastError: () => last,
+    clearLastError: () => {
+      last = undefined;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (onError) {
+        state.off("error", record);
+        if (isCluster) target.cluster.off("node-error", record);
+      }
+    },
+  };
+}
+
+/** The master of every hash slot, each pinged on its own node client. */
+function clusterMasters(
+  cluster: NodeRedisCluster,
+  bounded: <T>(call: (signal: AbortSignal) => Promise<T>) => Promise<T>,
+): ClusterMaster[] {
+  const owners = new Map<string, NodeRedisClusterNode>();
+  let covered = 0;
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+    const master = cluster.slots[slot]?.master;
+    if (master === undefined) continue;
+    covered += 1;
+    owners.set(master.address, master);
+  }
+  if (covered < CLUSTER_SLOTS)
+    throw new Error(`only ${covered} of ${CLUSTER_SLOTS} hash slots have a master`);
+  return [...owners.values()].map((master) => ({
+    address: master.address,
+    ping: () =>
+      bounded(async (signal) => {
+        const client = await cluster.nodeClient(master);
+        // A node client that is reconnecting would queue the PING until the timeout: say so now.
+        if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
+        return client.sendCommand(["PING"], { abortSignal: signal, typeMapping: DEFAULT_TYPES });
+      }).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        if (message.includes(master.address)) throw error;
+        throw new Error(`the master ${master.address} failed: ${message}`, { cause: error });
+      }),
+  }));
+}
+
+/** HGETALL's reply: a flat array in RESP2, a map (an object by default) in RESP3. */
+function hashOf(reply: unknown): Record<string, string> {
+  if (Array.isArray(reply)) {
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) hash[String(reply[i])] = String(reply[i + 1]);
+    return hash;
+  }
+  if (reply instanceof Map) return Object.fromEntries([...reply].map(([k, v]) => [String(k), String(v)]));
+  return { ...(reply as Record<string, string>) };
+}
+
+/**
+ * node-redis's TimeoutError (its own command timeout, shorter than ours) has an empty message: name
+ * it, so that the store's error says what happened.
+ */
+function describe(error: unknown): unknown {
+  if (error instanceof Error && error.message === "") {
+    return new Error(`${error.constructor.name} (node-redis)`, { cause: error });
+  }
+  return error;
+}
+
+/** Whether the client connects with TLS (`socket.tls`, or a rediss:// URL), for the runner's hints. */
+function usesTLS(state: unknown): boolean {
+  const options = (state as { options?: { socket?: { tls?: unknown }; url?: string; defaults?: unknown } })
+    .options;
+  if (options?.socket?.tls === true || options?.url?.startsWith("rediss:")) return true;
+  const defaults = options?.defaults as { socket?: { tls?: unknown } } | undefined;
+  return defaults?.socket?.tls === true;
+}
