@@ -1,4 +1,5 @@
 import { after, before } from "node:test";
+import { createCluster } from "redis";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import { dumpRedis } from "../harness/redis-dump.js";
 import { type RedisClusterHandle, startRedisCluster } from "../harness/redis-servers.js";
@@ -19,4 +20,22 @@ runSessionStoreConformance("redis cluster", async () => {
   const store = createRedisStore({ clusterNodes: urls });
   await store.ping();
   return { store, dump: () => dumpRedis(urls), cleanup: () => store.close() };
+});
+
+// The same contract on a node-redis cluster the caller created and connected: every call routed by its
+// one key to that key's master.
+runSessionStoreConformance("redis cluster via a node-redis cluster", async () => {
+  if (!cluster) throw new Error("the cluster was not started");
+  const { urls } = cluster;
+  const client = await createCluster({ rootNodes: [{ url: urls[0] as string }] }).connect();
+  const store = createRedisStore({ client, keyPrefix: "nr:" });
+  await store.ping();
+  return {
+    store,
+    dump: () => dumpRedis(urls),
+    cleanup: async () => {
+      await store.close();
+      client.destroy();
+    },
+  };
 });

@@ -1,4 +1,5 @@
 import { after, before } from "node:test";
+import { createClient } from "redis";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import { dumpRedis } from "../harness/redis-dump.js";
 import { type RedisServerHandle, startRedisServer } from "../harness/redis-servers.js";
@@ -33,3 +34,21 @@ runSessionStoreConformance(
   },
   { userIndex: false },
 );
+
+// The same contract on a node-redis client the caller created and connected (and closes: the store
+// leaves it open), under its own key prefix.
+runSessionStoreConformance("redis via a node-redis client", async () => {
+  if (!server) throw new Error("the redis-server was not started");
+  const { url } = server;
+  const client = await createClient({ url }).connect();
+  const store = createRedisStore({ client, keyPrefix: "nr:" });
+  await store.ping();
+  return {
+    store,
+    dump: () => dumpRedis([url]),
+    cleanup: async () => {
+      await store.close();
+      client.destroy();
+    },
+  };
+});

@@ -20,7 +20,7 @@ export interface NodeRedisCommandOptions {
 export interface NodeRedisClient {
   readonly isOpen: boolean;
   readonly isReady: boolean;
-  sendCommand(args: readonly string[], options?: NodeRedisCommandOptions): Promise<unknown>;
+  sendCommand(args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
   on(event: "error", listener: (error: Error) => void): unknown;
   off(event: "error", listener: (error: Error) => void): unknown;
 }
@@ -33,7 +33,8 @@ export interface NodeRedisClusterNode {
 /** The part of a node-redis v5/v6 cluster (`createCluster()`) the store uses. */
 export interface NodeRedisCluster {
   readonly isOpen: boolean;
-  readonly isReady: boolean;
+  /** v6 only: true once the slot map is known. v5 has only `isOpen` (true while it discovers, too). */
+  readonly isReady?: boolean;
   readonly masters: readonly NodeRedisClusterNode[];
   readonly slots: readonly ({ readonly master: NodeRedisClusterNode } | undefined)[];
   /** The client of one node, connecting it when needed. */
@@ -42,7 +43,7 @@ export interface NodeRedisCluster {
   sendCommand(
     firstKey: string | undefined,
     isReadonly: boolean | undefined,
-    args: readonly string[],
+    args: string[],
     options?: NodeRedisCommandOptions,
   ): Promise<unknown>;
   on(event: "error" | "node-error", listener: (error: Error) => void): unknown;
@@ -89,12 +90,14 @@ export function nodeRedisDriver(
   };
   const isCluster = target.library === "node-redis-cluster";
   const state = isCluster ? target.cluster : target.client;
-  const send: (key: string | undefined, args: readonly string[], signal: AbortSignal) => Promise<unknown> =
-    isCluster
-      ? (key, args, signal) =>
-          target.cluster.sendCommand(key, false, args, { abortSignal: signal, typeMapping: DEFAULT_TYPES })
-      : (_key, args, signal) =>
-          target.client.sendCommand(args, { abortSignal: signal, typeMapping: DEFAULT_TYPES });
+  const ready = isCluster
+    ? () => target.cluster.isReady ?? (target.cluster.isOpen && target.cluster.masters.length > 0)
+    : () => target.client.isReady;
+  const send: (key: string | undefined, args: string[], signal: AbortSignal) => Promise<unknown> = isCluster
+    ? (key, args, signal) =>
+        target.cluster.sendCommand(key, false, args, { abortSignal: signal, typeMapping: DEFAULT_TYPES })
+    : (_key, args, signal) =>
+        target.client.sendCommand(args, { abortSignal: signal, typeMapping: DEFAULT_TYPES });
 
   /** Runs `call` with a signal that is aborted, and a rejection, when the command timeout is up. */
   const bounded = <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> =>
@@ -149,7 +152,7 @@ export function nodeRedisDriver(
     hgetall: (key) => command(key, "HGETALL", key).then(hashOf),
     get: (key) => command(key, "GET", key) as Promise<string | null>,
     ping: () => command(undefined, "PING"),
-    clusterReady: () => isCluster && target.cluster.isReady,
+    clusterReady: () => isCluster && ready(),
     clusterMasters: async () => {
       if (!isCluster) throw new Error("not a cluster");
       return clusterMasters(target.cluster, bounded);
@@ -158,7 +161,7 @@ export function nodeRedisDriver(
       if (closed) return "the store is closed";
       const what = isCluster ? "node-redis cluster" : "node-redis client";
       if (!state.isOpen) return `the ${what} is closed (or was never connected)`;
-      if (!state.isReady) return `not connected (the ${what} is not ready)`;
+      if (!ready()) return `not connected (the ${what} is not ready)`;
       return undefined;
     },
     lastError: () => last,

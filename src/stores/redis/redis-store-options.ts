@@ -288,7 +288,8 @@ function resolveSentinels(options: RedisStoreOptions, tls: ConnectionOptions | u
 
 /**
  * Tells the client libraries apart by what they have: ioredis clients `defineCommand`; node-redis
- * clients `sendCommand` and `isReady`, and a node-redis cluster `nodeClient` and `masters` as well.
+ * clients `sendCommand`, `isOpen` and `isReady`; a node-redis cluster `sendCommand`, `isOpen`,
+ * `nodeClient` and `masters`.
  */
 function resolveClient(client: unknown): CallerClient {
   const has = (name: string, type: string) =>
@@ -297,7 +298,7 @@ function resolveClient(client: unknown): CallerClient {
     if (has("defineCommand", "function") && has("evalsha", "function")) {
       return { library: "ioredis", client: client as Redis | Cluster };
     }
-    const nodeRedis = has("sendCommand", "function") && has("isReady", "boolean") && has("isOpen", "boolean");
+    const nodeRedis = has("sendCommand", "function") && has("isOpen", "boolean");
     if (nodeRedis && has("getSentinelNode", "function")) {
       throw new InvalidOptionError(
         "client",
@@ -307,7 +308,8 @@ function resolveClient(client: unknown): CallerClient {
     if (nodeRedis && has("nodeClient", "function") && Array.isArray((client as NodeRedisCluster).masters)) {
       return { library: "node-redis-cluster", cluster: client as NodeRedisCluster };
     }
-    if (nodeRedis && !has("nodeClient", "function")) {
+    // A v5 cluster has no isReady; a client pool or a legacy-mode client has no isReady either.
+    if (nodeRedis && has("isReady", "boolean") && !has("nodeClient", "function")) {
       return { library: "node-redis", client: client as NodeRedisClient };
     }
   }
