@@ -74,6 +74,8 @@ export function latchkey(options: LatchkeyOptions): MiddlewareHandler {
     c.set(property as SessionProperty, context as RequestSession<SessionFields>);
     await next();
     if (setCookie !== undefined) {
+      // A Response passed through from fetch() has immutable headers: copy it to add ours.
+      if (!headersWritable(c.res)) c.res = new Response(c.res.body, c.res);
       c.res.headers.append("set-cookie", setCookie);
       c.res.headers.set("cache-control", "no-store");
     }
@@ -118,4 +120,13 @@ function nodeSocketAddress(c: Context): string | undefined {
 
 function nodeEncrypted(c: Context): boolean {
   return (nodeIncoming(c)?.socket as Partial<TLSSocket> | undefined)?.encrypted === true;
+}
+
+function headersWritable(response: Response): boolean {
+  try {
+    response.headers.set("cache-control", response.headers.get("cache-control") ?? "no-store");
+    return true;
+  } catch {
+    return false;
+  }
 }
