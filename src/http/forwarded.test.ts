@@ -37,6 +37,7 @@ describe("proxy headers", () => {
     assert.equal(clientIP("10.0.0.1", "2001:db8::1", 1), "2001:db8::1");
     assert.equal(clientIP("10.0.0.1", "x".repeat(12_000), 1), "10.0.0.1", "junk falls back to the socket");
     assert.equal(clientIP("10.0.0.1", "not-an-ip", 1), "10.0.0.1");
+    assert.equal(clientIP("10.0.0.1", "fe80::1%<script>", 1), "10.0.0.1", "an IPv6 zone is free text");
     assert.equal(clientIP("10.0.0.1", undefined, 1), "10.0.0.1");
     assert.equal(clientIP("10.0.0.1", "203.0.113.9", 3), "10.0.0.1", "fewer entries than trusted hops");
     assert.equal(clientIP(undefined, undefined, 0), "");

@@ -56,5 +56,8 @@ export function clientIP(
   const socket = socketAddress ?? "";
   if (trustedHops === 0) return socket;
   const forwarded = fromRight(forwardedFor, trustedHops);
-  return forwarded !== undefined && forwarded.length <= 45 && isIP(forwarded) !== 0 ? forwarded : socket;
+  // isIP accepts an IPv6 zone ("fe80::1%anything"): free text a client would choose, so refused.
+  const valid =
+    forwarded !== undefined && forwarded.length <= 45 && !forwarded.includes("%") && isIP(forwarded) !== 0;
+  return valid ? forwarded : socket;
 }
