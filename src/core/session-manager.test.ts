@@ -13,3 +13,23 @@ describe("createSessionManager load", () => {
     await store.close();
   });
 });
+
+describe("createSessionManager user ids", () => {
+  it("every per-user call refuses a user id that is not a string of 1-256 characters", async () => {
+    const sessions = createSessionManager({ store: createMemoryStore() });
+    for (const userId of [undefined, null, 42, "", "x".repeat(257), { toString: () => "ada" }]) {
+      const bad = userId as unknown as string;
+      for (const call of [
+        () => sessions.create(bad),
+        () => sessions.listForUser(bad),
+        () => sessions.destroyById(bad, "abc"),
+        () => sessions.destroyForUser(bad),
+      ]) {
+        await assert.rejects(
+          call,
+          (error: unknown) => (error as { code?: string }).code === "INVALID_ARGUMENT",
+        );
+      }
+    }
+  });
+});

@@ -186,9 +186,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     absoluteTimeoutSeconds,
 
     async create(userId, createOptions = {}) {
-      if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-        throw new InvalidArgumentError(`userId must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
-      }
+      assertUserId(userId);
       const token = generateToken();
       const now = Date.now();
       const stored: StoredSession = {
@@ -259,11 +257,13 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     },
 
     async listForUser(userId) {
+      assertUserId(userId);
       const stored = await store.listByUser(userId, Date.now());
       return stored.sort((a, b) => a.createdAt - b.createdAt).map(toSession);
     },
 
     async destroyById(userId, publicId) {
+      assertUserId(userId);
       if (typeof publicId !== "string" || publicId.length === 0) return false;
       const stored = await store.listByUser(userId, Date.now());
       const match = stored.find((s) => publicIdOf(s.id) === publicId);
@@ -271,6 +271,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     },
 
     async destroyForUser(userId, destroyOptions = {}) {
+      assertUserId(userId);
       const exceptId = idOf(destroyOptions.exceptToken) ?? undefined;
       return store.destroyByUser(userId, exceptId);
     },
@@ -280,6 +281,16 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       return id === null ? null : publicIdOf(id);
     },
   };
+}
+
+/**
+ * A user id names a per-user index key: `undefined` or a number would silently name the index of the
+ * user "undefined" (listing nothing, revoking nothing, and reporting success).
+ */
+function assertUserId(userId: unknown): asserts userId is string {
+  if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    throw new InvalidArgumentError(`userId must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
+  }
 }
 
 function requirePositive(option: string, value: unknown): void {
