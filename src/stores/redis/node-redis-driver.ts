@@ -115,7 +115,7 @@ export function nodeRedisDriver(
       };
       const fail = (error: unknown) => {
         clearTimeout(timer);
-        reject(describe(error));
+        reject(named(error));
       };
       try {
         call(controller.signal).then(settle, fail);
@@ -225,7 +225,7 @@ function hashOf(reply: unknown): Record<string, string> {
  * node-redis's TimeoutError (its own command timeout, shorter than ours) has an empty message: name
  * it, so that the store's error says what happened.
  */
-function describe(error: unknown): unknown {
+function named(error: unknown): unknown {
   if (error instanceof Error && error.message === "") {
     return new Error(`${error.constructor.name} (node-redis)`, { cause: error });
   }
