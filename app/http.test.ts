@@ -156,13 +156,12 @@ for (const backend of backends) {
       assert.match((await replay.get("/")).body, /You are not logged in/);
     });
 
-    test("GET /logout: typed URL or no header logs out; a cross-site link gets a confirm page", async () => {
-      const variants: Record<string, string>[] = [
-        {},
+    test("GET /logout: only a typed URL logs out; links, prefetches, HEAD and header-less GETs ask first", async () => {
+      const typed: Record<string, string>[] = [
         { "sec-fetch-site": "none" },
-        { "sec-fetch-site": "same-origin" },
+        { "sec-fetch-site": "none", "sec-fetch-mode": "navigate" },
       ];
-      for (const headers of variants) {
+      for (const headers of typed) {
         const browser = client();
         await signUp(browser);
         const page = await browser.get("/logout", headers);
@@ -171,14 +170,30 @@ for (const backend of backends) {
       }
       const browser = client();
       await signUp(browser);
-      for (const site of ["cross-site", "same-site"]) {
-        const page = await browser.get("/logout", { "sec-fetch-site": site });
-        assert.equal(page.status, 200);
+      const asks: Record<string, string>[] = [
+        {},
+        { "sec-fetch-site": "cross-site" },
+        { "sec-fetch-site": "same-site" },
+        { "sec-fetch-site": "same-origin" },
+        { "sec-fetch-site": "none", "sec-purpose": "prefetch" },
+        { "sec-fetch-site": "none", purpose: "prefetch" },
+        { "sec-fetch-site": "none", "sec-fetch-mode": "no-cors" },
+      ];
+      for (const headers of asks) {
+        const page = await browser.get("/logout", headers);
+        assert.equal(page.status, 200, JSON.stringify(headers));
         assert.match(page.body, /Log out\?/);
         assert.match(page.body, /<form method="post" action="\/logout"/);
         assert.deepEqual(page.setCookies, []);
         assert.match((await browser.get("/")).body, /Logged in as/, "still logged in");
       }
+      const head = await app.inject({
+        method: "HEAD",
+        url: "/logout",
+        headers: { cookie: browser.cookie ?? "", "sec-fetch-site": "none" },
+      });
+      assert.equal(head.statusCode, 200);
+      assert.match((await browser.get("/")).body, /Logged in as/, "HEAD changes nothing");
     });
 
     test("cross-site state changes are refused with 403; requests without browser headers pass", async () => {

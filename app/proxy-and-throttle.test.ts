@@ -31,6 +31,22 @@ describe("behind a proxy", () => {
     }
   });
 
+  test("logout over HTTPS sends Clear-Site-Data for cache and storage; over HTTP it does not", async () => {
+    const app = await buildApp({ ...DEFAULT_CONFIG, trustProxy: ["127.0.0.1"], logLevel: "silent" });
+    try {
+      const https = createTestClient(app, { "x-forwarded-proto": "https" });
+      await https.post("/signup", { username: uniqueName(), password: PASSWORD });
+      const logout = await https.post("/logout");
+      assert.equal(logout.status, 303);
+      assert.equal(logout.headers["clear-site-data"], '"cache", "storage"');
+      const plain = createTestClient(app);
+      await plain.post("/signup", { username: uniqueName(), password: PASSWORD });
+      assert.equal((await plain.post("/logout")).headers["clear-site-data"], undefined);
+    } finally {
+      await app.close();
+    }
+  });
+
   test("without TRUST_PROXY the forwarded headers are ignored", async () => {
     const app = await buildApp({ ...DEFAULT_CONFIG, logLevel: "silent" });
     try {

@@ -19,6 +19,24 @@ function logIn(request: FastifyRequest, account: Account): Promise<Session<typeo
   });
 }
 
+/**
+ * Ends the request's session. Over HTTPS, also asks the browser to drop what it cached or stored for
+ * this origin (browsers honour Clear-Site-Data only from secure origins).
+ */
+async function logOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await request.session.destroy();
+  if (request.protocol.toLowerCase() === "https") reply.header("clear-site-data", '"cache", "storage"');
+}
+
+/** A top-level navigation the user started by typing the URL or picking a bookmark, not a prefetch. */
+function typedByUser(request: FastifyRequest): boolean {
+  const { headers } = request;
+  if (headers["sec-fetch-site"] !== "none") return false;
+  if (headers["sec-fetch-mode"] !== undefined && headers["sec-fetch-mode"] !== "navigate") return false;
+  const purpose = `${headers["sec-purpose"] ?? ""} ${headers.purpose ?? ""}`;
+  return !/prefetch|prerender/i.test(purpose);
+}
+
 /** Sign-up, login and logout. Logging in or signing up always starts a session with a fresh token. */
 export function authRoutes(app: FastifyInstance, context: AppContext): void {
   const anonymous = pageContext(context, null);
@@ -83,20 +101,23 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
   });
 
   app.get("/logout", async (request, reply) => {
-    // A GET that changes state can be triggered by any site (an <img>, a link): ask first.
-    if (context.isCrossOrigin(request)) {
+    // A GET that changes state can be triggered by any site (an <img>, a link) and is sent by link
+    // prefetchers and HEAD probes: only a URL the user typed (Sec-Fetch-Site: none, a navigation, not a
+    // prefetch) logs out at once. Every other GET, HEAD included (Fastify answers HEAD with this
+    // handler), gets a page that asks for a deliberate click on a POST button.
+    if (request.method !== "GET" || !typedByUser(request)) {
       const session = await request.session.load();
       if (session === null) return seeOther(reply, "/");
       const confirm = logoutConfirmPage(pageContext(context, session.data.username ?? session.userId));
       return sendPage(reply, 200, confirm);
     }
-    await request.session.destroy();
+    await logOut(request, reply);
     return seeOther(reply, "/");
   });
 
   // Cross-site POSTs never get here: crossOriginProtection refuses them with 403.
   app.post("/logout", async (request, reply) => {
-    await request.session.destroy();
+    await logOut(request, reply);
     return seeOther(reply, "/");
   });
 }
