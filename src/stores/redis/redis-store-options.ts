@@ -1,5 +1,4 @@
 import type { ConnectionOptions } from "node:tls";
-import type { Cluster, Redis } from "ioredis";
 import { InvalidOptionError } from "../../core/errors.js";
 import type { NodeRedisClient, NodeRedisCluster, NodeRedisTarget } from "./node-redis-driver.js";
 import { type Credentials, type NodeAddress, type ParsedURL, parseRedisURL } from "./redis-url.js";
@@ -48,7 +47,7 @@ export interface RedisStoreOptions {
    * const client = await createClient({ url: "redis://localhost:6379" }).on("error", log).connect();
    * const store = createRedisStore({ client });
    */
-  client?: Redis | Cluster | NodeRedisClient | NodeRedisCluster;
+  client?: IORedisClient | NodeRedisClient | NodeRedisCluster;
   /** Prefix of every key the store writes. Default `"lk:"`. */
   keyPrefix?: string;
   /** Longest wait for any one Redis reply before StoreUnavailableError. Default 1000, at most 60000. */
@@ -99,7 +98,18 @@ export type ResolvedRedisStoreOptions = {
 );
 
 /** A caller's client, with the library it comes from. */
-export type CallerClient = { library: "ioredis"; client: Redis | Cluster } | NodeRedisTarget;
+export type CallerClient = { library: "ioredis"; client: IORedisClient } | NodeRedisTarget;
+
+/**
+ * An ioredis `Redis` or `Cluster`, described by the members that tell it apart, so that the typings do
+ * not need ioredis installed (an app on node-redis alone type-checks even with `skipLibCheck: false`).
+ * Every ioredis 5 and 6 client satisfies it.
+ */
+export interface IORedisClient {
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  readonly status: string;
+  readonly isCluster: boolean;
+}
 
 const DEFAULT_PREFIX = "lk:";
 const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
@@ -296,7 +306,7 @@ function resolveClient(client: unknown): CallerClient {
     typeof (client as Record<string, unknown> | null)?.[name] === type;
   if (typeof client === "object" && client !== null) {
     if (has("defineCommand", "function") && has("evalsha", "function")) {
-      return { library: "ioredis", client: client as Redis | Cluster };
+      return { library: "ioredis", client: client as IORedisClient };
     }
     const nodeRedis = has("sendCommand", "function") && has("isOpen", "boolean");
     if (nodeRedis && has("getSentinelNode", "function")) {

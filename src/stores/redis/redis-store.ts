@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from "ioredis";
 import { InvalidArgumentError, UnsupportedOperationError } from "../../core/errors.js";
 import type { SessionStore, StoredSession } from "../../core/session-store.js";
 import { createCommandRunner } from "./command-runner.js";
@@ -274,6 +275,9 @@ function integerStep(field: string, by: unknown): number {
 function openDriver(options: ResolvedRedisStoreOptions): RedisDriver {
   if (options.mode !== "client") return openIoredisDriver(options);
   const { client } = options;
-  if (client.library === "ioredis") return ioredisClientDriver(client.client, options.onError);
+  if (client.library === "ioredis") {
+    // Told apart by resolveClient; the options' type is structural so that the typings need no ioredis.
+    return ioredisClientDriver(client.client as unknown as Redis | Cluster, options.onError);
+  }
   return nodeRedisDriver(client, options.commandTimeoutMs, options.onError);
 }
