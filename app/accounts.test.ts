@@ -46,7 +46,9 @@ test("register is case-insensitive and never stores the password", async () => {
   const record = await store.records.get("account:ada");
   assert.equal(record?.username, "Ada");
   assert.ok(!JSON.stringify(record).includes("password-1"));
-  assert.deepEqual(await accounts.authenticate("aDa", "password-1"), { userId: "ada", username: "Ada" });
+  assert.deepEqual(await accounts.authenticate("aDa", "password-1"), {
+    account: { userId: "ada", username: "Ada" },
+  });
   await store.close();
 });
 
@@ -56,10 +58,13 @@ test("unknown and malformed usernames still pay for a password hash", async () =
   const accounts = createAccounts(store.records, hasher);
   await accounts.register("grace", "password-1");
   calls.length = 0;
-  assert.equal(await accounts.authenticate("grace", "wrong-password"), null);
-  assert.equal(await accounts.authenticate("nobody", "password-1"), null);
-  assert.equal(await accounts.authenticate("not a name!", "password-1"), null);
-  assert.equal(await accounts.authenticate("grace", "x".repeat(10_000)), null);
+  assert.deepEqual(await accounts.authenticate("grace", "wrong-password"), {
+    account: null,
+    knownAccount: true,
+  });
+  assert.deepEqual((await accounts.authenticate("nobody", "password-1")).account, null);
+  assert.deepEqual((await accounts.authenticate("not a name!", "password-1")).account, null);
+  assert.deepEqual((await accounts.authenticate("grace", "x".repeat(10_000))).account, null);
   assert.deepEqual(calls, ["verify", "verifyNothing", "verifyNothing", "verifyNothing"]);
   await store.close();
 });

@@ -24,9 +24,14 @@ export interface Account {
 export interface Accounts {
   /** The new account, or null when the name is taken. Callers validate the fields first. */
   register(username: string, password: string): Promise<Account | null>;
-  /** The account when the name exists and the password matches; null otherwise, in similar time. */
-  authenticate(username: string, password: string): Promise<Account | null>;
+  /**
+   * The account when the name exists and the password matches; otherwise `account` is null, in similar
+   * time, and `knownAccount` says whether the name names an account (for the log only: never shown).
+   */
+  authenticate(username: string, password: string): Promise<AuthenticationResult>;
 }
+
+export type AuthenticationResult = { account: Account } | { account: null; knownAccount: boolean };
 
 /** What is wrong with a username, or null when it follows the rule. */
 export function usernameProblem(username: string): string | null {
@@ -69,10 +74,10 @@ export function createAccounts(records: RecordStore, passwords: PasswordHasher):
       const hash = record?.passwordHash;
       if (record === null || hash === undefined) {
         await passwords.verifyNothing(password.slice(0, PASSWORD_MAX_LENGTH));
-        return null;
+        return { account: null, knownAccount: false };
       }
-      if (!(await passwords.verify(password, hash))) return null;
-      return { userId, username: record.username ?? username };
+      if (!(await passwords.verify(password, hash))) return { account: null, knownAccount: true };
+      return { account: { userId, username: record.username ?? username } };
     },
   };
 }

@@ -29,6 +29,9 @@ export interface AppDeps {
   logStream?: DestinationStream;
 }
 
+/** Longest path written to a log line: a client chooses it, and could fill the log with one request. */
+const MAX_LOGGED_URL_LENGTH = 200;
+
 /** Largest request body: the forms have two short fields. Bigger bodies get a 413 page. */
 const BODY_LIMIT = 8 * 1024;
 
@@ -49,7 +52,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         // The path only: a query string could carry anything a client put there.
         req: (request: FastifyRequest) => ({
           method: request.method,
-          url: request.url.split("?", 1)[0],
+          url: (request.url.split("?", 1)[0] ?? "").slice(0, MAX_LOGGED_URL_LENGTH),
           remoteAddress: request.ip,
         }),
       },

@@ -153,4 +153,31 @@ describe("hostile input", () => {
       assert.ok(!logs.includes(secret), `log contains ${secret}`);
     }
   });
+
+  test("a failed login logs the typed name only when it is an account; logged paths are bounded", async () => {
+    const browser = createTestClient(app);
+    const username = uniqueName();
+    await browser.post("/signup", { username, password: PASSWORD });
+    const from = logLines.length;
+    // A password typed into the username field: a well-formed name that is no account.
+    const typo = "Tr0ub4dor.and.3";
+    assert.equal(
+      (await createTestClient(app).post("/login", { username: typo, password: "x".repeat(12) })).status,
+      401,
+    );
+    assert.equal(
+      (await createTestClient(app).post("/login", { username, password: "wrong-password!" })).status,
+      401,
+    );
+    await app.inject({ method: "GET", url: `/${"a".repeat(5000)}` });
+    const lines = logLines.slice(from).join("");
+    assert.doesNotMatch(
+      lines,
+      new RegExp(typo.toLowerCase().replaceAll(".", "\\.")),
+      "the unknown name is not logged",
+    );
+    assert.match(lines, /"reason":"unknown account"/);
+    assert.match(lines, new RegExp(`"userId":"${username.toLowerCase()}","reason":"wrong password"`));
+    assert.doesNotMatch(lines, /a{201}/, "no log line carries a 5000-character path");
+  });
 });

@@ -82,16 +82,23 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     const userId = usernameProblem(username) === null ? userIdOf(username) : null;
     const retryAfter = await context.throttle.retryAfter(userId, request.ip);
     if (retryAfter > 0) {
-      request.log.warn({ userId }, "login throttled");
+      // No user id: the typed name may be no account at all (often a password in the wrong field).
+      request.log.warn("login throttled");
       const minutes = Math.ceil(retryAfter / 60);
       const error = `Too many failed attempts. Please wait ${minutes} minutes before trying again.`;
       reply.header("retry-after", String(retryAfter));
       return sendPage(reply, 429, loginPage(anonymous, { username: echo(username), error }));
     }
-    const account = await context.accounts.authenticate(username, password);
+    const { account, ...failure } = await context.accounts.authenticate(username, password);
     if (account === null) {
       await context.throttle.recordFailure(userId, request.ip);
-      request.log.info({ userId }, "login failed");
+      // What was typed as a username is logged only when it names an account: a name that is no
+      // account is often a password typed into the wrong field.
+      const known = "knownAccount" in failure && failure.knownAccount;
+      request.log.info(
+        known ? { userId, reason: "wrong password" } : { reason: "unknown account" },
+        "login failed",
+      );
       return sendPage(reply, 401, loginPage(anonymous, { username: echo(username), error: LOGIN_FAILED }));
     }
     await context.throttle.recordSuccess(account.userId);
