@@ -63,6 +63,11 @@ describe("loadConfig", () => {
       [{ REDIS_URL: "redis://localhost:6379", REDIS_CLUSTER_URL: "redis://localhost:7000" }, "REDIS_URL"],
       [{ REDIS_CLUSTER_URL: "redis://a:7000,nope" }, "REDIS_CLUSTER_URL"],
       [{ REDIS_CLUSTER_URL: " , " }, "REDIS_CLUSTER_URL"],
+      // Both passed the app's own check once and then crashed the store at start: one parser now.
+      [{ REDIS_CLUSTER_URL: "redis://h:7000/1" }, "REDIS_CLUSTER_URL"],
+      [{ REDIS_URL: "redis://h/?x=1" }, "REDIS_URL"],
+      [{ REDIS_URL: "redis://user@h:6379" }, "REDIS_URL"],
+      [{ REDIS_CLUSTER_URL: "redis://a:7000,rediss://b:7001" }, "REDIS_CLUSTER_URL"],
       [{ SESSION_IDLE_TIMEOUT: "0" }, "SESSION_IDLE_TIMEOUT"],
       [{ SESSION_IDLE_TIMEOUT: "1.5" }, "SESSION_IDLE_TIMEOUT"],
       [{ SESSION_IDLE_TIMEOUT: "ten" }, "SESSION_IDLE_TIMEOUT"],

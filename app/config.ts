@@ -1,4 +1,6 @@
 import { isIP } from "node:net";
+import { InvalidOptionError } from "latchkey";
+import { checkRedisStoreOptions, type RedisStoreOptions } from "latchkey/redis";
 
 /**
  * The app's configuration, read once from the environment at start. Every variable is checked; a bad
@@ -94,34 +96,34 @@ function store(url: string | undefined, clusterURLs: string | undefined): StoreC
   if (url !== undefined && clusterURLs !== undefined) {
     throw new ConfigError("REDIS_URL", "and REDIS_CLUSTER_URL are both set: set one of them");
   }
-  if (url !== undefined) return { kind: "redis", url: redisURL("REDIS_URL", url) };
+  if (url !== undefined) {
+    checkStoreURLs("REDIS_URL", { url });
+    return { kind: "redis", url };
+  }
   if (clusterURLs !== undefined) {
     const nodes = clusterURLs
       .split(",")
       .map((part) => part.trim())
       .filter((part) => part !== "");
     if (nodes.length === 0) throw new ConfigError("REDIS_CLUSTER_URL", "must list at least one node URL");
-    return { kind: "redis-cluster", nodes: nodes.map((node) => redisURL("REDIS_CLUSTER_URL", node)) };
+    checkStoreURLs("REDIS_CLUSTER_URL", { clusterNodes: nodes });
+    return { kind: "redis-cluster", nodes };
   }
   return { kind: "memory" };
 }
 
-/** Checks a redis:// or rediss:// URL. Messages describe the problem without repeating the URL. */
-function redisURL(name: string, raw: string): string {
-  let parsed: URL;
+/**
+ * Checks the Redis URLs with the store's own parser (`checkRedisStoreOptions`), so that whatever passes
+ * here also starts: one rule for both, and the store's message, which never repeats the URL (it may
+ * hold a password), names the variable instead of the option.
+ */
+function checkStoreURLs(name: string, options: RedisStoreOptions): void {
   try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, "is not a valid URL (expected redis://[user:password@]host:port)");
+    checkRedisStoreOptions(options);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new ConfigError(name, error.problem);
+    throw error;
   }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new ConfigError(name, `must start with redis:// or rediss://, got ${parsed.protocol}//`);
-  }
-  if (parsed.hostname === "") throw new ConfigError(name, "has no host name");
-  if (parsed.pathname !== "" && parsed.pathname !== "/" && !/^\/\d{1,2}$/.test(parsed.pathname)) {
-    throw new ConfigError(name, "may only carry a database number as its path (redis://host:6379/0)");
-  }
-  return raw;
 }
 
 function trustProxy(raw: string | undefined): Config["trustProxy"] {

@@ -40,11 +40,14 @@ export class StoreUnavailableError extends LatchkeyError {
 /** Thrown by factories when an option is wrong; the message names the option. */
 export class InvalidOptionError extends LatchkeyError {
   readonly option: string;
+  /** What is wrong, without the option's name (for callers that name it their own way). */
+  readonly problem: string;
 
   constructor(option: string, problem: string) {
     super("INVALID_OPTION", `latchkey: option "${option}" ${problem}`);
     this.name = "InvalidOptionError";
     this.option = option;
+    this.problem = problem;
   }
 }
 

@@ -25,6 +25,18 @@ const INDEX_BATCH = 1000;
 const INDEX_PRUNE_THRESHOLD = 32;
 
 /**
+ * Checks store options as `createRedisStore` does, without connecting: throws the same
+ * InvalidOptionError (naming the option) for a URL, a node list or a setting the store would refuse.
+ * For configuration checks at start-up that must agree with the store exactly.
+ *
+ * @example
+ * checkRedisStoreOptions({ url: process.env.REDIS_URL }); // throws on redis://host/?x=1
+ */
+export function checkRedisStoreOptions(options: RedisStoreOptions): void {
+  resolveRedisStoreOptions(options);
+}
+
+/**
  * A session store on Redis: one server, a Cluster (sessions of one user spread over all masters) or a
  * master found through Sentinel, with or without TLS. See `keys.ts` for the key layout and `scripts.ts`
  * for what each script makes atomic.
