@@ -6,6 +6,7 @@ import { createAccounts } from "./accounts.js";
 import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";
 import { acceptOnlyForms } from "./form.js";
+import { frameworkErrorOptions } from "./framework-errors.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { lazyChildLoggerFactory } from "./request-logger.js";
@@ -41,6 +42,7 @@ const BODY_LIMIT = 8 * 1024;
  * store it opened.
  */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  let inMemory = config.store.kind === "memory";
   const options: FastifyServerOptions = {
     logger: {
       level: config.logLevel,
@@ -62,10 +64,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
     requestTimeout: 30_000,
+    // The store is opened below; the error pages only need to know whether it is in memory.
+    ...frameworkErrorOptions(() => inMemory),
   };
   const app = Fastify(options);
 
   const store = deps.store ?? openStore(config.store, app.log);
+  inMemory = store.kind === "memory";
   const sessions = createSessionManager({
     store,
     fields: sessionFields,
@@ -90,10 +95,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (deps.store === undefined) await store.close();
   });
 
+  // First of the onRequest hooks: a refusal by the next one (403) carries the headers too.
+  securityHeaders(app);
   await app.register(crossOriginProtection);
   await app.register(latchkey, { sessions });
   acceptOnlyForms(app);
-  securityHeaders(app);
   errorPages(app, context);
 
   homeRoutes(app, context);

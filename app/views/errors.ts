@@ -13,8 +13,11 @@ const ERROR_PAGES: Readonly<Record<number, { title: string; message: string }>> 
   },
   404: { title: "Page not found", message: "There is nothing at this address." },
   405: { title: "Method not allowed", message: "This page does not accept that kind of request." },
+  408: { title: "Request timeout", message: "The request took too long to arrive. Please try again." },
   413: { title: "Request too large", message: "The form sent was too large." },
+  414: { title: "Address too long", message: "The address of this request is too long." },
   415: { title: "Unsupported form", message: "Please submit the form from this site." },
+  431: { title: "Headers too large", message: "The request carried too much header data (cookies?)." },
   429: { title: "Too many attempts", message: "Too many attempts. Please wait a while and try again." },
   500: {
     title: "Something went wrong",
