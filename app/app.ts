@@ -1,4 +1,11 @@
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import type { IncomingMessage, Server } from "node:http";
+import type { Socket } from "node:net";
+import Fastify, {
+  type FastifyHttpOptions,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
 import { createSessionManager, type SessionStore } from "latchkey";
 import { createCrossOriginCheck, crossOriginProtection, latchkey } from "latchkey/fastify";
 import type { DestinationStream } from "pino";
@@ -43,7 +50,7 @@ const BODY_LIMIT = 8 * 1024;
  */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   let inMemory = config.store.kind === "memory";
-  const options: FastifyServerOptions = {
+  const options: FastifyHttpOptions<Server> = {
     logger: {
       level: config.logLevel,
       redact: {
@@ -63,11 +70,23 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     childLoggerFactory: lazyChildLoggerFactory,
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
-    requestTimeout: 30_000,
+    // Slow and idle clients: the headers, the whole request and an idle keep-alive are each bounded,
+    // and so is a connection's silence (connectionTimeout), so that drips cannot hold sockets for long.
+    http: {
+      headersTimeout: config.http.headersTimeoutSeconds * 1000,
+      // How often Node checks those deadlines (default 30 s, which would let a drip run that much over).
+      connectionsCheckingInterval: Math.min(1000, (config.http.headersTimeoutSeconds * 1000) / 4),
+    },
+    requestTimeout: config.http.requestTimeoutSeconds * 1000,
+    connectionTimeout: config.http.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: config.http.keepAliveTimeoutSeconds * 1000,
     // The store is opened below; the error pages only need to know whether it is in memory.
     ...frameworkErrorOptions(() => inMemory),
   };
   const app = Fastify(options);
+  // Beyond this many open connections Node closes new ones at once, before reading a byte.
+  app.server.maxConnections = config.http.maxConnections;
+  closeSilentConnections(app.server, config.http.headersTimeoutSeconds * 1000);
 
   const store = deps.store ?? openStore(config.store, app.log);
   inMemory = store.kind === "memory";
@@ -116,4 +135,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 function trustProxyOption(trust: Config["trustProxy"]): FastifyServerOptions["trustProxy"] {
   if (typeof trust !== "number") return trust;
   return (_address: string, hop: number) => hop < trust;
+}
+
+/**
+ * Node's headersTimeout starts with a connection's first byte, and its socket timeout did not fire for a
+ * connection that never sent one (measured on Node 20): such a connection would stay open for ever.
+ * Close it when nothing arrived within the headers timeout.
+ */
+function closeSilentConnections(server: Server, timeoutMs: number): void {
+  // Cleared by the connection's first request: the HTTP parser reads the socket itself, so no 'data'.
+  const timers = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on("connection", (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    timer.unref();
+    timers.set(socket, timer);
+    socket.once("close", () => clearTimeout(timer));
+  });
+  server.on("request", (request: IncomingMessage) => {
+    clearTimeout(timers.get(request.socket));
+    timers.delete(request.socket);
+  });
 }

@@ -23,6 +23,12 @@ describe("loadConfig", () => {
       absoluteTimeoutSeconds: 604800,
       trustProxy: false,
       logLevel: "info",
+      http: {
+        headersTimeoutSeconds: 10,
+        requestTimeoutSeconds: 30,
+        keepAliveTimeoutSeconds: 5,
+        maxConnections: 1000,
+      },
     });
   });
 
@@ -35,6 +41,10 @@ describe("loadConfig", () => {
       SESSION_ABSOLUTE_TIMEOUT: "3600",
       TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
       LOG_LEVEL: "debug",
+      HTTP_HEADERS_TIMEOUT: "5",
+      HTTP_REQUEST_TIMEOUT: "20",
+      HTTP_KEEP_ALIVE_TIMEOUT: "65",
+      HTTP_MAX_CONNECTIONS: "200",
     });
     assert.deepEqual(config, {
       port: 8080,
@@ -44,6 +54,12 @@ describe("loadConfig", () => {
       absoluteTimeoutSeconds: 3600,
       trustProxy: ["10.0.0.0/8", "127.0.0.1"],
       logLevel: "debug",
+      http: {
+        headersTimeoutSeconds: 5,
+        requestTimeoutSeconds: 20,
+        keepAliveTimeoutSeconds: 65,
+        maxConnections: 200,
+      },
     });
     const cluster = loadConfig({ REDIS_CLUSTER_URL: "redis://a:7000, redis://b:7001" });
     assert.deepEqual(cluster.store, { kind: "redis-cluster", nodes: ["redis://a:7000", "redis://b:7001"] });
@@ -75,6 +91,10 @@ describe("loadConfig", () => {
       [{ TRUST_PROXY: "yes" }, "TRUST_PROXY"],
       [{ TRUST_PROXY: "10.0.0.1/8/2" }, "TRUST_PROXY"],
       [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
+      [{ HTTP_HEADERS_TIMEOUT: "0" }, "HTTP_HEADERS_TIMEOUT"],
+      [{ HTTP_HEADERS_TIMEOUT: "60", HTTP_REQUEST_TIMEOUT: "30" }, "HTTP_HEADERS_TIMEOUT"],
+      [{ HTTP_KEEP_ALIVE_TIMEOUT: "5s" }, "HTTP_KEEP_ALIVE_TIMEOUT"],
+      [{ HTTP_MAX_CONNECTIONS: "-1" }, "HTTP_MAX_CONNECTIONS"],
     ];
     for (const [env, variable] of cases) {
       const error = problem(env);

@@ -23,6 +23,19 @@ export interface Config {
   /** Fastify's `trustProxy`: false, true, a hop count, or addresses/CIDR ranges of trusted proxies. */
   trustProxy: boolean | number | string[];
   logLevel: LogLevel;
+  /** Bounds on what one connection may hold, so that slow or idle clients cannot exhaust the server. */
+  http: HTTPLimits;
+}
+
+export interface HTTPLimits {
+  /** HTTP_HEADERS_TIMEOUT: a request's headers must arrive within this (a header drip is cut off). */
+  headersTimeoutSeconds: number;
+  /** HTTP_REQUEST_TIMEOUT: the whole request, body included, must arrive within this. */
+  requestTimeoutSeconds: number;
+  /** HTTP_KEEP_ALIVE_TIMEOUT: an idle keep-alive connection is closed after this. */
+  keepAliveTimeoutSeconds: number;
+  /** HTTP_MAX_CONNECTIONS: connections beyond this many open ones are closed at once. */
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +56,12 @@ export const DEFAULT_CONFIG: Config = {
   absoluteTimeoutSeconds: 604800,
   trustProxy: false,
   logLevel: "info",
+  http: {
+    headersTimeoutSeconds: 10,
+    requestTimeoutSeconds: 30,
+    keepAliveTimeoutSeconds: 5,
+    maxConnections: 1000,
+  },
 };
 
 const LOG_LEVELS: readonly string[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -75,7 +94,38 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     absoluteTimeoutSeconds,
     trustProxy: trustProxy(value("TRUST_PROXY")),
     logLevel: logLevel(value("LOG_LEVEL")),
+    http: httpLimits(value),
   };
+}
+
+function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
+  const defaults = DEFAULT_CONFIG.http;
+  const limits: HTTPLimits = {
+    headersTimeoutSeconds: seconds(
+      "HTTP_HEADERS_TIMEOUT",
+      value("HTTP_HEADERS_TIMEOUT"),
+      defaults.headersTimeoutSeconds,
+    ),
+    requestTimeoutSeconds: seconds(
+      "HTTP_REQUEST_TIMEOUT",
+      value("HTTP_REQUEST_TIMEOUT"),
+      defaults.requestTimeoutSeconds,
+    ),
+    keepAliveTimeoutSeconds: seconds(
+      "HTTP_KEEP_ALIVE_TIMEOUT",
+      value("HTTP_KEEP_ALIVE_TIMEOUT"),
+      defaults.keepAliveTimeoutSeconds,
+    ),
+    maxConnections: seconds("HTTP_MAX_CONNECTIONS", value("HTTP_MAX_CONNECTIONS"), defaults.maxConnections),
+  };
+  // Node refuses a headers timeout longer than the request timeout (the headers are part of the request).
+  if (limits.headersTimeoutSeconds > limits.requestTimeoutSeconds) {
+    throw new ConfigError(
+      "HTTP_HEADERS_TIMEOUT",
+      `must not exceed HTTP_REQUEST_TIMEOUT (${limits.requestTimeoutSeconds}), got ${limits.headersTimeoutSeconds}`,
+    );
+  }
+  return limits;
 }
 
 function port(raw: string | undefined): number {
