@@ -10,6 +10,7 @@ import { createSessionManager, type SessionStore } from "latchkey";
 import { createCrossOriginCheck, crossOriginProtection, latchkey } from "latchkey/fastify";
 import type { DestinationStream } from "pino";
 import { createAccounts } from "./accounts.js";
+import { clientIPOf } from "./client-ip.js";
 import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";
 import { acceptOnlyForms } from "./form.js";
@@ -62,7 +63,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         req: (request: FastifyRequest) => ({
           method: request.method,
           url: (request.url.split("?", 1)[0] ?? "").slice(0, MAX_LOGGED_URL_LENGTH),
-          remoteAddress: request.ip,
+          remoteAddress: clientIPOf(request),
         }),
       },
       ...(deps.logStream ? { stream: deps.logStream } : {}),
@@ -105,6 +106,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     isCrossOrigin: createCrossOriginCheck(),
   };
 
+  if (config.trustProxy === true || typeof config.trustProxy === "number") {
+    app.log.warn(
+      { trustProxy: config.trustProxy },
+      "TRUST_PROXY trusts whichever hosts connect: a client that reaches the app directly can choose its IP (defeating the per-IP limits); set TRUST_PROXY to the proxies' addresses or CIDR ranges",
+    );
+  }
   if (context.inMemory) {
     app.log.warn("sessions are kept in memory: they vanish on restart (set REDIS_URL or REDIS_CLUSTER_URL)");
   }

@@ -105,6 +105,56 @@ describe("login throttle per IP", () => {
   });
 });
 
+describe("proxy headers that cannot be trusted as they are", () => {
+  test("X-Forwarded-Proto is compared without case: HTTPS gets the Secure cookie and HSTS", async () => {
+    const app = await buildApp({ ...DEFAULT_CONFIG, trustProxy: ["127.0.0.1"], logLevel: "silent" });
+    try {
+      const browser = createTestClient(app, { "x-forwarded-proto": "HTTPS" });
+      const signup = await browser.post("/signup", { username: uniqueName(), password: PASSWORD });
+      assert.match(signup.setCookies[0] ?? "", /^__Host-lk=.*; Secure; SameSite=Lax$/);
+      assert.equal(signup.headers["strict-transport-security"], "max-age=31536000");
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("a forwarded value that is no IP is not the client IP: the socket's is stored instead", async () => {
+    const app = await buildApp({ ...DEFAULT_CONFIG, trustProxy: 1, logLevel: "silent" });
+    try {
+      const junk = `<b>${"x".repeat(12_000)}`;
+      const browser = createTestClient(app, { "x-forwarded-for": junk });
+      await browser.post("/signup", { username: uniqueName(), password: PASSWORD });
+      const page = (await browser.get("/sessions")).body;
+      assert.doesNotMatch(page, /xxxxxxxxxx/);
+      assert.match(page, /<dd>127\.0\.0\.1<\/dd>/, "inject's socket address");
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("IPv6 clients are throttled by their /64: rotating the rest of the address does not help", async () => {
+    const app = await buildApp(
+      { ...DEFAULT_CONFIG, logLevel: "silent" },
+      { throttle: { maxPerAccount: 100, maxPerIP: 3, windowSeconds: 60 } },
+    );
+    try {
+      const login = (ip: string) =>
+        app.inject({
+          method: "POST",
+          url: "/login",
+          remoteAddress: ip,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          payload: new URLSearchParams({ username: uniqueName(), password: PASSWORD }).toString(),
+        });
+      for (let i = 1; i <= 3; i++) assert.equal((await login(`2001:db8:5:6::${i}`)).statusCode, 401);
+      assert.equal((await login("2001:db8:5:6:ffff::99")).statusCode, 429, "same /64");
+      assert.equal((await login("2001:db8:5:7::1")).statusCode, 401, "another /64 is another client");
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("sign-up throttle per IP", () => {
   test("too many sign-ups from one IP are refused with 429, other IPs still sign up", async () => {
     const app = await buildApp(

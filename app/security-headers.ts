@@ -19,7 +19,8 @@ export function securityHeaders(app: FastifyInstance): void {
   app.addHook("onRequest", (request, reply, done) => {
     reply.headers(SECURITY_HEADERS);
     // Over HTTPS, tell the browser never to use plain HTTP for this host again.
-    if (request.protocol === "https") reply.header("strict-transport-security", "max-age=31536000");
+    if (request.protocol.toLowerCase() === "https")
+      reply.header("strict-transport-security", "max-age=31536000");
     done();
   });
 }

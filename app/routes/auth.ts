@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Session } from "latchkey";
 import { type Account, passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
+import { clientIPOf, throttleKeyOf } from "../client-ip.js";
 import { requireFields } from "../form.js";
 import type { sessionFields } from "../session-types.js";
 import { describeUserAgent } from "../user-agent.js";
@@ -53,7 +54,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post("/signup", async (request, reply) => {
     const { username, password } = requireFields(request.body, ["username", "password"]);
-    const retryAfter = await context.throttle.admitSignup(request.ip);
+    const retryAfter = await context.throttle.admitSignup(throttleKeyOf(clientIPOf(request)));
     if (retryAfter > 0) {
       request.log.warn("sign-up throttled");
       const error = `Too many sign-ups from your network. Please wait ${Math.ceil(retryAfter / 60)} minutes.`;
@@ -80,7 +81,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     const { username, password } = requireFields(request.body, ["username", "password"]);
     // Only well-formed names get an account counter: anything else could not name an account.
     const userId = usernameProblem(username) === null ? userIdOf(username) : null;
-    const retryAfter = await context.throttle.retryAfter(userId, request.ip);
+    const retryAfter = await context.throttle.retryAfter(userId, throttleKeyOf(clientIPOf(request)));
     if (retryAfter > 0) {
       // No user id: the typed name may be no account at all (often a password in the wrong field).
       request.log.warn("login throttled");
@@ -91,7 +92,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     }
     const { account, ...failure } = await context.accounts.authenticate(username, password);
     if (account === null) {
-      await context.throttle.recordFailure(userId, request.ip);
+      await context.throttle.recordFailure(userId, throttleKeyOf(clientIPOf(request)));
       // What was typed as a username is logged only when it names an account: a name that is no
       // account is often a password typed into the wrong field.
       const known = "knownAccount" in failure && failure.knownAccount;

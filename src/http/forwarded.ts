@@ -56,8 +56,13 @@ export function clientIP(
   const socket = socketAddress ?? "";
   if (trustedHops === 0) return socket;
   const forwarded = fromRight(forwardedFor, trustedHops);
-  // isIP accepts an IPv6 zone ("fe80::1%anything"): free text a client would choose, so refused.
-  const valid =
-    forwarded !== undefined && forwarded.length <= 45 && !forwarded.includes("%") && isIP(forwarded) !== 0;
-  return valid ? forwarded : socket;
+  return forwarded !== undefined && isValidClientIP(forwarded) ? forwarded : socket;
+}
+
+/**
+ * True for an IPv4 or IPv6 address as a client IP may be written. isIP also accepts an IPv6 zone
+ * ("fe80::1%anything"): free text a client would choose, so refused, as is anything over 45 characters.
+ */
+export function isValidClientIP(value: unknown): value is string {
+  return typeof value === "string" && value.length <= 45 && !value.includes("%") && isIP(value) !== 0;
 }

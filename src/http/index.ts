@@ -26,7 +26,7 @@ export {
   createCrossOriginCheck,
   isSafeMethod,
 } from "./cross-origin.js";
-export { clientIP, isHTTPS, resolveTrustProxy, type TrustProxy } from "./forwarded.js";
+export { clientIP, isHTTPS, isValidClientIP, resolveTrustProxy, type TrustProxy } from "./forwarded.js";
 export {
   CrossOriginRequestError,
   HTTP_ERRORS,

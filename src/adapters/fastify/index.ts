@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
 import type { SessionFields, SessionProperty } from "../../core/session-types.js";
 import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
+import { isValidClientIP } from "../../http/forwarded.js";
 import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
 
 export type { SessionFields, SessionTypes } from "../../core/session-types.js";
@@ -65,7 +66,8 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
             cookieHeader: request.headers.cookie,
             https: request.protocol.toLowerCase() === "https",
             userAgent: () => request.headers["user-agent"] ?? "",
-            ip: () => request.ip,
+            // Fastify's request.ip is whatever X-Forwarded-For said, under trustProxy: keep only an IP.
+            ip: () => (isValidClientIP(request.ip) ? request.ip : (request.socket.remoteAddress ?? "")),
             setCookie: (value) => {
               request[kSetCookie] = value;
             },
