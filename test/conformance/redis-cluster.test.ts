@@ -3,6 +3,7 @@ import { createCluster } from "redis";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import { dumpRedis } from "../harness/redis-dump.js";
 import { type RedisClusterHandle, startRedisCluster } from "../harness/redis-servers.js";
+import { borrowedClientTarget } from "./borrowed-client.js";
 import { runSessionStoreConformance } from "./session-store-conformance.js";
 
 // A 3-master Redis Cluster for the file: a user's sessions spread over all masters.
@@ -28,14 +29,5 @@ runSessionStoreConformance("redis cluster via a node-redis cluster", async () =>
   if (!cluster) throw new Error("the cluster was not started");
   const { urls } = cluster;
   const client = await createCluster({ rootNodes: [{ url: urls[0] as string }] }).connect();
-  const store = createRedisStore({ client, keyPrefix: "nr:" });
-  await store.ping();
-  return {
-    store,
-    dump: () => dumpRedis(urls),
-    cleanup: async () => {
-      await store.close();
-      client.destroy();
-    },
-  };
+  return borrowedClientTarget(urls, client, () => client.destroy(), { keyPrefix: "nr:" });
 });

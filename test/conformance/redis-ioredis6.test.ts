@@ -1,9 +1,8 @@
 import { createRequire } from "node:module";
 import { after, before } from "node:test";
 import type { Redis } from "ioredis";
-import { createRedisStore } from "../../src/stores/redis/index.js";
-import { dumpRedis } from "../harness/redis-dump.js";
 import { type RedisServerHandle, startRedisServer } from "../harness/redis-servers.js";
+import { borrowedClientTarget } from "./borrowed-client.js";
 import { runSessionStoreConformance } from "./session-store-conformance.js";
 
 /**
@@ -25,14 +24,5 @@ runSessionStoreConformance("redis via an ioredis 6 client", async () => {
   if (!server) throw new Error("the redis-server was not started");
   const { url } = server;
   const client = new Redis6(url, { maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false });
-  const store = createRedisStore({ client });
-  await store.ping();
-  return {
-    store,
-    dump: () => dumpRedis([url]),
-    cleanup: async () => {
-      await store.close();
-      client.disconnect();
-    },
-  };
+  return borrowedClientTarget([url], client, () => client.disconnect());
 });

@@ -1,14 +1,13 @@
 import { createRequire } from "node:module";
 import { after, before } from "node:test";
 import type { createClient as CreateClient, createCluster as CreateCluster } from "redis";
-import { createRedisStore } from "../../src/stores/redis/index.js";
-import { dumpRedis } from "../harness/redis-dump.js";
 import {
   type RedisClusterHandle,
   type RedisServerHandle,
   startRedisCluster,
   startRedisServer,
 } from "../harness/redis-servers.js";
+import { borrowedClientTarget } from "./borrowed-client.js";
 import { runSessionStoreConformance } from "./session-store-conformance.js";
 
 /**
@@ -34,30 +33,12 @@ runSessionStoreConformance("redis via a node-redis 5 client", async () => {
   if (!server) throw new Error("the redis-server was not started");
   const { url } = server;
   const client = await redis5.createClient({ url }).connect();
-  const store = createRedisStore({ client });
-  await store.ping();
-  return {
-    store,
-    dump: () => dumpRedis([url]),
-    cleanup: async () => {
-      await store.close();
-      client.destroy();
-    },
-  };
+  return borrowedClientTarget([url], client, () => client.destroy());
 });
 
 runSessionStoreConformance("redis cluster via a node-redis 5 cluster", async () => {
   if (!cluster) throw new Error("the cluster was not started");
   const { urls } = cluster;
   const client = await redis5.createCluster({ rootNodes: [{ url: urls[0] as string }] }).connect();
-  const store = createRedisStore({ client });
-  await store.ping();
-  return {
-    store,
-    dump: () => dumpRedis(urls),
-    cleanup: async () => {
-      await store.close();
-      client.destroy();
-    },
-  };
+  return borrowedClientTarget(urls, client, () => client.destroy());
 });

@@ -3,6 +3,7 @@ import { createClient } from "redis";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import { dumpRedis } from "../harness/redis-dump.js";
 import { type RedisServerHandle, startRedisServer } from "../harness/redis-servers.js";
+import { borrowedClientTarget } from "./borrowed-client.js";
 import { runSessionStoreConformance } from "./session-store-conformance.js";
 
 // One redis-server for the file, started by the harness on a free port (never the shared 6379).
@@ -41,14 +42,5 @@ runSessionStoreConformance("redis via a node-redis client", async () => {
   if (!server) throw new Error("the redis-server was not started");
   const { url } = server;
   const client = await createClient({ url }).connect();
-  const store = createRedisStore({ client, keyPrefix: "nr:" });
-  await store.ping();
-  return {
-    store,
-    dump: () => dumpRedis([url]),
-    cleanup: async () => {
-      await store.close();
-      client.destroy();
-    },
-  };
+  return borrowedClientTarget([url], client, () => client.destroy(), { keyPrefix: "nr:" });
 });
