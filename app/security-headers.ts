@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 
 /**
  * Headers on every response. The pages have no scripts, no inline styles and no third-party content, so
@@ -14,13 +14,20 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "cross-origin-resource-policy": "same-origin",
 };
 
+/**
+ * True when the request arrived over HTTPS: `request.protocol` honours TRUST_PROXY, and a proxy may
+ * write X-Forwarded-Proto in any case ("HTTPS").
+ */
+export function isHTTPS(request: FastifyRequest): boolean {
+  return request.protocol.toLowerCase() === "https";
+}
+
 export function securityHeaders(app: FastifyInstance): void {
   // A callback hook, not an async one: it runs on every request and has nothing to wait for.
   app.addHook("onRequest", (request, reply, done) => {
     reply.headers(SECURITY_HEADERS);
     // Over HTTPS, tell the browser never to use plain HTTP for this host again.
-    if (request.protocol.toLowerCase() === "https")
-      reply.header("strict-transport-security", "max-age=31536000");
+    if (isHTTPS(request)) reply.header("strict-transport-security", "max-age=31536000");
     done();
   });
 }

@@ -3,6 +3,7 @@ import type { Session } from "latchkey";
 import { type Account, passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
 import { clientIPOf, throttleKeyOf } from "../client-ip.js";
 import { requireFields } from "../form.js";
+import { isHTTPS } from "../security-headers.js";
 import type { sessionFields } from "../session-types.js";
 import { describeUserAgent } from "../user-agent.js";
 import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
@@ -26,7 +27,7 @@ function logIn(request: FastifyRequest, account: Account): Promise<Session<typeo
  */
 async function logOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await request.session.destroy();
-  if (request.protocol.toLowerCase() === "https") reply.header("clear-site-data", '"cache", "storage"');
+  if (isHTTPS(request)) reply.header("clear-site-data", '"cache", "storage"');
 }
 
 /** A top-level navigation the user started by typing the URL or picking a bookmark, not a prefetch. */
