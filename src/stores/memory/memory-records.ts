@@ -1,4 +1,4 @@
-import { InvalidArgumentError, LatchkeyError } from "../../core/errors.js";
+import { InvalidArgumentError, InvalidOptionError, LatchkeyError } from "../../core/errors.js";
 import type { RecordStore } from "../../core/session-store.js";
 
 interface Counter {
@@ -16,46 +16,58 @@ export interface MemoryRecords {
   clear(): void;
 }
 
+export interface MemoryRecordBounds {
+  /** Most records (already checked by the store). */
+  maxRecords: number;
+  /** Most live hit counters; checked here. Default 100_000. */
+  maxCounters?: number | undefined;
+}
+
+const DEFAULT_MAX_COUNTERS = 100_000;
+
 /**
- * Records and fixed-window hit counters in two maps. Records never expire; counters expire with their
- * window. A record and a counter under the same key are independent; `delete` forgets both.
+ * Records and fixed-window hit counters in two maps, each with its own bound. Records never expire;
+ * counters expire with their window. A record and a counter under the same key are independent;
+ * `delete` forgets both.
  *
- * Bounded by `maxRecords` (records and counters together). When full: expired counters are swept, then
- * the counter whose window started first is evicted. Records (accounts) are data, never a cache: they are
- * never evicted, and when only records are left a new one is refused with STORE_FULL. A flood of hits
- * therefore never pushes out a record; it can push out older counters, which resets their windows.
+ * Nothing is ever evicted. Records (accounts) are data, not a cache; counters are what throttles are
+ * made of, and dropping a live one would reset a lockout (a flood of fresh keys from many addresses
+ * would open a victim's account to guessing again). So when `maxRecords` records are held a new one is
+ * refused with STORE_FULL, and when `maxCounters` counters are held, expired ones are swept and, if
+ * none had expired, a hit on a new key is refused with STORE_FULL: a throttle built on it must then
+ * refuse the attempt it could not count (fail closed) rather than let it through unchecked.
  */
-export function createMemoryRecords(maxRecords: number, assertOpen: () => void): MemoryRecords {
-  // Map iteration follows insertion order: the first entry of each map is its oldest.
+export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () => void): MemoryRecords {
+  const { maxRecords, maxCounters = DEFAULT_MAX_COUNTERS } = bounds;
+  if (typeof maxCounters !== "number" || !Number.isInteger(maxCounters) || maxCounters < 1) {
+    throw new InvalidOptionError(
+      "maxCounters",
+      `must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got ${String(maxCounters)}`,
+    );
+  }
   const records = new Map<string, Map<string, string>>();
   const counters = new Map<string, Counter>();
-  // Sweeping is a full scan, so when the store is full of live entries it runs at most once per
-  // `sweepEvery` insertions instead of on every one (amortized O(16) per insertion).
-  const sweepEvery = Math.max(1, Math.floor(maxRecords / 16));
-  let insertsSinceSweep = Number.POSITIVE_INFINITY;
+  // The earliest end of a window among the counters held (a lower bound: a counter deleted since may
+  // have set it). A full store whose earliest window is still running has nothing to sweep, so a
+  // refused hit costs no scan; a sweep runs only when it will free something (or correct this bound).
+  let nextExpiry = Number.POSITIVE_INFINITY;
 
   const sweep = (now: number): void => {
+    nextExpiry = Number.POSITIVE_INFINITY;
     for (const [key, counter] of counters) {
       if (now >= counter.resetAt) counters.delete(key);
+      else nextExpiry = Math.min(nextExpiry, counter.resetAt);
     }
-    insertsSinceSweep = 0;
   };
 
-  const makeRoom = (now: number): void => {
-    insertsSinceSweep += 1;
-    if (records.size + counters.size < maxRecords) return;
-    if (insertsSinceSweep >= sweepEvery) sweep(now);
-    while (records.size + counters.size >= maxRecords) {
-      const oldestCounter = counters.keys().next();
-      if (!oldestCounter.done) {
-        counters.delete(oldestCounter.value);
-        continue;
-      }
-      throw new LatchkeyError(
-        "STORE_FULL",
-        `latchkey: the memory store holds maxRecords (${maxRecords}) records; raise it or use Redis`,
-      );
-    }
+  const roomForCounter = (now: number): void => {
+    if (counters.size < maxCounters) return;
+    if (now >= nextExpiry) sweep(now);
+    if (counters.size < maxCounters) return;
+    throw new LatchkeyError(
+      "STORE_FULL",
+      `latchkey: the memory store holds maxCounters (${maxCounters}) live hit counters; raise it or use Redis`,
+    );
   };
 
   /** The live counter of `key`, dropping it when its window has ended. */
@@ -75,7 +87,12 @@ export function createMemoryRecords(maxRecords: number, assertOpen: () => void):
       // A Redis hash cannot be empty: an empty record would not exist there, so it is refused here too.
       if (entries.length === 0) throw new InvalidArgumentError("a record needs at least one field");
       if (records.has(key)) return false;
-      makeRoom(Date.now());
+      if (records.size >= maxRecords) {
+        throw new LatchkeyError(
+          "STORE_FULL",
+          `latchkey: the memory store holds maxRecords (${maxRecords}) records; raise it or use Redis`,
+        );
+      }
       records.set(key, new Map(entries.map(([name, value]) => [name, String(value)])));
       return true;
     },
@@ -97,8 +114,10 @@ export function createMemoryRecords(maxRecords: number, assertOpen: () => void):
         counter.count += 1;
         return counter.count;
       }
-      makeRoom(now);
-      counters.set(key, { count: 1, resetAt: now + windowMs });
+      roomForCounter(now);
+      const resetAt = now + windowMs;
+      counters.set(key, { count: 1, resetAt });
+      nextExpiry = Math.min(nextExpiry, resetAt);
       return 1;
     },
 
@@ -126,6 +145,7 @@ export function createMemoryRecords(maxRecords: number, assertOpen: () => void):
     clear() {
       records.clear();
       counters.clear();
+      nextExpiry = Number.POSITIVE_INFINITY;
     },
   };
 }

@@ -124,30 +124,6 @@ describe("memory store bounds", () => {
     assert.equal(indexed.length, 50, "the user index holds exactly the held ids");
     await store.close();
   });
-
-  it("bounds records and counters together: expired counters first, then counters; records are never dropped", async () => {
-    const store = createMemoryStore({ maxRecords: 3, sweepIntervalMs: 0 });
-    const { records } = store;
-    await records.insert("r1", { v: "1" });
-    await records.hit("c-short", 10);
-    await records.hit("c-long", 60_000);
-    await sleep(30);
-    await records.insert("r2", { v: "2" }); // sweeps c-short
-    assert.equal(await records.hits("c-long"), 1);
-    await records.insert("r3", { v: "3" }); // evicts the only counter, not a record
-    assert.equal(await records.hits("c-long"), 0);
-    assert.deepEqual(await records.get("r1"), { v: "1" });
-    // Only records left: an account is data, so a new one is refused rather than an old one dropped.
-    await assert.rejects(records.insert("r4", { v: "4" }), { code: "STORE_FULL" });
-    await assert.rejects(records.hit("c-new", 60_000), { code: "STORE_FULL" });
-    assert.deepEqual(await records.get("r1"), { v: "1" });
-    assert.equal(await records.get("r4"), null);
-    assert.equal(
-      dumpMemoryStore(store).filter((e) => e.startsWith("record:") || e.startsWith("hits:")).length,
-      3,
-    );
-    await store.close();
-  });
 });
 
 describe("memory store copies", () => {
@@ -339,6 +315,77 @@ describe("memory store arguments", () => {
     for (const window of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       await assert.rejects(store.records.hit("k", window), rejectsWith("INVALID_ARGUMENT"), String(window));
     }
+    await store.close();
+  });
+});
+
+describe("memory store record and counter bounds", () => {
+  const held = (store: ReturnType<typeof createMemoryStore>, prefix: string) =>
+    dumpMemoryStore(store).filter((entry) => entry.startsWith(prefix)).length;
+
+  for (const value of [0, -1, 1.5, "10", Number.POSITIVE_INFINITY]) {
+    it(`rejects maxCounters: ${String(value)}`, () => {
+      assert.throws(
+        () => createMemoryStore({ maxCounters: value } as MemoryStoreOptions),
+        (error) => error instanceof InvalidOptionError && error.option === "maxCounters",
+      );
+    });
+  }
+
+  it("records have their own bound: counters neither take their room nor are evicted for them", async () => {
+    const store = createMemoryStore({ maxRecords: 2, maxCounters: 2, sweepIntervalMs: 0 });
+    const { records } = store;
+    await records.hit("c1", 60_000);
+    await records.hit("c2", 60_000);
+    await records.insert("r1", { v: "1" });
+    await records.insert("r2", { v: "2" });
+    await assert.rejects(records.insert("r3", { v: "3" }), rejectsWith("STORE_FULL"));
+    assert.equal(await records.hits("c1"), 1, "no counter was dropped to make room for a record");
+    assert.equal(await records.hits("c2"), 1);
+    assert.deepEqual(await records.get("r1"), { v: "1" });
+    assert.equal(await records.get("r3"), null);
+    // A full record bound does not stop counting: a failed login must still be counted.
+    await records.delete("c1");
+    assert.equal(await records.hit("c3", 60_000), 1);
+    await store.close();
+  });
+
+  it("a live counter is never evicted: a full bound refuses a new key with STORE_FULL, old keys still count", async () => {
+    const store = createMemoryStore({ maxCounters: 3, sweepIntervalMs: 0 });
+    const { records } = store;
+    await records.hit("lockout", 60_000);
+    await records.hit("lockout", 60_000);
+    await records.hit("b", 60_000);
+    await records.hit("c", 60_000);
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(records.hit(`flood-${i}`, 60_000), rejectsWith("STORE_FULL"));
+    }
+    assert.equal(await records.hits("lockout"), 2, "the flood did not reset the lockout");
+    assert.equal(await records.hit("lockout", 60_000), 3, "a held counter still counts when full");
+    assert.equal(await records.hits("flood-0"), 0);
+    assert.equal(held(store, "hits:"), 3);
+    await store.close();
+  });
+
+  it("expired counters are swept to make room when the bound is reached", async () => {
+    const store = createMemoryStore({ maxCounters: 2, sweepIntervalMs: 0 });
+    const { records } = store;
+    await records.hit("short", 10);
+    await records.hit("long", 60_000);
+    await sleep(30);
+    assert.equal(await records.hit("new", 60_000), 1, "the expired counter made room");
+    assert.equal(await records.hits("long"), 1);
+    assert.equal(held(store, "hits:"), 2);
+    await assert.rejects(records.hit("another", 60_000), rejectsWith("STORE_FULL"));
+    await store.close();
+  });
+
+  it("the background sweep frees expired counters, so a full bound recovers", async () => {
+    const store = createMemoryStore({ maxCounters: 1, sweepIntervalMs: 20 });
+    await store.records.hit("a", 10);
+    await sleep(60);
+    assert.equal(held(store, "hits:"), 0);
+    assert.equal(await store.records.hit("b", 60_000), 1);
     await store.close();
   });
 });

@@ -11,11 +11,17 @@ export interface MemoryStoreOptions {
    */
   maxSessions?: number;
   /**
-   * Most records and hit counters kept at once, together. Default 100_000. When full, expired counters
-   * are swept, then the oldest counter is evicted; records are never evicted (a full store refuses new ones
-   * with STORE_FULL), since they hold data such as accounts.
+   * Most records kept at once. Default 100_000. Records are never evicted, since they hold data such as
+   * accounts: when full, a new one is refused with STORE_FULL.
    */
   maxRecords?: number;
+  /**
+   * Most hit counters (`records.hit`) kept at once, apart from the records. Default 100_000. A counter
+   * whose window is still running is never evicted (it may hold a lockout); when full, expired counters
+   * are swept, and if none had expired a hit on a new key is refused with STORE_FULL, so a throttle
+   * built on the store fails closed.
+   */
+  maxCounters?: number;
   /**
    * Milliseconds between background sweeps that free expired sessions and counters nobody asks for
    * again. Default 60_000; 0 turns the sweep off (expiry is always checked on access anyway). The timer
@@ -69,7 +75,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const assertOpen = (): void => {
     if (closed) throw new StoreUnavailableError("latchkey: the memory store is closed");
   };
-  const records = createMemoryRecords(maxRecords, assertOpen);
+  const records = createMemoryRecords({ maxRecords, maxCounters: options.maxCounters }, assertOpen);
 
   const remove = (id: string): void => {
     const entry = sessions.get(id);
