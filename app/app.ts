@@ -15,6 +15,7 @@ import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";
 import { acceptOnlyForms } from "./form.js";
 import { frameworkErrorOptions } from "./framework-errors.js";
+import { createHashLimiter, type HashLimiterOptions } from "./hash-limiter.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { lazyChildLoggerFactory } from "./request-logger.js";
@@ -32,8 +33,13 @@ export interface AppDeps {
   store?: SessionStore;
   /** Password hashing (default: scrypt with N=2^15, r=8, p=1). */
   passwords?: PasswordHasher;
-  /** Login throttle limits (default: 5 failures per account, 20 per IP, per 15 minutes). */
+  /**
+   * Login throttle limits (default per 15 minutes: 5 attempts per account from one client, 20 from one
+   * client, past 100 per account one per 10 s; see login-throttle.ts).
+   */
   throttle?: LoginThrottleOptions;
+  /** Password hashing concurrency (default: 4 at once, 2 per client, 32 waiting; see hash-limiter.ts). */
+  hashing?: HashLimiterOptions;
   /** Where log lines go (default: stdout). */
   logStream?: DestinationStream;
 }
@@ -102,6 +108,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     sessions,
     accounts: createAccounts(store.records, deps.passwords ?? createPasswordHasher()),
     throttle: createLoginThrottle(store.records, deps.throttle),
+    hashLimiter: createHashLimiter(deps.hashing),
     inMemory: store.kind === "memory",
     isCrossOrigin: createCrossOriginCheck(),
   };

@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isStoreUnavailable } from "latchkey";
+import { isStoreUnavailable, LatchkeyError } from "latchkey";
 import { BadFormError } from "./form.js";
 import { type AppContext, pageContext, sendPage } from "./routes/context.js";
 import { reasonOf } from "./store.js";
 import { errorPage } from "./views/errors.js";
+
+/** What a full embedded store (STORE_FULL) shows: it is no outage, and waiting helps. */
+const STORE_FULL_MESSAGE = "The server is at capacity right now. Please try again in a few minutes.";
 
 /**
  * Every error becomes an HTML page with a fitting status and a generic message: no stack trace, error
@@ -14,7 +17,11 @@ export function errorPages(app: FastifyInstance, context: AppContext): void {
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = statusOf(error);
-    if (status === 503) {
+    if (isStoreFull(error)) {
+      // The embedded store's bound: counters free up as their windows end, accounts never.
+      request.log.warn({ reason: reasonOf(error) }, "session store full");
+      reply.header("retry-after", "60");
+    } else if (status === 503) {
       request.log.warn({ reason: reasonOf(error) }, "session store unavailable");
       reply.header("retry-after", "5");
     } else if (status >= 500) {
@@ -23,7 +30,8 @@ export function errorPages(app: FastifyInstance, context: AppContext): void {
       request.log.info({ status, code: error.code }, "request refused");
     }
     // Our own form errors say exactly what is wrong; other messages stay in the log.
-    const message = error instanceof BadFormError ? error.message : undefined;
+    const message =
+      error instanceof BadFormError ? error.message : isStoreFull(error) ? STORE_FULL_MESSAGE : undefined;
     return sendPage(reply, status, errorPage(anonymous, status, message));
   });
 
@@ -35,8 +43,13 @@ export function errorPages(app: FastifyInstance, context: AppContext): void {
   });
 }
 
+/** The embedded store refused to grow (STORE_FULL): the request could not be served, nor counted. */
+function isStoreFull(error: unknown): boolean {
+  return error instanceof LatchkeyError && error.code === "STORE_FULL";
+}
+
 function statusOf(error: FastifyError): number {
-  if (isStoreUnavailable(error)) return 503;
+  if (isStoreUnavailable(error) || isStoreFull(error)) return 503;
   const status = error.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) return status;
   if (status === 503) return 503;

@@ -1,71 +1,118 @@
 import type { RecordStore } from "latchkey";
 
 /**
- * Slows down password guessing: failed logins are counted per account and per client IP in fixed
- * windows kept in the store (`RecordStore.hit`), so every app instance sees the same counts. Once a
- * count reaches its limit, logins for that account or from that IP are refused with 429 until the
- * window ends; a successful login clears its account's count.
+ * Slows down password guessing with fixed-window counters kept in the store (`RecordStore.hit`), so
+ * every app instance sees the same counts. A "client" is a throttle key (`throttleKeyOf`: an IPv4
+ * address, or an IPv6 address by its /64).
  *
- * Limits are checked before the password and counted after it, so a burst of concurrent attempts can
- * overshoot a limit by the number in flight. The per-account limit lets anyone lock an account for one
- * window by failing on purpose: the usual price of per-account throttling.
+ * **Reserve, then hash.** `reserveLogin` counts the attempt (one atomic increment per counter, whose
+ * returned count decides) before the password is hashed, and only then may the caller check it. Every
+ * attempt counts, not only failures: a burst of concurrent guesses gets exactly the limit through, the
+ * rest 429, whatever the password (counting after the hash let all 40 of a burst through, and the right
+ * password as the 38th logged in).
+ *
+ * **Three limits per window (default 15 minutes):**
+ * - per account and client, strict (`maxPerAccountClient`, 5): the guesser is locked out of that
+ *   account for the window, but only at its own address; the owner elsewhere is not.
+ * - per client, for all accounts together (`maxPerIP`, 20): one address cannot spread guesses over
+ *   many accounts. A success does not reset it (else logging into one's own account would).
+ * - per account, from all clients (`maxPerAccount`, 100), loose and slowing rather than locking: past
+ *   it the account takes one attempt per `slowIntervalSeconds` (10 s) from all clients together, the
+ *   others get 429 with that Retry-After; a client that logged in to the account within
+ *   `rememberClientSeconds` (30 days, its "usual address") is not slowed. So guessers spread over many
+ *   addresses get about 90 guesses per window instead of 5 per address, and cannot lock the owner out
+ *   at an address where the owner logged in before (only slow the owner at a new one).
+ *
+ * A success clears the account-and-client counter and remembers the client for the account; the
+ * per-client and account-wide counts stand. When the store cannot count (a full embedded store throws
+ * STORE_FULL, an outage STORE_UNAVAILABLE) the error propagates and the attempt is refused (503): the
+ * check is never skipped.
  */
 export interface LoginThrottleOptions {
-  /** Failures per account per window. Default 5. */
-  maxPerAccount?: number;
-  /** Failures per client IP per window. Default 20. */
+  /** Login attempts per account from one client per window. Default 5. */
+  maxPerAccountClient?: number;
+  /** Login attempts from one client per window, all accounts together. Default 20. */
   maxPerIP?: number;
+  /** Login attempts per account per window, all clients together, before the account is slowed. Default 100. */
+  maxPerAccount?: number;
+  /** Past `maxPerAccount`: one attempt for the account per this many seconds. Default 10. */
+  slowIntervalSeconds?: number;
+  /** How long a client that logged in to an account escapes the account's slowing. Default 30 days. */
+  rememberClientSeconds?: number;
   /** Window length in seconds. Default 900 (15 minutes). */
   windowSeconds?: number;
   /**
-   * Sign-up attempts per client IP per window. Default 10. Each account costs a scrypt hash and a
-   * record that is never evicted, so one client must not be able to create them without bound.
+   * Sign-up attempts per client per window. Default 10. Each account costs a scrypt hash and a record
+   * that is never evicted, so one client must not be able to create them without bound.
    */
   maxSignupsPerIP?: number;
 }
 
 export interface LoginThrottle {
-  /** Seconds to wait before trying again, or 0 when a login attempt may proceed. */
-  retryAfter(userId: string | null, ip: string): Promise<number>;
-  recordFailure(userId: string | null, ip: string): Promise<void>;
-  recordSuccess(userId: string): Promise<void>;
-  /** Counts a sign-up attempt from `ip`; seconds to wait when it is over the limit, else 0. */
-  admitSignup(ip: string): Promise<number>;
+  /**
+   * Counts a login attempt for `userId` (null: a name that can be no account) from `client`, before
+   * the password is checked. Seconds to wait when it is over a limit (the attempt must then not be
+   * checked), else 0.
+   */
+  reserveLogin(userId: string | null, client: string): Promise<number>;
+  /** After the right password: clears the account-and-client count and remembers the client. */
+  loginSucceeded(userId: string, client: string): Promise<void>;
+  /** Counts a sign-up attempt (of valid input) from `client`; seconds to wait when over the limit, else 0. */
+  admitSignup(client: string): Promise<number>;
   readonly windowSeconds: number;
 }
 
 export function createLoginThrottle(records: RecordStore, options: LoginThrottleOptions = {}): LoginThrottle {
-  const { maxPerAccount = 5, maxPerIP = 20, windowSeconds = 900, maxSignupsPerIP = 10 } = options;
+  const {
+    maxPerAccountClient = 5,
+    maxPerIP = 20,
+    maxPerAccount = 100,
+    slowIntervalSeconds = 10,
+    rememberClientSeconds = 30 * 24 * 3600,
+    windowSeconds = 900,
+    maxSignupsPerIP = 10,
+  } = options;
   const windowMs = windowSeconds * 1000;
-  const accountKey = (userId: string) => `login-failures:account:${userId}`;
-  const ipKey = (ip: string) => `login-failures:ip:${ip}`;
-  const signupKey = (ip: string) => `signups:ip:${ip}`;
+  // A user id has no ":" (the username rule), so these keys cannot collide.
+  const clientKey = (client: string) => `login:client:${client}`;
+  const accountClientKey = (userId: string, client: string) => `login:account:${userId}:client:${client}`;
+  const accountKey = (userId: string) => `login:account:${userId}`;
+  const slowKey = (userId: string) => `login:slow:${userId}`;
+  const knownKey = (userId: string, client: string) => `login:known:${userId}:client:${client}`;
+  const signupKey = (client: string) => `signups:client:${client}`;
 
   return {
     windowSeconds,
 
-    async retryAfter(userId, ip) {
-      const [account, fromIP] = await Promise.all([
-        userId === null ? 0 : records.hits(accountKey(userId)),
-        records.hits(ipKey(ip)),
+    async reserveLogin(userId, client) {
+      const [fromClient, forAccount] = await Promise.all([
+        records.hit(clientKey(client), windowMs),
+        userId === null ? 0 : records.hit(accountClientKey(userId, client), windowMs),
       ]);
       // The store does not say when a window started, so the whole window is the honest upper bound.
-      return account >= maxPerAccount || fromIP >= maxPerIP ? windowSeconds : 0;
-    },
-
-    async recordFailure(userId, ip) {
-      await Promise.all([
-        userId === null ? undefined : records.hit(accountKey(userId), windowMs),
-        records.hit(ipKey(ip), windowMs),
+      if (fromClient > maxPerIP || forAccount > maxPerAccountClient) return windowSeconds;
+      if (userId === null) return 0;
+      // Counted only for attempts the client-level limits let through: one address hammering an
+      // account locks itself out without slowing the account for everyone.
+      const [accountWide, known] = await Promise.all([
+        records.hit(accountKey(userId), windowMs),
+        records.hits(knownKey(userId, client)),
       ]);
+      if (accountWide <= maxPerAccount || known > 0) return 0;
+      const inInterval = await records.hit(slowKey(userId), slowIntervalSeconds * 1000);
+      return inInterval === 1 ? 0 : slowIntervalSeconds;
     },
 
-    async recordSuccess(userId) {
-      await records.delete(accountKey(userId));
+    async loginSucceeded(userId, client) {
+      await records.delete(accountClientKey(userId, client));
+      // Deleted first so that the remembering starts again from this login (a window starts with its
+      // first hit). Best effort: a store too full to remember a client only means it may be slowed.
+      await records.delete(knownKey(userId, client));
+      await records.hit(knownKey(userId, client), rememberClientSeconds * 1000).catch(() => 0);
     },
 
-    async admitSignup(ip) {
-      return (await records.hit(signupKey(ip), windowMs)) > maxSignupsPerIP ? windowSeconds : 0;
+    async admitSignup(client) {
+      return (await records.hit(signupKey(client), windowMs)) > maxSignupsPerIP ? windowSeconds : 0;
     },
   };
 }

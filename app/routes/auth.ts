@@ -3,6 +3,7 @@ import type { Session } from "latchkey";
 import { type Account, passwordProblem, userIdOf, usernameProblem } from "../accounts.js";
 import { clientIPOf, throttleKeyOf } from "../client-ip.js";
 import { requireFields } from "../form.js";
+import { HashLimitError, type HashLimiter } from "../hash-limiter.js";
 import { isHTTPS } from "../security-headers.js";
 import type { sessionFields } from "../session-types.js";
 import { describeUserAgent } from "../user-agent.js";
@@ -10,6 +11,35 @@ import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
 import { type AppContext, pageContext, seeOther, sendPage } from "./context.js";
 
 const LOGIN_FAILED = "Wrong username or password.";
+const BUSY_MESSAGE = "Too many password checks at once. Please try again in a moment.";
+/** What `hashing` returns when the hash limiter refused: the reply's status and Retry-After are set. */
+const BUSY = Symbol("busy");
+
+/** A wait as the pages say it: minutes (rounded up) from a minute on, seconds below. */
+function waitText(seconds: number): string {
+  return seconds < 60 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+}
+
+/**
+ * Runs a password hash under the app's hash limiter (hash-limiter.ts). Over its bounds: BUSY, with the
+ * reply's status (429 for this client's share, 503 for a full queue) and Retry-After set.
+ */
+async function hashing<T>(
+  limiter: HashLimiter,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  client: string,
+  task: () => Promise<T>,
+): Promise<T | typeof BUSY> {
+  try {
+    return await limiter.run(client, task);
+  } catch (error) {
+    if (!(error instanceof HashLimitError)) throw error;
+    request.log.warn({ status: error.statusCode }, "password check refused: hash limiter full");
+    reply.code(error.statusCode).header("retry-after", String(error.retryAfterSeconds));
+    return BUSY;
+  }
+}
 
 /** Starts the account's session with a fresh token (the request's previous session, if any, ends). */
 function logIn(request: FastifyRequest, account: Account): Promise<Session<typeof sessionFields>> {
@@ -55,23 +85,25 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post("/signup", async (request, reply) => {
     const { username, password } = requireFields(request.body, ["username", "password"]);
-    const retryAfter = await context.throttle.admitSignup(throttleKeyOf(clientIPOf(request)));
+    const page = (status: number, error: string) =>
+      sendPage(reply, status, signupPage(anonymous, { username: echo(username), error }));
+    // Input that breaks the rules costs nothing, so it is refused before it counts as an attempt.
+    const problem = usernameProblem(username) ?? passwordProblem(password);
+    if (problem !== null) return page(400, problem);
+    const client = throttleKeyOf(clientIPOf(request));
+    const retryAfter = await context.throttle.admitSignup(client);
     if (retryAfter > 0) {
       request.log.warn("sign-up throttled");
-      const error = `Too many sign-ups from your network. Please wait ${Math.ceil(retryAfter / 60)} minutes.`;
       reply.header("retry-after", String(retryAfter));
-      return sendPage(reply, 429, signupPage(anonymous, { username: echo(username), error }));
+      return page(429, `Too many sign-ups from your network. Please wait ${waitText(retryAfter)}.`);
     }
-    const problem = usernameProblem(username) ?? passwordProblem(password);
-    if (problem !== null) {
-      return sendPage(reply, 400, signupPage(anonymous, { username: echo(username), error: problem }));
-    }
-    const account = await context.accounts.register(username, password);
-    if (account === null) {
-      const error = "That username is taken. Please choose another.";
-      return sendPage(reply, 409, signupPage(anonymous, { username: echo(username), error }));
-    }
+    const account = await hashing(context.hashLimiter, request, reply, client, () =>
+      context.accounts.register(username, password),
+    );
+    if (account === BUSY) return page(reply.statusCode, BUSY_MESSAGE);
+    if (account === null) return page(409, "That username is taken. Please choose another.");
     request.log.info({ userId: account.userId }, "account created");
+    await context.throttle.loginSucceeded(account.userId, client);
     await logIn(request, account);
     return seeOther(reply, "/");
   });
@@ -80,20 +112,25 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post("/login", async (request, reply) => {
     const { username, password } = requireFields(request.body, ["username", "password"]);
+    const page = (status: number, error: string) =>
+      sendPage(reply, status, loginPage(anonymous, { username: echo(username), error }));
     // Only well-formed names get an account counter: anything else could not name an account.
     const userId = usernameProblem(username) === null ? userIdOf(username) : null;
-    const retryAfter = await context.throttle.retryAfter(userId, throttleKeyOf(clientIPOf(request)));
+    const client = throttleKeyOf(clientIPOf(request));
+    // Counted before the password is hashed (see login-throttle.ts): a burst gets the limit through.
+    const retryAfter = await context.throttle.reserveLogin(userId, client);
     if (retryAfter > 0) {
       // No user id: the typed name may be no account at all (often a password in the wrong field).
       request.log.warn("login throttled");
-      const minutes = Math.ceil(retryAfter / 60);
-      const error = `Too many failed attempts. Please wait ${minutes} minutes before trying again.`;
       reply.header("retry-after", String(retryAfter));
-      return sendPage(reply, 429, loginPage(anonymous, { username: echo(username), error }));
+      return page(429, `Too many attempts. Please wait ${waitText(retryAfter)} before trying again.`);
     }
-    const { account, ...failure } = await context.accounts.authenticate(username, password);
+    const result = await hashing(context.hashLimiter, request, reply, client, () =>
+      context.accounts.authenticate(username, password),
+    );
+    if (result === BUSY) return page(reply.statusCode, BUSY_MESSAGE);
+    const { account, ...failure } = result;
     if (account === null) {
-      await context.throttle.recordFailure(userId, throttleKeyOf(clientIPOf(request)));
       // What was typed as a username is logged only when it names an account: a name that is no
       // account is often a password typed into the wrong field.
       const known = "knownAccount" in failure && failure.knownAccount;
@@ -101,9 +138,9 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
         known ? { userId, reason: "wrong password" } : { reason: "unknown account" },
         "login failed",
       );
-      return sendPage(reply, 401, loginPage(anonymous, { username: echo(username), error: LOGIN_FAILED }));
+      return page(401, LOGIN_FAILED);
     }
-    await context.throttle.recordSuccess(account.userId);
+    await context.throttle.loginSucceeded(account.userId, client);
     const session = await logIn(request, account);
     request.log.info({ userId: account.userId, session: session.id }, "logged in");
     return seeOther(reply, "/");

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { SessionManager } from "latchkey";
 import type { Accounts } from "../accounts.js";
 import type { Config } from "../config.js";
+import type { HashLimiter } from "../hash-limiter.js";
 import type { SafeHtml } from "../html.js";
 import type { LoginThrottle } from "../login-throttle.js";
 import type { sessionFields } from "../session-types.js";
@@ -13,6 +14,8 @@ export interface AppContext {
   sessions: SessionManager<typeof sessionFields>;
   accounts: Accounts;
   throttle: LoginThrottle;
+  /** Caps concurrent password hashing, globally and per client. */
+  hashLimiter: HashLimiter;
   /** True when sessions live in process memory (the pages say so). */
   inMemory: boolean;
   /** True when a request comes from another site (Sec-Fetch-Site / Origin), whatever its method. */

@@ -1,0 +1,94 @@
+/**
+ * The login throttle on the memory store's records (the Redis store's `hit` is one INCR script, proven
+ * by the conformance suite); the same attacks over HTTP are in login-attacks.test.ts.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createMemoryStore } from "latchkey/memory";
+import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
+
+const OWNER_HOME = "198.51.100.1";
+const ATTACKER = "203.0.113.66";
+
+function throttleOn(options: LoginThrottleOptions = {}, store = createMemoryStore({ sweepIntervalMs: 0 })) {
+  return { store, throttle: createLoginThrottle(store.records, options) };
+}
+
+describe("login throttle", () => {
+  test("reserve before the hash: of 40 concurrent attempts exactly the limit is admitted", async () => {
+    const { store, throttle } = throttleOn();
+    const waits = await Promise.all(
+      Array.from({ length: 40 }, () => throttle.reserveLogin("victim", ATTACKER)),
+    );
+    assert.equal(waits.filter((wait) => wait === 0).length, 5);
+    assert.deepEqual(waits.slice(0, 5), [0, 0, 0, 0, 0], "the first five, in order");
+    assert.ok(waits.slice(5).every((wait) => wait === 900));
+    await store.close();
+  });
+
+  test("the account-and-client limit locks only that client out of that account", async () => {
+    const { store, throttle } = throttleOn();
+    for (let i = 0; i < 5; i++) assert.equal(await throttle.reserveLogin("victim", ATTACKER), 0);
+    assert.equal(await throttle.reserveLogin("victim", ATTACKER), 900);
+    assert.equal(await throttle.reserveLogin("victim", OWNER_HOME), 0, "the owner elsewhere is not locked");
+    assert.equal(await throttle.reserveLogin("someone-else", ATTACKER), 0, "other accounts are not");
+    await store.close();
+  });
+
+  test("a success clears the account-and-client count, not the per-client one", async () => {
+    const { store, throttle } = throttleOn({ maxPerAccountClient: 3, maxPerIP: 6 });
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0);
+    await throttle.loginSucceeded("owner", OWNER_HOME);
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0);
+    assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 900, "7 from one client > maxPerIP 6");
+    await store.close();
+  });
+
+  test("names that can be no account count per client only", async () => {
+    const { store, throttle } = throttleOn({ maxPerIP: 2 });
+    assert.equal(await throttle.reserveLogin(null, ATTACKER), 0);
+    assert.equal(await throttle.reserveLogin(null, ATTACKER), 0);
+    assert.equal(await throttle.reserveLogin(null, ATTACKER), 900);
+    assert.equal(await throttle.reserveLogin(null, OWNER_HOME), 0);
+    await store.close();
+  });
+
+  test("past the account-wide limit the account is slowed to one attempt per interval, not locked", async () => {
+    const { store, throttle } = throttleOn({ maxPerAccount: 6, slowIntervalSeconds: 30 });
+    await throttle.reserveLogin("owner", OWNER_HOME);
+    await throttle.loginSucceeded("owner", OWNER_HOME);
+    // Guessers at three addresses, each under its own limit: 9 attempts in all.
+    const guesses: number[] = [];
+    for (const ip of ["192.0.2.1", "192.0.2.2", "192.0.2.3"]) {
+      for (let i = 0; i < 3; i++) guesses.push(await throttle.reserveLogin("owner", ip));
+    }
+    // Attempts 1 (the owner's) to 6 pass; the 7th takes the interval's one slot; then 429 for 30 s.
+    assert.deepEqual(guesses, [0, 0, 0, 0, 0, 0, 30, 30, 30]);
+    assert.equal(await throttle.reserveLogin("owner", "192.0.2.9"), 30, "a new address is slowed too");
+    assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0, "the owner's usual address is not");
+    await store.close();
+  });
+
+  test("when the store cannot count, the reservation throws: it never admits unchecked", async () => {
+    const { store, throttle } = throttleOn({}, createMemoryStore({ maxCounters: 2, sweepIntervalMs: 0 }));
+    assert.equal(await throttle.reserveLogin(null, "192.0.2.1"), 0);
+    assert.equal(await throttle.reserveLogin(null, "192.0.2.2"), 0);
+    await assert.rejects(throttle.reserveLogin("victim", OWNER_HOME), { code: "STORE_FULL" });
+    await assert.rejects(throttle.admitSignup("192.0.2.3"), { code: "STORE_FULL" });
+    await store.close();
+  });
+
+  test("sign-ups: at most maxSignupsPerIP per client per window", async () => {
+    const { store, throttle } = throttleOn({ maxSignupsPerIP: 2, windowSeconds: 60 });
+    assert.deepEqual(
+      [
+        await throttle.admitSignup(ATTACKER),
+        await throttle.admitSignup(ATTACKER),
+        await throttle.admitSignup(ATTACKER),
+      ],
+      [0, 0, 60],
+    );
+    assert.equal(await throttle.admitSignup(OWNER_HOME), 0);
+    await store.close();
+  });
+});
