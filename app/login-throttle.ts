@@ -20,8 +20,9 @@ import type { RecordStore } from "latchkey";
  *   it the account takes one attempt per `slowIntervalSeconds` (10 s) from all clients together, the
  *   others get 429 with that Retry-After; a client that logged in to the account within
  *   `rememberClientSeconds` (30 days, its "usual address") is not slowed. So guessers spread over many
- *   addresses get about 90 guesses per window instead of 5 per address, and cannot lock the owner out
- *   at an address where the owner logged in before (only slow the owner at a new one).
+ *   addresses get about 190 guesses per account per window (100, then one per 10 s) instead of 5 per
+ *   address without bound, and cannot lock the owner out at an address where the owner logged in
+ *   before (only slow the owner at a new one).
  *
  * A success clears the account-and-client counter and remembers the client for the account; the
  * per-client and account-wide counts stand. When the store cannot count (a full embedded store throws
