@@ -10,4 +10,7 @@ export {
   publicIdOf,
   sessionIdOf,
   TOKEN_LENGTH,
+  tagOf,
+  USER_TAG_LENGTH,
+  userTagOf,
 } from "./core/token.js";

@@ -13,6 +13,11 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: "invalid argument",
   /** The store was configured without what the call needs (a Redis store with `userIndex: false`). */
   UNSUPPORTED: "not supported by this store's configuration",
+  /**
+   * A session could not be created because its user's sessions were revoked (`destroyForUser`) at or
+   * after the moment the create began: a login racing "log out everywhere" loses. Try again.
+   */
+  REVOKED: "the user's sessions were revoked while this one was being created",
   /** An HTTP adapter refused a state-changing request sent from another site (403). */
   CROSS_ORIGIN_REQUEST: "cross-origin request refused",
 } as const;
@@ -63,6 +68,17 @@ export class UnsupportedOperationError extends LatchkeyError {
   constructor(message: string) {
     super("UNSUPPORTED", `latchkey: ${message}`);
     this.name = "UnsupportedOperationError";
+  }
+}
+
+/**
+ * `create` lost a race with `destroyForUser` for the same user: revocation ends every session that
+ * existed or was being created when it was called, so this one was never written.
+ */
+export class SessionRevokedError extends LatchkeyError {
+  constructor(message: string) {
+    super("REVOKED", `latchkey: ${message}`);
+    this.name = "SessionRevokedError";
   }
 }
 

@@ -9,20 +9,56 @@ import {
   validateSchema,
 } from "./fields.js";
 import type { SessionStore, StoredSession, TouchPolicy } from "./session-store.js";
-import { generateToken, isWellFormedToken, publicIdOf, sessionIdOf } from "./token.js";
+import {
+  generateToken,
+  isWellFormedToken,
+  PUBLIC_ID_LENGTH,
+  publicIdOf,
+  sessionIdOf,
+  tagOf,
+  userTagOf,
+} from "./token.js";
 
 export interface SessionManagerOptions<S extends FieldSchema> {
   /** Where sessions live: `createRedisStore(...)` or `createMemoryStore()`. */
   store: SessionStore;
-  /** Seconds of inactivity after which a session ends (sliding). Default 1800 (30 minutes). */
+  /**
+   * Whole seconds of inactivity after which a session ends (sliding). Default 1800 (30 minutes); at
+   * least 1 (a shorter lifetime could not outlive the request that creates it).
+   */
   idleTimeoutSeconds?: number;
-  /** Seconds after creation at which a session ends whatever its activity. Default 604800 (a week). */
+  /** Whole seconds after creation at which a session ends whatever its activity. Default 604800 (a week). */
   absoluteTimeoutSeconds?: number;
   /**
-   * Refresh the idle timer at most once per this many seconds, to save writes on busy sessions.
+   * Refresh the idle timer at most once per this many whole seconds, to save writes on busy sessions.
    * Default 0: every load refreshes it. Must be less than `idleTimeoutSeconds`.
    */
   touchIntervalSeconds?: number;
+  /**
+   * Most live sessions one user may have. Default 100. A create beyond it ends the user's oldest
+   * session (by creation) in the same atomic step, so that one account cannot grow its index (and the
+   * cost of its logins and lists) without bound. Needs the store's per-user index (a Redis store with
+   * `userIndex: false` cannot apply it).
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * Largest value of one field, in bytes (UTF-8 of the stored form: JSON for "json" fields). Default
+   * 8192. A larger one is refused with InvalidArgumentError and nothing is written.
+   */
+  maxFieldBytes?: number;
+  /**
+   * Most bytes a session's own fields may hold together (names and values, UTF-8). Default 32768.
+   * Checked by the store atomically with each write: a `set` that would exceed it is refused
+   * (InvalidArgumentError) and writes nothing. Counters bumped by `increment` count toward it at the
+   * next `set`.
+   */
+  maxSessionBytes?: number;
+  /**
+   * The clock, in ms since the epoch. Default `Date.now`. Every store call gets its time from here
+   * (the memory store keeps no clock of its own), so tests can drive expiry without sleeping. Redis
+   * TTLs still run on Redis's own clock: give Redis stores the real time.
+   */
+  clock?: () => number;
   /** Types of the session's own fields. Without it every field is a string. */
   fields?: S;
   /**
@@ -103,7 +139,15 @@ export interface SessionManager<S extends FieldSchema> {
 
 const DEFAULT_IDLE_SECONDS = 1800;
 const DEFAULT_ABSOLUTE_SECONDS = 7 * 24 * 3600;
+/** About 68 years: beyond it ms timestamps lose integer precision in Lua's %.14g. */
+const MAX_TIMEOUT_SECONDS = 2 ** 31;
 const MAX_USER_ID_LENGTH = 256;
+/** The longest textual IP address: an IPv6 address with an embedded IPv4 one. */
+const MAX_IP_LENGTH = 45;
+const DEFAULT_MAX_SESSIONS_PER_USER = 100;
+const DEFAULT_MAX_FIELD_BYTES = 8192;
+const DEFAULT_MAX_SESSION_BYTES = 32768;
+const PUBLIC_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${PUBLIC_ID_LENGTH}}$`);
 
 /**
  * Creates the session engine over a store.
@@ -126,31 +170,52 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     touchIntervalSeconds = 0,
     fields: schema,
     maxUserAgentLength = 64,
+    maxSessionsPerUser = DEFAULT_MAX_SESSIONS_PER_USER,
+    maxFieldBytes = DEFAULT_MAX_FIELD_BYTES,
+    maxSessionBytes = DEFAULT_MAX_SESSION_BYTES,
+    clock = Date.now,
   } = options ?? ({} as SessionManagerOptions<S>);
 
   if (!store || typeof store.load !== "function") {
     throw new InvalidOptionError("store", "is required: pass createRedisStore(...) or createMemoryStore()");
   }
-  requirePositive("idleTimeoutSeconds", idleTimeoutSeconds);
-  requirePositive("absoluteTimeoutSeconds", absoluteTimeoutSeconds);
+  requireWhole("idleTimeoutSeconds", idleTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWhole("absoluteTimeoutSeconds", absoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
   if (absoluteTimeoutSeconds < idleTimeoutSeconds) {
     throw new InvalidOptionError("absoluteTimeoutSeconds", "must not be less than idleTimeoutSeconds");
   }
-  if (!Number.isFinite(touchIntervalSeconds) || touchIntervalSeconds < 0) {
-    throw new InvalidOptionError("touchIntervalSeconds", "must be a number of seconds >= 0");
-  }
+  requireWhole("touchIntervalSeconds", touchIntervalSeconds, 0, MAX_TIMEOUT_SECONDS);
   if (touchIntervalSeconds >= idleTimeoutSeconds) {
     throw new InvalidOptionError("touchIntervalSeconds", "must be less than idleTimeoutSeconds");
   }
   if (!Number.isSafeInteger(maxUserAgentLength) || maxUserAgentLength < 0) {
     throw new InvalidOptionError("maxUserAgentLength", "must be a whole number >= 0");
   }
+  requireWhole("maxSessionsPerUser", maxSessionsPerUser, 1, 100_000);
+  requireWhole("maxFieldBytes", maxFieldBytes, 1, 512 * 1024 * 1024);
+  requireWhole("maxSessionBytes", maxSessionBytes, 1, 512 * 1024 * 1024);
+  if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
   validateSchema(schema);
 
-  const idleTimeoutMs = Math.round(idleTimeoutSeconds * 1000);
-  const absoluteTimeoutMs = Math.round(absoluteTimeoutSeconds * 1000);
-  const touchIntervalMs = Math.round(touchIntervalSeconds * 1000);
-  const policy = (): TouchPolicy => ({ now: Date.now(), idleTimeoutMs, touchIntervalMs });
+  const idleTimeoutMs = idleTimeoutSeconds * 1000;
+  const absoluteTimeoutMs = absoluteTimeoutSeconds * 1000;
+  const touchIntervalMs = touchIntervalSeconds * 1000;
+  const now = (): number => Math.floor(clock());
+  const policy = (): TouchPolicy => ({ now: now(), idleTimeoutMs, touchIntervalMs });
+
+  /** Encoded fields, each within `maxFieldBytes` (the session's total is the store's to check). */
+  const encodeWithinLimits = (data: Record<string, unknown>): Record<string, string> => {
+    const encoded = encodeFields(schema, data);
+    for (const [name, value] of Object.entries(encoded)) {
+      const bytes = Buffer.byteLength(value);
+      if (bytes > maxFieldBytes) {
+        throw new InvalidArgumentError(
+          `field "${name}" holds ${bytes} bytes, over the limit of ${maxFieldBytes} (maxFieldBytes)`,
+        );
+      }
+    }
+    return encoded;
+  };
 
   const toSession = (stored: StoredSession): Session<S> => ({
     id: publicIdOf(stored.id),
@@ -187,19 +252,35 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 
     async create(userId, createOptions = {}) {
       assertUserId(userId);
-      const token = generateToken();
-      const now = Date.now();
+      const ip = createOptions.ip ?? "";
+      if (typeof ip !== "string" || ip.length > MAX_IP_LENGTH) {
+        throw new InvalidArgumentError(`ip must be a string of at most ${MAX_IP_LENGTH} characters`);
+      }
+      const userAgent = createOptions.userAgent ?? "";
+      if (typeof userAgent !== "string") throw new InvalidArgumentError("userAgent must be a string");
+      const fields = encodeWithinLimits(createOptions.data ?? {});
+      const total = Object.entries(fields).reduce(
+        (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
+        0,
+      );
+      if (total > maxSessionBytes) {
+        throw new InvalidArgumentError(
+          `the session's fields hold ${total} bytes, over the limit of ${maxSessionBytes} (maxSessionBytes)`,
+        );
+      }
+      const token = generateToken(userTagOf(userId));
+      const createdAt = now();
       const stored: StoredSession = {
         id: sessionIdOf(token),
         userId,
-        createdAt: now,
-        lastSeenAt: now,
-        expiresAt: now + absoluteTimeoutMs,
-        userAgent: (createOptions.userAgent ?? "").slice(0, maxUserAgentLength),
-        ip: createOptions.ip ?? "",
-        fields: encodeFields(schema, createOptions.data ?? {}),
+        createdAt,
+        lastSeenAt: createdAt,
+        expiresAt: createdAt + absoluteTimeoutMs,
+        userAgent: userAgent.slice(0, maxUserAgentLength),
+        ip,
+        fields,
       };
-      await store.create(stored, { now, idleTimeoutMs, touchIntervalMs });
+      await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
       return { token, session: toSession(stored) };
     },
 
@@ -225,27 +306,28 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     async set(token, data) {
       const id = idOf(token);
       if (id === null) return false;
-      return store.update(id, { set: encodeFields(schema, data as Record<string, unknown>) });
+      const set = encodeWithinLimits(data as Record<string, unknown>);
+      return store.update(id, { set, maxBytes: maxSessionBytes }, now());
     },
 
     async unset(token, fieldNames) {
       const id = idOf(token);
       if (id === null) return false;
       for (const name of fieldNames) assertFieldName(name);
-      return store.update(id, { remove: fieldNames });
+      return store.update(id, { remove: fieldNames, maxBytes: maxSessionBytes }, now());
     },
 
     async increment(token, field, by = 1) {
       const step = integerStep(field, by);
       const id = idOf(token);
       if (id === null) return null;
-      return store.increment(id, field, step);
+      return store.increment(id, field, step, now());
     },
 
     async rotate(token) {
       const oldId = idOf(token);
       if (oldId === null) return null;
-      const newToken = generateToken();
+      const newToken = generateToken(tagOf(token as string));
       const stored = await store.rotate(oldId, sessionIdOf(newToken), policy());
       return stored ? { token: newToken, session: toSession(stored) } : null;
     },
@@ -253,27 +335,25 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     async destroy(token) {
       const id = idOf(token);
       if (id === null) return false;
-      return store.destroy(id);
+      return store.destroy(id, now());
     },
 
     async listForUser(userId) {
       assertUserId(userId);
-      const stored = await store.listByUser(userId, Date.now());
+      const stored = await store.listByUser(userId, now());
       return stored.sort((a, b) => a.createdAt - b.createdAt).map(toSession);
     },
 
     async destroyById(userId, publicId) {
       assertUserId(userId);
-      if (typeof publicId !== "string" || publicId.length === 0) return false;
-      const stored = await store.listByUser(userId, Date.now());
-      const match = stored.find((s) => publicIdOf(s.id) === publicId);
-      return match ? store.destroy(match.id) : false;
+      if (typeof publicId !== "string" || !PUBLIC_ID_PATTERN.test(publicId)) return false;
+      return store.destroyByPublicId(userId, publicId, now());
     },
 
     async destroyForUser(userId, destroyOptions = {}) {
       assertUserId(userId);
       const exceptId = idOf(destroyOptions.exceptToken) ?? undefined;
-      return store.destroyByUser(userId, exceptId);
+      return store.destroyByUser(userId, now(), exceptId);
     },
 
     publicIdOf(token) {
@@ -293,8 +373,11 @@ function assertUserId(userId: unknown): asserts userId is string {
   }
 }
 
-function requirePositive(option: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, `must be a number of seconds > 0, got ${String(value)}`);
+function requireWhole(option: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(
+      option,
+      `must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    );
   }
 }

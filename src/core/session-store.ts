@@ -3,13 +3,18 @@
  * hashing, option checks and field codecs; a store owns storage and the atomicity of each operation.
  * Ids given to a store are always storage ids (a prefix of SHA-256 of the token), never tokens.
  *
- * All times are milliseconds since the epoch; the caller passes `now` so that every backend applies the
- * same clock and the conformance suite can prove the same behaviour for all of them.
+ * All times are milliseconds since the epoch; the caller passes `now` to every call, so that every
+ * backend applies the same clock (the manager's `clock` option) and the conformance suite can prove the
+ * same behaviour for all of them.
+ *
+ * A storage id starts with its user's slot tag (`userTagOf(userId)`, see token.ts): a store that shards
+ * (Redis Cluster) keeps a user's sessions and index together by it, so that creating, rotating and
+ * revoking are each one atomic step.
  */
 
 /** A session as the store keeps it. Field values are strings, as in a Redis hash. */
 export interface StoredSession {
-  /** Storage id: SHA-256(token), base64url, first 22 characters (132 bits). */
+  /** Storage id: the token's slot tag, then SHA-256(token), base64url, first 22 characters (132 bits). */
   id: string;
   userId: string;
   createdAt: number;
@@ -33,9 +38,23 @@ export interface TouchPolicy {
   touchIntervalMs: number;
 }
 
+/** How a create fits its user's other sessions and revocations. */
+export interface CreatePolicy extends TouchPolicy {
+  /**
+   * Most live sessions one user may have: creating one more ends the user's oldest (by `createdAt`),
+   * in the same atomic step. Stores without a per-user index cannot apply it.
+   */
+  maxSessionsPerUser: number;
+}
+
 export interface FieldChanges {
   set?: Readonly<Record<string, string>>;
   remove?: readonly string[];
+  /**
+   * Refuse the change (InvalidArgumentError, nothing written) when the session's own fields would then
+   * hold more than this many bytes, names and values in UTF-8, counted atomically with the write.
+   */
+  maxBytes: number;
 }
 
 /**
@@ -60,8 +79,13 @@ export interface SessionStore {
   readonly kind: string;
   readonly records: RecordStore;
 
-  /** Writes a new session and adds it to its user's index. */
-  create(session: NewSession, policy: TouchPolicy): Promise<void>;
+  /**
+   * Writes a new session and adds it to its user's index, in one atomic step, ending the user's oldest
+   * sessions beyond `maxSessionsPerUser`. Throws SessionRevokedError (and writes nothing) when the
+   * user's sessions were revoked at or after `session.createdAt`: `destroyByUser` ends the sessions
+   * being created when it is called, not only those already written.
+   */
+  create(session: NewSession, policy: CreatePolicy): Promise<void>;
   /**
    * Reads a session and refreshes its idle timer, in one atomic step (one round trip on Redis).
    * A session past `expiresAt` is deleted and reported as null. `increments` are applied atomically
@@ -73,25 +97,39 @@ export interface SessionStore {
     increments?: Readonly<Record<string, number>>,
   ): Promise<StoredSession | null>;
   /** Sets and removes fields only if the session still exists; false (and no write) when it does not. */
-  update(id: string, changes: FieldChanges): Promise<boolean>;
+  update(id: string, changes: FieldChanges, now: number): Promise<boolean>;
   /** Atomically adds `by` to an integer field if the session exists; null when it does not. */
-  increment(id: string, field: string, by: number): Promise<number | null>;
+  increment(id: string, field: string, by: number, now: number): Promise<number | null>;
   /**
-   * Moves a session to a new id (token rotation): the old id stops working at once, fields, creation
-   * time and absolute expiry carry over. Null when the old session no longer exists.
+   * Moves a session to a new id (token rotation), in one atomic step with its index entry: the old id
+   * stops working at once, fields, creation time and absolute expiry carry over. `newId` has the old
+   * id's slot tag. Null when the old session no longer exists.
    */
   rotate(oldId: string, newId: string, policy: TouchPolicy): Promise<StoredSession | null>;
-  /** Deletes a session; false when it did not exist. */
-  destroy(id: string): Promise<boolean>;
-  /** The user's live sessions; expired index entries are pruned on the way. */
+  /** Deletes a session and its index entry; false when it did not exist (or had expired). */
+  destroy(id: string, now: number): Promise<boolean>;
+  /** The user's live sessions, in one step; index entries of sessions that are gone are pruned. */
   listByUser(userId: string, now: number): Promise<StoredSession[]>;
-  /** Deletes all of a user's sessions except `exceptId`; returns how many were deleted. */
-  destroyByUser(userId: string, exceptId?: string): Promise<number>;
+  /** Deletes the user's session whose public id (`publicIdOf`) is `publicId`, in one step. */
+  destroyByPublicId(userId: string, publicId: string, now: number): Promise<boolean>;
+  /**
+   * Deletes all of a user's sessions except `exceptId`, in one atomic step, and remembers the
+   * revocation time `now` for a while (REVOCATION_MEMORY_MS) so that a create that began at or before
+   * it fails. Returns how many live sessions were deleted.
+   */
+  destroyByUser(userId: string, now: number, exceptId?: string): Promise<number>;
   /** Resolves when the store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }
+
+/**
+ * How long a store remembers that a user's sessions were revoked: far longer than any create can be in
+ * flight (every call is bounded by the store's command timeout), so that a create that began before the
+ * revocation and reaches the store after it is refused rather than written.
+ */
+export const REVOCATION_MEMORY_MS = 10 * 60 * 1000;
 
 /**
  * Names of the reserved hash fields that hold a session's metadata. They start with "$", which user

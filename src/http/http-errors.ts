@@ -11,7 +11,7 @@ const INTERNAL = "Internal Server Error";
 
 /**
  * The one table from latchkey error codes to what an HTTP client sees. Store outages are 503 (try
- * again); a refused cross-site request is 403; everything else that reaches a response from the session
+ * again); a refused cross-site request is 403; a sign-in that lost a race with revocation 409; everything else that reaches a response from the session
  * layer is a programming or configuration error of the application, so a plain 500. No message here
  * quotes an error: Redis addresses and error texts stay in `cause`, for the application's log.
  */
@@ -19,6 +19,8 @@ export const HTTP_ERRORS: Readonly<Record<LatchkeyErrorCode, HTTPErrorInfo>> = {
   STORE_UNAVAILABLE: { status: 503, message: UNAVAILABLE },
   STORE_FULL: { status: 503, message: UNAVAILABLE },
   CROSS_ORIGIN_REQUEST: { status: 403, message: "Cross-origin request refused." },
+  // A sign-in that raced "log out everywhere" for the same account: the client may simply try again.
+  REVOKED: { status: 409, message: "Your sessions were ended while you signed in. Please sign in again." },
   INVALID_ARGUMENT: { status: 500, message: INTERNAL },
   INVALID_OPTION: { status: 500, message: INTERNAL },
   UNSUPPORTED: { status: 500, message: INTERNAL },

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LatchkeyError, type LatchkeyErrorCode } from "../../src/core/errors.js";
 import type { FieldSchema } from "../../src/core/fields.js";
 import { createSessionManager, type SessionManager } from "../../src/core/session-manager.js";
 import type { SessionStore } from "../../src/core/session-store.js";
+import { sessionIdOf, USER_TAG_LENGTH } from "../../src/core/token.js";
 
 /** What a store's test file hands to `runSessionStoreConformance`. */
 export interface ConformanceTarget {
@@ -20,6 +20,26 @@ export interface ConformanceTarget {
   cleanup: () => Promise<void>;
 }
 
+/** A clock for the expiry tests: the real one, or a virtual one that `sleep` moves forward at once. */
+export interface TestClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: TestClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
+/** A virtual clock, starting at the real time: `sleep` advances it and returns at once. */
+export function virtualClock(start = Date.now()): TestClock {
+  let time = start;
+  return {
+    now: () => time,
+    async sleep(ms) {
+      time += ms;
+      await Promise.resolve();
+    },
+  };
+}
+
 /** The session fields every conformance manager uses: one of each kind. */
 export const SCHEMA = {
   name: "string",
@@ -29,26 +49,33 @@ export const SCHEMA = {
 } as const satisfies FieldSchema;
 export type Schema = typeof SCHEMA;
 
-/** Short lifetimes so that the expiry tests take about a second. */
-export const IDLE_MS = 400;
-export const ABSOLUTE_MS = 1200;
-export const TOUCH_INTERVAL_MS = 200;
+/**
+ * The shortest lifetimes the manager accepts (whole seconds): on Redis the expiry group takes about
+ * 5 seconds of real time, its tests running concurrently; on a virtual clock, none.
+ */
+export const IDLE_MS = 2000;
+export const ABSOLUTE_MS = 5000;
+export const TOUCH_INTERVAL_MS = 1000;
 
 /** How far past a deadline a "must be gone" check waits: clock granularity, Redis expiring at > not >=. */
 export const MARGIN_MS = 100;
 
-/** Sleeps until the wall clock reads at least `time` (ms since the epoch). */
-export async function sleepUntil(time: number): Promise<void> {
-  const wait = time - Date.now();
-  if (wait > 0) await sleep(wait);
+/** Sleeps until `clock` reads at least `time` (ms since the epoch). */
+export async function sleepUntil(time: number, clock: TestClock = realClock): Promise<void> {
+  const wait = time - clock.now();
+  if (wait > 0) await clock.sleep(wait);
 }
 
 /**
- * Ends a timing test whose "must still be alive" precondition did not hold because the event loop
- * overslept: a skip with the reason, never a failure of a correct store, never a retry.
+ * Asserts a timing precondition of a "must still be alive" check: that the step really ended before
+ * the deadline. On a virtual clock it always holds; on real time it fails, never skips, if the machine
+ * stalled for over a second (the margins are that wide), so a loaded CI cannot hide a regression.
  */
-export function tooSlow(t: TestContext, what: string): void {
-  t.skip(`the machine was too slow to decide: ${what}`);
+export function assertInTime(clock: TestClock, deadline: number, what: string): void {
+  assert.ok(
+    clock.now() < deadline,
+    `the machine stalled past a deadline by ${clock.now() - deadline} ms: ${what}`,
+  );
 }
 
 /** The store under test and managers over it, each with different lifetimes. */
@@ -56,10 +83,12 @@ export interface Context {
   target: ConformanceTarget;
   /** Long lifetimes (a minute): for tests that must not race a timer. */
   steady: SessionManager<Schema>;
-  /** Idle 0.4 s, absolute 1.2 s. */
+  /** Idle 2 s, absolute 5 s, on `clock`. */
   short: SessionManager<Schema>;
-  /** Like `short`, with the idle timer refreshed at most every 0.2 s. */
+  /** Like `short`, with the idle timer refreshed at most every 1 s. */
   throttled: SessionManager<Schema>;
+  /** The clock of every manager here: virtual for the memory store, real for Redis. */
+  clock: TestClock;
   /** A fresh user id, unique to this run, so tests never see each other's sessions. */
   user(label: string): string;
   /** A fresh record key, unique to this run. */
@@ -74,18 +103,27 @@ export interface Context {
 export async function createContext(
   factory: () => Promise<ConformanceTarget>,
   userIndex: boolean,
+  virtual?: TestClock,
 ): Promise<Context> {
   const target = await factory();
   const run = randomUUID().slice(0, 8);
   let counter = 0;
   const issued = new Set<string>();
+  // A store that takes all its time from the manager (memory) runs on a virtual clock, so that its
+  // expiry tests never sleep and never depend on the machine's speed; Redis TTLs keep real time.
+  const clock = virtual ?? realClock;
   const manager = (lifetimes: {
     idleTimeoutSeconds: number;
     absoluteTimeoutSeconds: number;
     touchIntervalSeconds?: number;
-  }) => tracked(createSessionManager({ store: target.store, fields: SCHEMA, ...lifetimes }), issued);
+  }) =>
+    tracked(
+      createSessionManager({ store: target.store, fields: SCHEMA, clock: () => clock.now(), ...lifetimes }),
+      issued,
+    );
   return {
     target,
+    clock,
     steady: manager({ idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 120 }),
     short: manager({ idleTimeoutSeconds: IDLE_MS / 1000, absoluteTimeoutSeconds: ABSOLUTE_MS / 1000 }),
     throttled: manager({
@@ -118,6 +156,14 @@ export function tracked<S extends FieldSchema>(
       return rotated;
     },
   };
+}
+
+/**
+ * What of a token's storage id every dump shows whole: the digest after the slot tag (Redis keys put
+ * the tag in braces, `s:{tag}digest`, and index entries hold tag + digest).
+ */
+export function storedIdOf(token: string): string {
+  return sessionIdOf(token).slice(USER_TAG_LENGTH);
 }
 
 /** Asserts that no key or value in the backend contains any of `needles`; does nothing without a dump. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSessionManager } from "../../src/core/session-manager.js";
-import { generateToken, isWellFormedToken, sessionIdOf } from "../../src/core/token.js";
+import { generateToken, isWellFormedToken, sessionIdOf, userTagOf } from "../../src/core/token.js";
 import {
   assertNotStored,
   assertStored,
@@ -12,9 +12,13 @@ import {
   latchkeyError,
   oneTo,
   SCHEMA,
+  storedIdOf,
+  type TestClock,
+  tracked,
 } from "./conformance-context.js";
 import { expiryTests } from "./expiry-conformance.js";
 import { recordTests } from "./records-conformance.js";
+import { revocationTests } from "./revocation-conformance.js";
 import { userTests, withoutUserIndexTests } from "./user-conformance.js";
 
 export type { ConformanceTarget } from "./conformance-context.js";
@@ -25,9 +29,16 @@ export interface ConformanceOptions {
    * the per-user calls must then fail with UNSUPPORTED, and everything else behave the same.
    */
   userIndex?: boolean;
+  /**
+   * A virtual clock for a store that takes all its time from the manager (the memory store; pass the
+   * same clock to the store's factory). The expiry tests then run one after another on it and never
+   * sleep. Default: real time, with the expiry tests running concurrently.
+   */
+  clock?: TestClock;
 }
 
-const TIMEOUT = { timeout: 10_000 };
+// A bound on the whole suite of one backend (the expiry tests wait about 5 s of real time on Redis).
+const TIMEOUT = { timeout: 120_000 };
 
 /**
  * The one behaviour suite for every SessionStore: it registers node:test blocks that drive the store
@@ -43,7 +54,7 @@ const TIMEOUT = { timeout: 10_000 };
 export function runSessionStoreConformance(
   name: string,
   factory: () => Promise<ConformanceTarget>,
-  { userIndex = true }: ConformanceOptions = {},
+  { userIndex = true, clock }: ConformanceOptions = {},
 ): void {
   describe(`SessionStore conformance: ${name}`, TIMEOUT, () => {
     let context: Context | undefined;
@@ -52,7 +63,7 @@ export function runSessionStoreConformance(
       return context;
     };
     before(async () => {
-      context = await createContext(factory, userIndex);
+      context = await createContext(factory, userIndex, clock);
     });
     after(async () => {
       await context?.target.cleanup();
@@ -60,8 +71,10 @@ export function runSessionStoreConformance(
 
     describe("sessions", () => sessionTests(ctx));
     describe("concurrent updates", () => concurrencyTests(ctx));
-    describe("expiry", { concurrency: true }, () => expiryTests(ctx, { userIndex }));
+    // On a virtual clock one test's sleep moves time for all: they take turns (and take no time).
+    describe("expiry", { concurrency: clock === undefined }, () => expiryTests(ctx, { userIndex }));
     describe("per-user sessions", () => (userIndex ? userTests(ctx) : withoutUserIndexTests(ctx)));
+    if (userIndex) describe("revocation races and the per-user cap", () => revocationTests(ctx));
     describe("records", { concurrency: true }, () => recordTests(ctx));
 
     describe("storage", () => {
@@ -234,14 +247,14 @@ function sessionTests(ctx: () => Context): void {
         "the user's index follows the rotation",
       );
     }
-    await assertNotStored(target, sessionIdOf(token), "the rotated-away session id");
+    await assertNotStored(target, storedIdOf(token), "the rotated-away session id");
   });
 
   it("a write after destroy answers false or null and does not resurrect the session", async () => {
     const { steady, user, target, userIndex } = ctx();
     const userId = user("destroyed");
     const { token } = await steady.create(userId, { data: { visits: 1 } });
-    await assertStored(target, sessionIdOf(token), "a live session's storage id");
+    await assertStored(target, storedIdOf(token), "a live session's storage id");
     assert.equal(await steady.destroy(token), true);
     assert.equal(await steady.destroy(token), false);
     assert.equal(await steady.set(token, { name: "ghost" }), false);
@@ -251,7 +264,7 @@ function sessionTests(ctx: () => Context): void {
     assert.equal(await steady.rotate(token), null);
     assert.equal(await steady.load(token), null);
     if (userIndex) assert.deepEqual(await steady.listForUser(userId), []);
-    await assertNotStored(target, sessionIdOf(token), "a destroyed session's id");
+    await assertNotStored(target, storedIdOf(token), "a destroyed session's id");
   });
 
   it("rejects an increment of a field that does not hold an integer, and changes nothing", async () => {
@@ -286,6 +299,58 @@ function sessionTests(ctx: () => Context): void {
 }
 
 function concurrencyTests(ctx: () => Context): void {
+  it("the session size limit holds under 20 concurrent sets: those that fit win, the rest write nothing", async () => {
+    const { target, user, issued } = ctx();
+    const limited = tracked(
+      createSessionManager({
+        store: target.store,
+        fields: { a0: "string", a1: "string", a2: "string", a3: "string", a4: "string", a5: "string" },
+        maxSessionBytes: 1000,
+      }),
+      issued,
+    );
+    const { token } = await limited.create(user("size-race"));
+    // Each set adds 302 bytes (name + value) under its own field: three fit in 1000, a fourth does not.
+    const fields = ["a0", "a1", "a2", "a3", "a4", "a5"] as const;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        limited.set(token, { [fields[i % 6] as string]: "v".repeat(300) }),
+      ),
+    );
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected") assert.ok(latchkeyError("INVALID_ARGUMENT")(outcome.reason));
+      else assert.equal(outcome.value, true);
+    }
+    const data = (await limited.load(token))?.data ?? {};
+    assert.equal(Object.keys(data).length, 3, "exactly three fields fit");
+    const bytes = Object.entries(data).reduce(
+      (sum, [name, value]) => sum + name.length + String(value).length,
+      0,
+    );
+    assert.ok(bytes <= 1000, `the session holds ${bytes} bytes`);
+  });
+
+  it("a store write that would store nothing is an error, never a silent success", async () => {
+    const { target, user } = ctx();
+    const now = Date.now();
+    const userId = user("no-write");
+    const session = {
+      id: sessionIdOf(generateToken(userTagOf(userId))),
+      userId,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now, // already at its absolute end
+      userAgent: "",
+      ip: "",
+      fields: {},
+    };
+    await assert.rejects(
+      target.store.create(session, { now, idleTimeoutMs: 1000, touchIntervalMs: 0, maxSessionsPerUser: 10 }),
+      latchkeyError("INVALID_ARGUMENT"),
+    );
+    assert.equal(await target.store.load(session.id, { now, idleTimeoutMs: 1000, touchIntervalMs: 0 }), null);
+  });
+
   it("200 concurrent increments of one field count exactly 200", async () => {
     const { steady, user } = ctx();
     const { token } = await steady.create(user("increments"));

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import type { CreatedSession } from "../../src/core/session-manager.js";
-import { sessionIdOf } from "../../src/core/token.js";
-import { assertNotStored, type Context, latchkeyError, type Schema } from "./conformance-context.js";
+import {
+  assertNotStored,
+  type Context,
+  latchkeyError,
+  type Schema,
+  storedIdOf,
+} from "./conformance-context.js";
 
 /** The per-user index: listing, destroying one session by public id, destroying all but one. */
 export function userTests(ctx: () => Context): void {
@@ -84,7 +89,7 @@ export function userTests(ctx: () => Context): void {
       (await steady.listForUser(userId)).map((s) => s.id),
       [steady.publicIdOf(kept)],
     );
-    await assertNotStored(target, ended.map(sessionIdOf), "an ended session's id");
+    await assertNotStored(target, ended.map(storedIdOf), "an ended session's id");
 
     assert.equal(await steady.destroyForUser(userId), 1);
     assert.equal(await steady.load(kept), null);

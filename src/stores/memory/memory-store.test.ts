@@ -4,17 +4,19 @@ import { describe, it, mock } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { InvalidOptionError, LatchkeyError, type LatchkeyErrorCode } from "../../core/errors.js";
-import type { StoredSession, TouchPolicy } from "../../core/session-store.js";
+import type { CreatePolicy, StoredSession } from "../../core/session-store.js";
 import { createMemoryStore, dumpMemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 
 // What the memory store does beyond the shared contract (test/conformance proves that): bounds and
 // eviction, timers, copies, options. Store methods are called directly, with explicit clocks.
 
-const policy = (now: number, idleTimeoutMs = 60_000, touchIntervalMs = 0): TouchPolicy => ({
+const policy = (now: number, idleTimeoutMs = 60_000, touchIntervalMs = 0): CreatePolicy => ({
   now,
   idleTimeoutMs,
   touchIntervalMs,
+  maxSessionsPerUser: 100_000,
 });
+const LIMIT = 1 << 20;
 
 const session = (id: string, now: number, userId = "u"): StoredSession => ({
   id,
@@ -179,12 +181,12 @@ describe("memory store increments", () => {
       { ...session("a", now), fields: { n: String(Number.MAX_SAFE_INTEGER - 1) } },
       policy(now),
     );
-    assert.equal(await store.increment("a", "n", 1), Number.MAX_SAFE_INTEGER);
-    await assert.rejects(store.increment("a", "n", 1), rejectsWith("INVALID_ARGUMENT"));
-    await assert.rejects(store.increment("a", "m", 0.5), rejectsWith("INVALID_ARGUMENT"));
-    await assert.rejects(store.increment("a", "m", 2 ** 60), rejectsWith("INVALID_ARGUMENT"));
-    assert.equal(await store.increment("a", "m", -5), -5);
-    assert.equal(await store.increment("a", "m", 5), 0);
+    assert.equal(await store.increment("a", "n", 1, Date.now()), Number.MAX_SAFE_INTEGER);
+    await assert.rejects(store.increment("a", "n", 1, Date.now()), rejectsWith("INVALID_ARGUMENT"));
+    await assert.rejects(store.increment("a", "m", 0.5, Date.now()), rejectsWith("INVALID_ARGUMENT"));
+    await assert.rejects(store.increment("a", "m", 2 ** 60, Date.now()), rejectsWith("INVALID_ARGUMENT"));
+    assert.equal(await store.increment("a", "m", -5, Date.now()), -5);
+    assert.equal(await store.increment("a", "m", 5, Date.now()), 0);
     await store.close();
   });
 
@@ -275,12 +277,12 @@ describe("memory store lifecycle", () => {
       ["ping", () => store.ping()],
       ["create", () => store.create(session("b", now), policy(now))],
       ["load", () => store.load("a", policy(now))],
-      ["update", () => store.update("a", { set: { x: "1" } })],
-      ["increment", () => store.increment("a", "x", 1)],
+      ["update", () => store.update("a", { set: { x: "1" }, maxBytes: LIMIT }, Date.now())],
+      ["increment", () => store.increment("a", "x", 1, Date.now())],
       ["rotate", () => store.rotate("a", "c", policy(now))],
-      ["destroy", () => store.destroy("a")],
+      ["destroy", () => store.destroy("a", Date.now())],
       ["listByUser", () => store.listByUser("u", now)],
-      ["destroyByUser", () => store.destroyByUser("u")],
+      ["destroyByUser", () => store.destroyByUser("u", Date.now())],
       ["records.insert", () => store.records.insert("k", { v: "1" })],
       ["records.get", () => store.records.get("k")],
       ["records.hit", () => store.records.hit("k", 1000)],
@@ -299,10 +301,10 @@ describe("memory store arguments", () => {
     await assert.rejects(store.create({ ...session("a", now), fields: { $u: "x" } }, policy(now)), invalid);
     await store.create(session("a", now), policy(now));
     for (const id of ["a", "missing"]) {
-      await assert.rejects(store.update(id, { set: { $e: "0" } }), invalid);
-      await assert.rejects(store.update(id, { remove: ["$u"] }), invalid);
-      await assert.rejects(store.increment(id, "$t", 1), invalid);
-      await assert.rejects(store.increment(id, "n", 1.5), invalid);
+      await assert.rejects(store.update(id, { set: { $e: "0" }, maxBytes: LIMIT }, Date.now()), invalid);
+      await assert.rejects(store.update(id, { remove: ["$u"], maxBytes: LIMIT }, Date.now()), invalid);
+      await assert.rejects(store.increment(id, "$t", 1, Date.now()), invalid);
+      await assert.rejects(store.increment(id, "n", 1.5, Date.now()), invalid);
       await assert.rejects(store.load(id, policy(now), { $c: 1 }), invalid);
     }
     assert.deepEqual((await store.load("a", policy(now)))?.fields, { name: "n" });

@@ -1,5 +1,11 @@
-import { InvalidArgumentError, InvalidOptionError, StoreUnavailableError } from "../../core/errors.js";
-import type { SessionStore, StoredSession } from "../../core/session-store.js";
+import {
+  InvalidArgumentError,
+  InvalidOptionError,
+  SessionRevokedError,
+  StoreUnavailableError,
+} from "../../core/errors.js";
+import { REVOCATION_MEMORY_MS, type SessionStore, type StoredSession } from "../../core/session-store.js";
+import { publicIdOf } from "../../core/token.js";
 import { createMemoryRecords } from "./memory-records.js";
 
 export interface MemoryStoreOptions {
@@ -28,6 +34,12 @@ export interface MemoryStoreOptions {
    * is `unref()`ed, so it never keeps the process alive, and `close()` clears it.
    */
   sweepIntervalMs?: number;
+  /**
+   * The clock of the background sweep of sessions, in ms since the epoch. Default `Date.now`. Sessions
+   * otherwise run on the time the session manager passes in: give both the same clock (the manager's
+   * `clock`). Records and hit counters always use the real clock.
+   */
+  clock?: () => number;
 }
 
 interface Entry {
@@ -66,11 +78,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   requireWhole("maxSessions", maxSessions, 1, Number.MAX_SAFE_INTEGER);
   requireWhole("maxRecords", maxRecords, 1, Number.MAX_SAFE_INTEGER);
   requireWhole("sweepIntervalMs", sweepIntervalMs, 0, MAX_TIMER_MS);
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
 
   // Map iteration follows insertion order, and a refresh re-inserts its session: the first entry is
   // always the least recently refreshed one, the eviction candidate.
   const sessions = new Map<string, Entry>();
   const byUser = new Map<string, Set<string>>();
+  /** When each user's sessions were last revoked, for REVOCATION_MEMORY_MS (see `create`). */
+  const revokedAt = new Map<string, number>();
   let closed = false;
   const assertOpen = (): void => {
     if (closed) throw new StoreUnavailableError("latchkey: the memory store is closed");
@@ -112,7 +128,28 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   let insertsSinceSweep = Number.POSITIVE_INFINITY;
   const sweep = (now: number): void => {
     for (const id of sessions.keys()) live(id, now);
+    for (const [userId, at] of revokedAt) if (now - at > REVOCATION_MEMORY_MS) revokedAt.delete(userId);
     insertsSinceSweep = 0;
+  };
+
+  /** Ends the user's oldest sessions (by creation) until at most `max` are alive, never `keepId`. */
+  const capUser = (userId: string, keepId: string, max: number, now: number): void => {
+    const ids = byUser.get(userId);
+    if (!ids || ids.size <= max) return;
+    for (const id of ids) live(id, now);
+    while (ids.size > max) {
+      let oldest: string | undefined;
+      let oldestAt = Number.POSITIVE_INFINITY;
+      for (const id of ids) {
+        const createdAt = sessions.get(id)?.createdAt ?? 0;
+        if (id !== keepId && createdAt < oldestAt) {
+          oldest = id;
+          oldestAt = createdAt;
+        }
+      }
+      if (oldest === undefined) return;
+      remove(oldest);
+    }
   };
 
   const makeRoom = (now: number): void => {
@@ -135,9 +172,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   };
 
   const sweepAll = (): void => {
-    const now = Date.now();
-    sweep(now);
-    records.sweep(now);
+    sweep(clock());
+    // Records and counters take no time from their callers: they run on the real clock.
+    records.sweep(Date.now());
   };
   const timer = sweepIntervalMs > 0 ? setInterval(sweepAll, sweepIntervalMs) : undefined;
   timer?.unref();
@@ -149,6 +186,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     async create(session, policy) {
       assertOpen();
       for (const field of Object.keys(session.fields)) assertUserField(field);
+      if (Math.min(policy.idleTimeoutMs, session.expiresAt - policy.now) < 1) {
+        throw new InvalidArgumentError("the session would expire at once: nothing was written");
+      }
+      const revoked = revokedAt.get(session.userId);
+      if (
+        revoked !== undefined &&
+        session.createdAt <= revoked &&
+        policy.now - revoked <= REVOCATION_MEMORY_MS
+      ) {
+        throw new SessionRevokedError("sessions of this user were revoked while this one was being created");
+      }
+      if (live(session.id, policy.now)) {
+        throw new InvalidArgumentError("a session with this id already exists: nothing was written");
+      }
       remove(session.id);
       makeRoom(policy.now);
       add(session.id, {
@@ -161,6 +212,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         ip: session.ip,
         fields: new Map(Object.entries(session.fields)),
       });
+      capUser(session.userId, session.id, policy.maxSessionsPerUser, policy.now);
     },
 
     async load(id, policy, increments) {
@@ -177,21 +229,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return snapshot(id, entry);
     },
 
-    async update(id, changes) {
+    async update(id, changes, now) {
       assertOpen();
       for (const field of Object.keys(changes.set ?? {})) assertUserField(field);
       for (const field of changes.remove ?? []) assertUserField(field);
-      const entry = live(id, Date.now());
+      const entry = live(id, now);
       if (!entry) return false;
+      assertFitsWithin(entry.fields, changes.set ?? {}, changes.remove ?? [], changes.maxBytes);
       for (const [field, value] of Object.entries(changes.set ?? {})) entry.fields.set(field, value);
       for (const field of changes.remove ?? []) entry.fields.delete(field);
       return true;
     },
 
-    async increment(id, field, by) {
+    async increment(id, field, by, now) {
       assertOpen();
       assertStep(field, by);
-      const entry = live(id, Date.now());
+      const entry = live(id, now);
       if (!entry) return null;
       const value = added(entry.fields, field, by);
       entry.fields.set(field, value);
@@ -209,9 +262,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return snapshot(newId, entry);
     },
 
-    async destroy(id) {
+    async destroy(id, now) {
       assertOpen();
-      const existed = live(id, Date.now()) !== undefined;
+      const existed = live(id, now) !== undefined;
       remove(id);
       return existed;
     },
@@ -226,9 +279,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return found;
     },
 
-    async destroyByUser(userId, exceptId) {
+    async destroyByPublicId(userId, publicId, now) {
       assertOpen();
-      const now = Date.now();
+      for (const id of byUser.get(userId) ?? []) {
+        if (publicIdOf(id) !== publicId) continue;
+        const existed = live(id, now) !== undefined;
+        remove(id);
+        return existed;
+      }
+      return false;
+    },
+
+    async destroyByUser(userId, now, exceptId) {
+      assertOpen();
+      revokedAt.set(userId, Math.max(now, revokedAt.get(userId) ?? now));
       let count = 0;
       for (const id of byUser.get(userId) ?? []) {
         if (id === exceptId) continue;
@@ -248,6 +312,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       if (timer) clearInterval(timer);
       sessions.clear();
       byUser.clear();
+      revokedAt.clear();
       records.clear();
     },
   } satisfies SessionStore;
@@ -313,6 +378,30 @@ function assertUserField(name: string): void {
   if (name.startsWith("$")) {
     throw new InvalidArgumentError(
       `field name ${JSON.stringify(name)} is reserved: names starting with "$" hold session metadata`,
+    );
+  }
+}
+
+/**
+ * The session's own fields after `set` and `remove` must hold at most `maxBytes` (names and values,
+ * UTF-8), as the Redis update script counts them.
+ */
+function assertFitsWithin(
+  fields: Map<string, string>,
+  set: Readonly<Record<string, string>>,
+  remove: readonly string[],
+  maxBytes: number,
+): void {
+  const sizes = new Map<string, number>();
+  for (const [name, value] of fields) sizes.set(name, Buffer.byteLength(name) + Buffer.byteLength(value));
+  for (const [name, value] of Object.entries(set))
+    sizes.set(name, Buffer.byteLength(name) + Buffer.byteLength(value));
+  for (const name of remove) sizes.delete(name);
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  if (total > maxBytes) {
+    throw new InvalidArgumentError(
+      `the session would hold ${total} bytes of fields, over its limit of ${maxBytes}: nothing was written`,
     );
   }
 }

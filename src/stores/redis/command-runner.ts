@@ -1,6 +1,11 @@
-import { InvalidArgumentError, LatchkeyError, StoreUnavailableError } from "../../core/errors.js";
+import {
+  InvalidArgumentError,
+  LatchkeyError,
+  SessionRevokedError,
+  StoreUnavailableError,
+} from "../../core/errors.js";
 import { CommandTimeoutError, type RedisDriver } from "./driver.js";
-import { INVALID_ARGUMENT_REPLY } from "./scripts.js";
+import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./scripts.js";
 
 /**
  * Runs one Redis round trip for a store operation and turns every failure into a latchkey error.
@@ -11,7 +16,7 @@ import { INVALID_ARGUMENT_REPLY } from "./scripts.js";
  *   `commandTimeout`.
  * - Maps connection errors, timeouts and refusals (NOAUTH, READONLY, OOM, CLUSTERDOWN, ...) to
  *   StoreUnavailableError with the client's error as `cause`; a script's LATCHKEY_INVALID reply becomes
- *   InvalidArgumentError.
+ *   InvalidArgumentError, and LATCHKEY_REVOKED SessionRevokedError.
  */
 export type RunCommand = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
 
@@ -44,6 +49,8 @@ export function createCommandRunner(connection: ConnectionState, commandTimeoutM
     if (message.startsWith(INVALID_ARGUMENT_REPLY)) {
       return new InvalidArgumentError(message.slice(INVALID_ARGUMENT_REPLY.length));
     }
+    if (message.startsWith(REVOKED_REPLY))
+      return new SessionRevokedError(message.slice(REVOKED_REPLY.length));
     // ioredis's commandTimeout, or a driver that bounds calls itself.
     if (message === "Command timed out" || error instanceof CommandTimeoutError)
       return fail(operation, `no reply within ${commandTimeoutMs} ms`, error);

@@ -13,8 +13,8 @@ export interface ClusterMaster {
 /**
  * What the store needs of a Redis client library: the store, its records and the command runner use
  * only this, never ioredis or node-redis directly. One implementation per library
- * (`ioredis-driver.ts`, `node-redis-driver.ts`). Every call is one command (or one script) on ONE key,
- * so that it can be routed to the master of that key's slot on a Cluster.
+ * (`ioredis-driver.ts`, `node-redis-driver.ts`). Every call is one command (or one script) on ONE key
+ * or on keys of one slot, so that it can be routed to the master of that slot on a Cluster.
  */
 export interface RedisDriver {
   readonly kind: RedisStoreKind;
@@ -25,8 +25,11 @@ export interface RedisDriver {
    * ones included (see `command-runner.ts`).
    */
   readonly boundsCommands: boolean;
-  /** Runs a store script (`scripts.ts`) on `key`: EVALSHA, and EVAL once on NOSCRIPT. */
-  runScript(name: ScriptName, key: string, args: readonly ScriptArgument[]): Promise<unknown>;
+  /**
+   * Runs a store script (`scripts.ts`) on `keys` (one slot; the first routes the call): EVALSHA, and
+   * EVAL once on NOSCRIPT.
+   */
+  runScript(name: ScriptName, keys: readonly string[], args: readonly ScriptArgument[]): Promise<unknown>;
   del(key: string): Promise<number>;
   exists(key: string): Promise<number>;
   /** The hash at `key`, `{}` when there is none. */

@@ -2,7 +2,7 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import { CLUSTER_SLOTS, type ClusterMaster, type RedisDriver, type RedisStoreKind } from "./driver.js";
 import { requireOptionalPeer } from "./optional-peer.js";
 import type { Credentials, ResolvedRedisStoreOptions } from "./redis-store-options.js";
-import { SCRIPT_SOURCES, type ScriptCall, type ScriptName } from "./scripts.js";
+import { SCRIPT_SOURCES, type ScriptArgument, type ScriptCall, type ScriptName } from "./scripts.js";
 
 /** The options that make the store create its own ioredis client. */
 type OwnedClientOptions = Extract<ResolvedRedisStoreOptions, { mode: "standalone" | "cluster" | "sentinel" }>;
@@ -151,7 +151,7 @@ function commandsOf(
   const scripts = defineStoreScripts(client);
   return {
     kind: kindOf(client),
-    runScript: (name, key, args) => (scripts[name] as ScriptCall<unknown>)(key, ...args),
+    runScript: (name, keys, args) => (scripts[name] as ScriptCall<unknown>)(keys, ...args),
     del: (key) => client.del(key),
     exists: (key) => client.exists(key),
     hgetall: (key) => client.hgetall(key),
@@ -171,13 +171,15 @@ function commandsOf(
  * Command names carry a `latchkey` prefix so they cannot clash with the caller's own.
  */
 function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ScriptCall<unknown>> {
-  const commands = client as unknown as Record<string, ScriptCall<unknown>>;
+  const commands = client as unknown as Record<string, (...args: ScriptArgument[]) => Promise<unknown>>;
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
   for (const [name, lua] of Object.entries(SCRIPT_SOURCES) as [ScriptName, string][]) {
     const command = `latchkey${name[0]?.toUpperCase()}${name.slice(1)}`;
-    client.defineCommand(command, { numberOfKeys: 1, lua });
-    const call = commands[command] as ScriptCall<unknown>;
-    scripts[name] = (key, ...args) => call.call(client, key, ...args);
+    // No fixed numberOfKeys: each call passes its key count first (a create has 1 or 3 keys).
+    client.defineCommand(command, { lua });
+    const call = commands[command];
+    if (!call) throw new Error(`ioredis did not define ${command}`);
+    scripts[name] = (keys, ...args) => call.call(client, keys.length, ...keys, ...args);
   }
   return scripts as Record<ScriptName, ScriptCall<unknown>>;
 }

@@ -1,31 +1,46 @@
+import { tagOf, userTagOf } from "../../core/token.js";
+
 /**
- * Where everything lives in Redis. Every key is `<prefix><kind>:<name>`:
+ * Where everything lives in Redis. Every key is `<prefix><kind>:...`:
  *
- * | key                   | type   | holds                                                              |
- * | --------------------- | ------ | ------------------------------------------------------------------ |
- * | `<prefix>s:<id>`      | hash   | one session: META_FIELDS (`$u $c $t $e`, `$a $i` when not empty)   |
- * |                       |        | plus the user's fields; TTL = idle deadline, never past `$e`       |
- * | `<prefix>u:<userId>`  | zset   | the user's session ids scored by absolute expiry (ms); expires at  |
- * |                       |        | its highest score                                                  |
- * | `<prefix>r:<key>`     | hash   | a record (RecordStore.insert/get), no TTL                          |
- * | `<prefix>h:<key>`     | string | a hit counter (RecordStore.hit/hits), TTL = its window             |
+ * | key                           | type   | holds                                                      |
+ * | ----------------------------- | ------ | ---------------------------------------------------------- |
+ * | `<prefix>s:{<tag>}<id rest>`  | hash   | one session: META_FIELDS (`$u $c $t $e`, `$a $i` when not  |
+ * |                               |        | empty) plus the user's fields; TTL = idle deadline, never  |
+ * |                               |        | past `$e`                                                  |
+ * | `<prefix>u:{<tag>}<userId>`   | zset   | the user's session ids scored by creation time (ms);       |
+ * |                               |        | expires with its latest session                            |
+ * | `<prefix>v:{<tag>}<userId>`   | string | when the user's sessions were last revoked (ms); TTL       |
+ * |                               |        | REVOCATION_MEMORY_MS                                       |
+ * | `<prefix>r:<key>`             | hash   | a record (RecordStore.insert/get), no TTL                  |
+ * | `<prefix>h:<key>`             | string | a hit counter (RecordStore.hit/hits), TTL = its window     |
  *
- * `<id>` is the storage id, SHA-256 of the token: no key or value ever holds a token.
- *
- * Keys carry no `{hash tag}`, so on a Cluster a user's sessions spread over all masters; every script
- * touches exactly one key, and operations over several keys send one command per key.
+ * `<id>` is the storage id: the slot tag, then SHA-256 of the token. No key or value holds a token.
+ * `<tag>` is the user's slot tag (`userTagOf`), which every one of the user's storage ids starts with:
+ * on a Cluster a user's sessions, index and marker share one hash slot, and users spread over all
+ * masters by their tags. That is what lets one script create, rotate or revoke atomically.
  */
 export interface KeyLayout {
   session(id: string): string;
+  /** What a session key of the slot tag `tag` starts with; the id without its tag follows. */
+  sessionPrefix(tag: string): string;
   userIndex(userId: string): string;
+  /** What the index key of a user of slot tag `tag` starts with; the user id follows. */
+  userIndexPrefix(tag: string): string;
+  revocation(userId: string): string;
   record(key: string): string;
   counter(key: string): string;
 }
 
 export function keyLayout(prefix: string): KeyLayout {
+  const sessionPrefix = (tag: string) => `${prefix}s:{${tag}}`;
+  const userIndexPrefix = (tag: string) => `${prefix}u:{${tag}}`;
   return {
-    session: (id) => `${prefix}s:${id}`,
-    userIndex: (userId) => `${prefix}u:${userId}`,
+    session: (id) => sessionPrefix(tagOf(id)) + id.slice(tagOf(id).length),
+    sessionPrefix,
+    userIndex: (userId) => userIndexPrefix(userTagOf(userId)) + userId,
+    userIndexPrefix,
+    revocation: (userId) => `${prefix}v:{${userTagOf(userId)}}${userId}`,
     record: (key) => `${prefix}r:${key}`,
     counter: (key) => `${prefix}h:${key}`,
   };

@@ -11,6 +11,7 @@ import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { sessionIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 /** Pings until the store answers, for at most `ms`. */
 async function waitForPing(store: SessionStore, ms: number): Promise<number> {
@@ -119,7 +120,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("queued");
     assert.equal(await sessions.increment(token, "visits"), 1);
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
 
     const pid = await serverPid(server.port);
     process.kill(pid, "SIGSTOP");
@@ -163,7 +164,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
     await waitForPing(store, 3000);
     assert.ok(proxy.connections() >= 2, "the client reconnected");
     await sleep(100);
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
     assert.equal(await respCommand({ host: "127.0.0.1", port: server.port }, "HGET", key, "visits"), "1");
     assert.equal(await sessions.increment(token, "visits"), 2);
   });

@@ -13,6 +13,7 @@ import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { sessionIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 describe("redis store on a node-redis cluster (3 masters)", () => {
   let cluster: RedisClusterHandle;
@@ -63,7 +64,7 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("one-command");
     await sessions.load(token); // the script is known to that master from here on
-    const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
+    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
     const before = await Promise.all(cluster.urls.map(redisCommandCalls));
     const sent = await clientCommandsDuring(`redis://127.0.0.1:${port}`, async () => {
       assert.ok(await sessions.load(token, { increment: { visits: 1 } }));
@@ -86,7 +87,7 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
   it("a master that stops answering costs a call at most commandTimeoutMs", async () => {
     const sessions = createSessionManager({ store });
     const { token } = await sessions.create("paused-master");
-    const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
+    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
     await node(port, "CLIENT", "PAUSE", "1000", "ALL");
     const started = Date.now();
     await assert.rejects(sessions.load(token), isStoreUnavailable);
@@ -100,13 +101,15 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
   it("with a master gone, its sessions fail within the timeout, the others work, and ping says which", async () => {
     const sessions = createSessionManager({ store });
     const tokens: string[] = [];
-    for (let i = 0; i < 30; i++) tokens.push((await sessions.create("master-down")).token);
+    for (let i = 0; i < 30; i++) tokens.push((await sessions.create(`master-down-${i}`)).token);
     const victim = cluster.ports[2] as number;
     await node(victim, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     const onVictim: string[] = [];
     const elsewhere: string[] = [];
     for (const token of tokens) {
-      ((await ownerOf(`lk:s:${sessionIdOf(token)}`)) === victim ? onVictim : elsewhere).push(token);
+      ((await ownerOf(keyLayout("lk:").session(sessionIdOf(token)))) === victim ? onVictim : elsewhere).push(
+        token,
+      );
     }
     assert.ok(onVictim.length > 0 && elsewhere.length > 0);
     for (const token of onVictim.slice(0, 2)) {

@@ -135,8 +135,9 @@ export function nodeRedisDriver(
     tls: usesTLS(state),
     boundsCommands: true,
 
-    runScript(name, key, args) {
-      const argv = ["1", key, ...args.map(String)];
+    runScript(name, keys, args) {
+      const key = keys[0];
+      const argv = [String(keys.length), ...keys, ...args.map(String)];
       return bounded(async (signal) => {
         try {
           return await send(key, ["EVALSHA", SHAS[name], ...argv], signal);

@@ -13,6 +13,7 @@ import { InvalidArgumentError, InvalidOptionError, isStoreUnavailable } from "..
 import { createSessionManager } from "../../core/session-manager.js";
 import { sessionIdOf } from "../../core/token.js";
 import { createRedisStore, type RedisStoreOptions } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 const SCHEMA = { name: "string", visits: "integer", prefs: "json" } as const;
 
@@ -127,7 +128,7 @@ describe("redis store on a node-redis client", () => {
     const store = createRedisStore({ client: await connect(), keyPrefix: "invalid:" });
     const sessions = createSessionManager({ store, fields: SCHEMA });
     const { token } = await sessions.create("invalid");
-    assert.equal(await raw("HSET", `invalid:s:${sessionIdOf(token)}`, "visits", "many"), 1);
+    assert.equal(await raw("HSET", keyLayout("invalid:").session(sessionIdOf(token)), "visits", "many"), 1);
     await assert.rejects(
       sessions.increment(token, "visits"),
       (error: Error) =>

@@ -13,6 +13,7 @@ import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { sessionIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 describe("redis store on a 3-master Redis Cluster", () => {
   let cluster: RedisClusterHandle;
@@ -52,51 +53,44 @@ describe("redis store on a 3-master Redis Cluster", () => {
     assert.equal(store.kind, "redis-cluster");
   });
 
-  it("spreads one user's sessions over every master, and destroyForUser removes all of them", async () => {
+  it("keeps each user's sessions and index in one slot, spreads users over every master, and destroyForUser removes all", async () => {
     const sessions = createSessionManager({ store });
-    const userId = "spread-user";
-    const keysByPort = new Map<number, string[]>();
-    const tokens: string[] = [];
-    // Session ids are random: create sessions until every master holds at least one (3 × (2/3)^60 odds
-    // of needing more than 60).
-    while (keysByPort.size < cluster.ports.length && tokens.length < 60) {
-      const { token } = await sessions.create(userId);
-      tokens.push(token);
-      const key = `lk:s:${sessionIdOf(token)}`;
-      const port = await ownerOf(key);
-      assert.equal(await node(port, "EXISTS", key), 1, "the key is on the master that owns its slot");
-      keysByPort.set(port, [...(keysByPort.get(port) ?? []), key]);
+    const usersByPort = new Map<number, string>();
+    // Users land on masters by their slot tag: create users until every master holds one.
+    for (let i = 0; usersByPort.size < cluster.ports.length && i < 200; i++) {
+      const userId = `spread-user-${i}`;
+      const port = await ownerOf(keyLayout("lk:").userIndex(userId));
+      if (!usersByPort.has(port)) usersByPort.set(port, userId);
     }
-    assert.deepEqual(
-      [...keysByPort.keys()].sort(),
-      [...cluster.ports].sort(),
-      "every master holds a session",
-    );
-    assert.equal((await sessions.listForUser(userId)).length, tokens.length);
+    assert.deepEqual([...usersByPort.keys()].sort(), [...cluster.ports].sort(), "every master holds a user");
 
-    const [kept, ...others] = tokens as [string, ...string[]];
-    assert.equal(await sessions.destroyForUser(userId, { exceptToken: kept }), others.length);
-    for (const [port, keys] of keysByPort) {
-      for (const key of keys) {
-        const expected = key === `lk:s:${sessionIdOf(kept)}` ? 1 : 0;
-        assert.equal(await node(port, "EXISTS", key), expected, `${key} on ${port}`);
+    for (const [port, userId] of usersByPort) {
+      const tokens: string[] = [];
+      for (let i = 0; i < 8; i++) tokens.push((await sessions.create(userId)).token);
+      for (const token of tokens) {
+        const key = keyLayout("lk:").session(sessionIdOf(token));
+        assert.equal(await ownerOf(key), port, "a session lives with its user's index");
+        assert.equal(await node(port, "EXISTS", key), 1);
       }
+      assert.equal((await sessions.listForUser(userId)).length, tokens.length);
+      const [kept, ...others] = tokens as [string, ...string[]];
+      assert.equal(await sessions.destroyForUser(userId, { exceptToken: kept }), others.length);
+      for (const token of tokens) {
+        const key = keyLayout("lk:").session(sessionIdOf(token));
+        assert.equal(await node(port, "EXISTS", key), token === kept ? 1 : 0, `${key} on ${port}`);
+      }
+      assert.equal(await sessions.destroyForUser(userId), 1);
+      for (const token of tokens) assert.equal(await sessions.load(token), null);
+      const index = keyLayout("lk:").userIndex(userId);
+      assert.equal(await node(port, "EXISTS", index), 0, "the index is gone with its last entry");
     }
-    assert.equal(await sessions.destroyForUser(userId), 1);
-    for (const token of tokens) assert.equal(await sessions.load(token), null);
-    const index = `lk:u:${userId}`;
-    assert.equal(
-      await node(await ownerOf(index), "EXISTS", index),
-      0,
-      "the index is gone with its last entry",
-    );
   });
 
   it("a load is one EVALSHA on the master that holds the session, and nothing on the others", async () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("one-command");
     await sessions.load(token); // the script is known to that master from here on
-    const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
+    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
     const before = await Promise.all(cluster.urls.map(redisCommandCalls));
     const sent = await clientCommandsDuring(`redis://127.0.0.1:${port}`, async () => {
       assert.ok(await sessions.load(token, { increment: { visits: 1 } }));
@@ -107,22 +101,27 @@ describe("redis store on a 3-master Redis Cluster", () => {
     assert.equal(sum(after, "eval") - sum(before, "eval"), 0);
   });
 
-  it("rotates between keys in different slots without RENAME", async () => {
+  it("rotates within the user's slot, in one script with the index", async () => {
     const sessions = createSessionManager({ store, fields: { name: "string" } });
     const { token } = await sessions.create("rotate-slots", { data: { name: "r" } });
     const rotated = await sessions.rotate(token);
     assert.ok(rotated);
-    const oldKey = `lk:s:${sessionIdOf(token)}`;
-    const newKey = `lk:s:${sessionIdOf(rotated.token)}`;
-    assert.equal(await node(await ownerOf(oldKey), "EXISTS", oldKey), 0);
-    assert.equal(await node(await ownerOf(newKey), "EXISTS", newKey), 1);
+    const oldKey = keyLayout("lk:").session(sessionIdOf(token));
+    const newKey = keyLayout("lk:").session(sessionIdOf(rotated.token));
+    const port = await ownerOf(oldKey);
+    assert.equal(await ownerOf(newKey), port, "the old and new keys share the user's slot");
+    assert.equal(await node(port, "EXISTS", oldKey), 0);
+    assert.equal(await node(port, "EXISTS", newKey), 1);
+    assert.deepEqual(await node(port, "ZRANGE", keyLayout("lk:").userIndex("rotate-slots"), "0", "-1"), [
+      sessionIdOf(rotated.token),
+    ]);
     assert.equal((await sessions.load(rotated.token))?.data.name, "r");
   });
 
   it("a master that stops answering costs a call at most commandTimeoutMs", async () => {
     const sessions = createSessionManager({ store });
     const { token } = await sessions.create("paused-master");
-    const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
+    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
     await node(port, "CLIENT", "PAUSE", "1000", "ALL");
     const started = Date.now();
     await assert.rejects(sessions.load(token), isStoreUnavailable);
@@ -148,13 +147,16 @@ describe("redis store on a 3-master Redis Cluster", () => {
   it("with a master gone, its sessions fail within the timeout, the others work, and ping says which", async () => {
     const sessions = createSessionManager({ store });
     const tokens: string[] = [];
-    for (let i = 0; i < 30; i++) tokens.push((await sessions.create("master-down")).token);
+    // Thirty users, so that their slots spread over every master.
+    for (let i = 0; i < 30; i++) tokens.push((await sessions.create(`master-down-${i}`)).token);
     const victim = cluster.ports[2] as number;
     await node(victim, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     const onVictim: string[] = [];
     const elsewhere: string[] = [];
     for (const token of tokens) {
-      ((await ownerOf(`lk:s:${sessionIdOf(token)}`)) === victim ? onVictim : elsewhere).push(token);
+      ((await ownerOf(keyLayout("lk:").session(sessionIdOf(token)))) === victim ? onVictim : elsewhere).push(
+        token,
+      );
     }
     assert.ok(onVictim.length > 0 && elsewhere.length > 0);
     for (const token of onVictim.slice(0, 2)) {

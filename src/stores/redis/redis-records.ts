@@ -21,7 +21,7 @@ export function createRedisRecords(
       const flat = Object.entries(fields).flatMap(([name, value]) => [name, String(value)]);
       // A Redis hash cannot be empty: an empty record could not exist.
       if (flat.length === 0) throw new InvalidArgumentError("a record needs at least one field");
-      return (await run("records.insert", () => scripts.insertRecord(keys.record(key), ...flat))) === 1;
+      return (await run("records.insert", () => scripts.insertRecord([keys.record(key)], ...flat))) === 1;
     },
 
     async get(key) {
@@ -34,7 +34,7 @@ export function createRedisRecords(
         throw new InvalidArgumentError(`hit window must be a number of milliseconds > 0, got ${windowMs}`);
       }
       const window = Math.max(1, Math.ceil(windowMs));
-      return run("records.hit", () => scripts.hitCounter(keys.counter(key), window));
+      return run("records.hit", () => scripts.hitCounter([keys.counter(key)], window));
     },
 
     async hits(key) {

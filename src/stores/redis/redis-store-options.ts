@@ -48,16 +48,17 @@ export interface RedisStoreOptions {
    * const store = createRedisStore({ client });
    */
   client?: IORedisClient | NodeRedisClient | NodeRedisCluster;
-  /** Prefix of every key the store writes. Default `"lk:"`. */
+  /** Prefix of every key the store writes. Default `"lk:"`. No braces: the store adds its own hash tags. */
   keyPrefix?: string;
   /** Longest wait for any one Redis reply before StoreUnavailableError. Default 1000, at most 60000. */
   commandTimeoutMs?: number;
   /**
-   * Keep a per-user index of sessions (`<prefix>u:<userId>`, a sorted set), which `listForUser`,
-   * `destroyById` and `destroyForUser` need. Default true. `false` saves one Redis key per user (about
-   * 180 bytes with one session per user, plus a round trip at login and logout) for apps that never
-   * list or end a user's sessions; those three calls then throw UnsupportedOperationError. Sessions
-   * created while it is false are in no index: turning it back on covers new sessions only.
+   * Keep a per-user index of sessions (`<prefix>u:{tag}<userId>`, a sorted set), which `listForUser`,
+   * `destroyById`, `destroyForUser` and the `maxSessionsPerUser` cap need. Default true. `false` saves
+   * one Redis key per user (about 180 bytes with one session per user) for apps that never list or end
+   * a user's sessions; those three calls then throw UnsupportedOperationError, and the cap does not
+   * apply. Sessions created while it is false are in no index: turning it back on covers new sessions
+   * only.
    */
   userIndex?: boolean;
   /** Longest wait for a TCP (and TLS) connection to be set up. Default 3000, at most 60000. */
@@ -336,6 +337,11 @@ function resolvePrefix(value: unknown): string {
       "keyPrefix",
       `must be a string of at most ${MAX_PREFIX_LENGTH} printable ASCII characters without spaces`,
     );
+  }
+  // The store puts each user's slot tag in braces after the prefix; a brace in the prefix would make
+  // Redis Cluster hash another part of the key, and split a user's session from its index.
+  if (/[{}]/.test(value)) {
+    throw new InvalidOptionError("keyPrefix", "must not contain { or }: the store places its own hash tags");
   }
   return value;
 }

@@ -14,6 +14,7 @@ import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { sessionIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 const SCHEMA = { name: "string", visits: "integer", prefs: "json" } as const;
 
@@ -66,13 +67,13 @@ describe("redis store on a real redis-server", () => {
     }
     // The positive control: the storage id (SHA-256 of the token) is what the keys hold.
     const id = sessionIdOf(rotated.token);
-    const sessionKey = `lk:s:${id}`;
+    const sessionKey = keyLayout("lk:").session(id);
     assert.ok(dump.includes(sessionKey));
-    assert.ok(dump.includes("lk:u:token-user"));
+    assert.ok(dump.includes(keyLayout("lk:").userIndex("token-user")));
     assert.ok(dump.includes("lk:r:account:ada"));
     assert.ok(dump.includes("lk:h:login:ada"));
     assert.equal(await raw("TYPE", sessionKey), "hash");
-    assert.equal(await raw("TYPE", "lk:u:token-user"), "zset");
+    assert.equal(await raw("TYPE", keyLayout("lk:").userIndex("token-user")), "zset");
   });
 
   it("stores meta fields as integers in ms, leaves out an empty user agent and IP, and sets TTLs", async () => {
@@ -82,7 +83,7 @@ describe("redis store on a real redis-server", () => {
       absoluteTimeoutSeconds: 10 * 365 * 86400,
     });
     const { token, session } = await sessions.create("meta-user");
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
     const hash = (await raw("HGETALL", key)) as string[];
     const fields = Object.fromEntries(
       Array.from({ length: hash.length / 2 }, (_, i) => [hash[2 * i], hash[2 * i + 1]]),
@@ -93,7 +94,7 @@ describe("redis store on a real redis-server", () => {
     const ttl = (await raw("PTTL", key)) as number;
     assert.ok(ttl > 590_000 && ttl <= 600_000, `session TTL ${ttl} is the idle timeout`);
     // The index lives as long as its longest-lived session: ten years, written without exponent.
-    const indexTTL = (await raw("PTTL", "lk:u:meta-user")) as number;
+    const indexTTL = (await raw("PTTL", keyLayout("lk:").userIndex("meta-user"))) as number;
     const expected = session.expiresAt.getTime() - Date.now();
     assert.ok(Math.abs(indexTTL - expected) < 5_000, `index TTL ${indexTTL} ~ ${expected}`);
     // A load refreshes $t as an integer string, never in scientific notation.
@@ -131,7 +132,7 @@ describe("redis store on a real redis-server", () => {
       userAgent,
       ip: "203.0.113.9",
     });
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
     assert.equal(await raw("OBJECT", "ENCODING", key), "hashtable");
 
     // `visits` is absent at first: the increment appends it to the reply.
@@ -161,7 +162,7 @@ describe("redis store on a real redis-server", () => {
   it("update and increment keep the TTL: they never extend a session", async () => {
     const sessions = createSessionManager({ store, fields: SCHEMA, idleTimeoutSeconds: 60 });
     const { token } = await sessions.create("keep-ttl");
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
     assert.equal(await raw("PEXPIRE", key, "5000"), 1);
     await sessions.set(token, { name: "x" });
     await sessions.unset(token, ["name"]);
@@ -173,7 +174,7 @@ describe("redis store on a real redis-server", () => {
   it("a write after the hash is gone creates nothing (no resurrection by a slow request)", async () => {
     const sessions = createSessionManager({ store, fields: SCHEMA });
     const { token } = await sessions.create("no-resurrection");
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
     assert.equal(await raw("DEL", key), 1); // as if its TTL ran out
     assert.equal(await sessions.set(token, { name: "ghost" }), false);
     assert.equal(await sessions.increment(token, "visits"), null);
@@ -185,10 +186,12 @@ describe("redis store on a real redis-server", () => {
     const { token } = await sessions.create("rotate-keys");
     const rotated = await sessions.rotate(token);
     assert.ok(rotated);
-    assert.equal(await raw("EXISTS", `lk:s:${sessionIdOf(token)}`), 0);
-    const ttl = (await raw("PTTL", `lk:s:${sessionIdOf(rotated.token)}`)) as number;
+    assert.equal(await raw("EXISTS", keyLayout("lk:").session(sessionIdOf(token))), 0);
+    const ttl = (await raw("PTTL", keyLayout("lk:").session(sessionIdOf(rotated.token)))) as number;
     assert.ok(ttl > 59_000 && ttl <= 60_000, `TTL ${ttl}`);
-    assert.deepEqual(await raw("ZRANGE", "lk:u:rotate-keys", "0", "-1"), [sessionIdOf(rotated.token)]);
+    assert.deepEqual(await raw("ZRANGE", keyLayout("lk:").userIndex("rotate-keys"), "0", "-1"), [
+      sessionIdOf(rotated.token),
+    ]);
   });
 
   it("uses keyPrefix for every key", async () => {
@@ -198,8 +201,8 @@ describe("redis store on a real redis-server", () => {
       const { token } = await sessions.create("prefixed-user");
       await prefixed.records.insert("k", { a: "1" });
       await prefixed.records.hit("k", 1000);
-      assert.equal(await raw("EXISTS", `app1:s:${sessionIdOf(token)}`), 1);
-      assert.equal(await raw("EXISTS", "app1:u:prefixed-user"), 1);
+      assert.equal(await raw("EXISTS", keyLayout("app1:").session(sessionIdOf(token))), 1);
+      assert.equal(await raw("EXISTS", keyLayout("app1:").userIndex("prefixed-user")), 1);
       assert.equal(await raw("EXISTS", "app1:r:k"), 1);
       assert.equal(await raw("EXISTS", "app1:h:k"), 1);
     } finally {
@@ -222,17 +225,17 @@ describe("redis store on a real redis-server", () => {
     }
   });
 
-  it("a login prunes the ids of idle-expired sessions from a crowded user index", async () => {
-    const sessions = createSessionManager({ store, idleTimeoutSeconds: 0.2 });
+  it("a login past the per-user cap prunes the ids of idle-expired sessions before ending live ones", async () => {
+    const sessions = createSessionManager({ store, idleTimeoutSeconds: 1, maxSessionsPerUser: 40 });
     for (let i = 0; i < 40; i++) await sessions.create("crowded-user");
-    assert.equal(Number(await raw("ZCARD", "lk:u:crowded-user")), 40);
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    // All 40 idled out; their ids stay in the index (scored by absolute expiry) until something prunes.
+    assert.equal(Number(await raw("ZCARD", keyLayout("lk:").userIndex("crowded-user"))), 40);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // All 40 idled out; their ids stay in the index until something prunes (a login over the cap).
     const { token } = await sessions.create("crowded-user");
-    assert.equal(Number(await raw("ZCARD", "lk:u:crowded-user")), 1);
+    assert.equal(Number(await raw("ZCARD", keyLayout("lk:").userIndex("crowded-user"))), 1);
     assert.equal(
       sessionIdOf(token),
-      await raw("ZRANGE", "lk:u:crowded-user", "0", "-1").then((ids) => String(ids)),
+      await raw("ZRANGE", keyLayout("lk:").userIndex("crowded-user"), "0", "-1").then((ids) => String(ids)),
     );
   });
 
@@ -248,7 +251,7 @@ describe("redis store on a real redis-server", () => {
       assert.equal((after.zadd ?? 0) - (before.zadd ?? 0), 0, "no index entry");
       const rotated = await sessions.rotate(token);
       assert.ok(rotated);
-      assert.equal(await raw("EXISTS", `ni:s:${sessionIdOf(rotated.token)}`), 1);
+      assert.equal(await raw("EXISTS", keyLayout("ni:").session(sessionIdOf(rotated.token))), 1);
       const beforeLogout = await redisCommandCalls(server.url);
       assert.equal(await sessions.destroy(rotated.token), true);
       const afterLogout = await redisCommandCalls(server.url);
@@ -256,6 +259,50 @@ describe("redis store on a real redis-server", () => {
       assert.deepEqual(await raw("KEYS", "ni:*"), [], "nothing left: no session, no index");
     } finally {
       await unindexed.close();
+    }
+  });
+
+  it("a login, a logout, a listing and a revocation are one script call each, however many sessions", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const tokens: string[] = [];
+    for (let i = 0; i < 99; i++) tokens.push((await sessions.create("many-sessions")).token);
+    // Every script once, so that the server has them all cached (an EVAL after NOSCRIPT otherwise).
+    const warm = await sessions.create("warm-up");
+    await sessions.listForUser("warm-up");
+    await sessions.destroy(warm.token);
+    await sessions.destroyForUser("warm-up");
+    const during = async (what: string, call: () => Promise<unknown>) => {
+      const sent = await clientCommandsDuring(server.url, call);
+      assert.deepEqual(sent, ["evalsha"], `${what}: one script call and no other command`);
+    };
+    await during("the 100th login", () => sessions.create("many-sessions"));
+    await during("a listing of 100 sessions", async () => {
+      assert.equal((await sessions.listForUser("many-sessions")).length, 100);
+    });
+    await during("a logout", () => sessions.destroy(tokens[0] as string));
+    await during("log out everywhere", async () => {
+      assert.equal(await sessions.destroyForUser("many-sessions"), 99);
+    });
+  });
+
+  it("on a full Redis (OOM) a login is refused and nothing is written, but revocation still works", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const { token } = await sessions.create("full-redis", { data: { name: "kept" } });
+    const second = await sessions.create("full-redis");
+    await raw("CONFIG", "SET", "maxmemory-policy", "noeviction");
+    await raw("CONFIG", "SET", "maxmemory", "1");
+    try {
+      await assert.rejects(
+        sessions.create("full-redis"),
+        (error: Error) => isStoreUnavailable(error) && /OOM/.test(error.message),
+      );
+      await assert.rejects(sessions.set(token, { name: "more" }), isStoreUnavailable);
+      assert.equal((await sessions.listForUser("full-redis")).length, 2, "the refused login left nothing");
+      assert.equal(await sessions.destroy(second.token), true, "a logout works on a full Redis");
+      assert.equal(await sessions.destroyForUser("full-redis"), 1, "and so does log out everywhere");
+      assert.equal(await sessions.load(token), null);
+    } finally {
+      await raw("CONFIG", "SET", "maxmemory", "0");
     }
   });
 

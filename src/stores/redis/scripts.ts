@@ -2,8 +2,11 @@ import type { RedisDriver } from "./driver.js";
 
 /**
  * The store's Lua scripts. Each one exists because its steps must happen atomically on the server, and
- * each touches exactly ONE key (KEYS[1]): on a Cluster a script may not reach keys in two hash slots,
- * and a user's sessions live on different masters.
+ * each stays in ONE hash slot: on a Cluster a script may not reach keys in two. A user's sessions, index
+ * and revocation marker all carry the user's slot tag (`{tag}` in their keys, see keys.ts), so the
+ * scripts that must change a session and its index together can: they reach the session keys named in
+ * the index, and the index named by a session's `$u`, in the slot of their first key. Records and
+ * counters are one key each.
  *
  * Conventions, for the reader who would trip on them:
  * - Times come from the caller as ARGV strings (`now` in ms since the epoch); scripts never call TIME,
@@ -18,6 +21,8 @@ import type { RedisDriver } from "./driver.js";
 
 /** Prefix of error replies that mean "bad argument" rather than "store unavailable". */
 export const INVALID_ARGUMENT_REPLY = "LATCHKEY_INVALID ";
+/** Prefix of the error reply of a create that lost a race with its user's revocation. */
+export const REVOKED_REPLY = "LATCHKEY_REVOKED ";
 
 /**
  * Shared Lua: the session at KEYS[1] if it is alive at `now`, else false. A session past its absolute
@@ -135,34 +140,93 @@ return cjson.encode(flat)
 `;
 
 /**
- * Writes a whole session with its TTL in one step, so that no hash is ever left without a TTL (a
- * pipelined HSET + PEXPIRE cut in half by a lost connection would keep the session until its next
- * load). Replaces whatever the key held. A TTL <= 0 just deletes.
- * ARGV: ttlMs, [field, value]...
+ * Shared Lua: keeps a user's index alive until its latest session's absolute expiry `untilMs`: its TTL
+ * only ever grows, so that two concurrent logins cannot leave it shorter than one of their sessions.
  */
-export const WRITE_SESSION = `
-local key = KEYS[1]
-redis.call('DEL', key)
-local ttl = tonumber(ARGV[1])
-if ttl <= 0 then return 0 end
-for i = 2, #ARGV, 2 do
-  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+const EXTEND_INDEX = `
+local function extendIndex(index, now, untilMs)
+  local pttl = redis.call('PTTL', index)
+  if pttl > 0 and now + pttl > untilMs then return end
+  redis.call('PEXPIREAT', index, string.format('%d', untilMs))
 end
-redis.call('PEXPIRE', key, ARGV[1])
-return 1
 `;
 
 /**
+ * Creates a session: checks the user's revocation marker, writes the hash with its TTL, adds it to the
+ * user's index and ends the user's oldest sessions beyond the cap, in ONE step, so that no hash is ever
+ * left without a TTL or without its index entry, and "log out everywhere" can never fall between two
+ * writes. The index (KEYS[2]) and the marker (KEYS[3]) carry the user's slot tag, as the session key
+ * does: on a Cluster they share its slot. Without them (a store with `userIndex: false`) only the hash
+ * is written. A TTL under 1 ms would store nothing: that is an error, never a silent success.
+ * ARGV: now, ttlMs, maxPerUser, sessionKeyPrefix, id, createdAt, expiresAt, [field, value]...
+ * Reply: the number of the user's older sessions ended to make room.
+ */
+export const CREATE_SESSION = `${EXTEND_INDEX}
+local key = KEYS[1]
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not ttl or ttl < 1 then
+  return redis.error_reply('${INVALID_ARGUMENT_REPLY}the session would expire at once (TTL ' .. ARGV[2] .. ' ms): nothing was written')
+end
+if #KEYS >= 3 then
+  local revokedAt = tonumber(redis.call('GET', KEYS[3]))
+  if revokedAt and tonumber(ARGV[6]) <= revokedAt then
+    return redis.error_reply('${REVOKED_REPLY}sessions of this user were revoked while this one was being created')
+  end
+end
+-- A fresh id is 132 random bits: one that exists is a caller's bug. Not deleting it keeps HSET the
+-- first write, which Redis refuses on a full server (OOM); after a first write it no longer would.
+if redis.call('EXISTS', key) == 1 then
+  return redis.error_reply('${INVALID_ARGUMENT_REPLY}a session with this id already exists: nothing was written')
+end
+for i = 8, #ARGV, 2 do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', key, ARGV[2])
+if #KEYS < 2 then return 0 end
+local index, prefix, id = KEYS[2], ARGV[4], ARGV[5]
+redis.call('ZADD', index, ARGV[6], id)
+local cap = tonumber(ARGV[3])
+local ended = 0
+if redis.call('ZCARD', index) > cap then
+  -- Entries of sessions that idled out first: they hold no room.
+  for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if redis.call('EXISTS', prefix .. string.sub(member, 3)) == 0 then redis.call('ZREM', index, member) end
+  end
+  while redis.call('ZCARD', index) > cap do
+    local oldest = redis.call('ZRANGE', index, 0, 1)
+    local victim = oldest[1] == id and oldest[2] or oldest[1]
+    redis.call('DEL', prefix .. string.sub(victim, 3))
+    redis.call('ZREM', index, victim)
+    ended = ended + 1
+  end
+end
+extendIndex(index, now, tonumber(ARGV[7]))
+return ended
+`;
+/**
  * Sets and removes fields only if the session is still alive: a slow request that finishes after a
  * logout must not bring the session back as a hash without meta fields or TTL. HSET/HDEL keep the TTL,
- * so an update never extends the session.
- * ARGV: now, setCount, [field, value] x setCount, fieldToRemove...
+ * so an update never extends the session. The session's own fields (names + values, in bytes) must
+ * stay within `maxBytes` after the change, checked before anything is written.
+ * ARGV: now, maxBytes, setCount, [field, value] x setCount, fieldToRemove...
  */
 export const UPDATE_SESSION = `${LIVE}
 local key = KEYS[1]
 if not live(key, tonumber(ARGV[1])) then return 0 end
-local firstRemove = 3 + 2 * tonumber(ARGV[2])
-for i = 3, firstRemove - 1, 2 do
+local firstRemove = 4 + 2 * tonumber(ARGV[3])
+local sizes = {}
+local flat = redis.call('HGETALL', key)
+for i = 1, #flat, 2 do
+  if string.sub(flat[i], 1, 1) ~= '$' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
+end
+for i = 4, firstRemove - 1, 2 do sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
+for i = firstRemove, #ARGV do sizes[ARGV[i]] = nil end
+local total = 0
+for _, size in pairs(sizes) do total = total + size end
+if total > tonumber(ARGV[2]) then
+  return redis.error_reply('${INVALID_ARGUMENT_REPLY}the session would hold ' .. total .. ' bytes of fields, over its limit of ' .. ARGV[2] .. ': nothing was written')
+end
+for i = 4, firstRemove - 1, 2 do
   redis.call('HSET', key, ARGV[i], ARGV[i + 1])
 end
 for i = firstRemove, #ARGV do
@@ -185,66 +249,146 @@ return redis.call('HINCRBY', key, ARGV[2], ARGV[3])
 `;
 
 /**
- * The first half of a rotation ("take"): reads and deletes the old session in one step, so that two
- * concurrent rotations cannot both succeed and the old id stops working at once. No RENAME: the new key
- * may live in another slot (another master) on a Cluster. Returns HGETALL, or false.
- * ARGV: now
+ * A rotation in ONE step: reads and deletes the old session, writes it under the new id (`$t` = now,
+ * TTL = min(idle, $e - now)) and moves its index entry, so that two concurrent rotations cannot both
+ * succeed, the old id stops working at once, and a concurrent "log out everywhere" finds either the old
+ * session or the new one in the index, never neither. The new id has the old one's slot tag, so both
+ * keys and the index (reached from `$u`, in the same slot) live together.
+ * ARGV: now, idleTimeoutMs, oldId, newId, indexKeyPrefix ('' without a per-user index)
+ * Reply: false, or the new hash as HGETALL.
  */
-export const TAKE_SESSION = `${LIVE}
-local key = KEYS[1]
-if not live(key, tonumber(ARGV[1])) then return false end
-local fields = redis.call('HGETALL', key)
-redis.call('DEL', key)
-return fields
+export const ROTATE_SESSION = `${EXTEND_INDEX}
+local old, new = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local flat = redis.call('HGETALL', old)
+local expiresAt, userId, createdAt, atT
+for i = 1, #flat, 2 do
+  local name = flat[i]
+  if name == '$e' then expiresAt = tonumber(flat[i + 1])
+  elseif name == '$u' then userId = flat[i + 1]
+  elseif name == '$c' then createdAt = flat[i + 1]
+  elseif name == '$t' then atT = i + 1 end
+end
+if not expiresAt then return false end
+redis.call('DEL', old)
+if now >= expiresAt then return false end
+if atT then flat[atT] = ARGV[1] else flat[#flat + 1] = '$t'; flat[#flat + 1] = ARGV[1] end
+redis.call('DEL', new)
+for i = 1, #flat, 2 do
+  redis.call('HSET', new, flat[i], flat[i + 1])
+end
+redis.call('PEXPIRE', new, string.format('%d', math.min(tonumber(ARGV[2]), expiresAt - now)))
+if ARGV[5] ~= '' and userId then
+  local index = ARGV[5] .. userId
+  redis.call('ZREM', index, ARGV[3])
+  redis.call('ZADD', index, createdAt or ARGV[1], ARGV[4])
+  extendIndex(index, now, expiresAt)
+end
+return flat
 `;
 
 /**
- * Deletes a session and reports whose it was, so the caller can take it out of that user's index with
- * a second call (the index is another key, maybe on another master). Returns {existed, userId}:
- * existed is 0 for a session already past `$e` (deleted all the same).
- * ARGV: now
+ * Deletes a session and its entry in its user's index (reached from `$u`: it has the session's slot
+ * tag), in one step. Returns 1 when the session was alive, 0 when it was missing or already past `$e`
+ * (deleted all the same).
+ * ARGV: now, id, indexKeyPrefix ('' without a per-user index)
  */
 export const DESTROY_SESSION = `
 local key = KEYS[1]
 local meta = redis.call('HMGET', key, '$u', '$e')
-if redis.call('DEL', key) == 0 then return {0, ''} end
-local alive = tonumber(meta[2]) and tonumber(ARGV[1]) < tonumber(meta[2])
-return {alive and 1 or 0, meta[1] or ''}
+if redis.call('DEL', key) == 0 then return 0 end
+if ARGV[3] ~= '' and meta[1] then redis.call('ZREM', ARGV[3] .. meta[1], ARGV[2]) end
+local expiresAt = tonumber(meta[2])
+return (expiresAt and tonumber(ARGV[1]) < expiresAt) and 1 or 0
 `;
 
 /**
- * Changes a user's index: removes ids, adds (score = absolute expiry, id) pairs, prunes entries whose
- * expiry has passed, and keeps the index's own TTL at its latest expiry, in one step so that two
- * concurrent logins cannot leave the index with a TTL shorter than one of its sessions.
- * Returns the number of ids left.
- * ARGV: now, removeCount, id x removeCount, [expiresAt, id]...
+ * Shared Lua: the user's index entries as `{id, key}` pairs, oldest first. The session keys are
+ * rebuilt from the ids: every one has the user's slot tag (the first two characters of the id), as the
+ * index does, so the script reaches them in its own slot.
  */
-export const UPDATE_INDEX = `
-local key = KEYS[1]
-local firstAdd = 3 + tonumber(ARGV[2])
-for i = 3, firstAdd - 1 do
-  redis.call('ZREM', key, ARGV[i])
+const INDEX_ENTRIES = `
+local function entries(index, prefix)
+  local found = {}
+  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    found[#found + 1] = {id, prefix .. string.sub(id, 3)}
+  end
+  return found
 end
-for i = firstAdd, #ARGV, 2 do
-  redis.call('ZADD', key, ARGV[i], ARGV[i + 1])
-end
-redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
-local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-if last[2] then
-  redis.call('PEXPIREAT', key, string.format('%d', tonumber(last[2])))
-end
-return redis.call('ZCARD', key)
 `;
 
 /**
- * Prunes a user's index of entries past their absolute expiry and returns the ids left, in one step
- * (a plain ZREMRANGEBYSCORE + ZRANGE pipeline would do the same in two commands).
- * ARGV: now
+ * The user's live sessions in ONE step (not one command per session): each as [id, HGETALL...].
+ * Entries whose session is gone (idled out, ended) are pruned; a session past `$e` is deleted.
+ * ARGV: now, sessionKeyPrefix
+ * Reply: JSON `[[id, field, value, ...], ...]`.
  */
-export const LIST_INDEX = `
-local key = KEYS[1]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
-return redis.call('ZRANGE', key, 0, -1)
+export const LIST_USER_SESSIONS = `${INDEX_ENTRIES}
+local index = KEYS[1]
+local now = tonumber(ARGV[1])
+local live = {}
+for _, entry in ipairs(entries(index, ARGV[2])) do
+  local flat = redis.call('HGETALL', entry[2])
+  local expiresAt
+  for i = 1, #flat, 2 do
+    if flat[i] == '$e' then expiresAt = tonumber(flat[i + 1]) end
+  end
+  if expiresAt and now < expiresAt then
+    table.insert(flat, 1, entry[1])
+    live[#live + 1] = flat
+  else
+    redis.call('DEL', entry[2])
+    redis.call('ZREM', index, entry[1])
+  end
+end
+if #live == 0 then return '[]' end
+return cjson.encode(live)
+`;
+
+/**
+ * Ends the user's session whose public id (the 16 characters after the slot tag) is ARGV[3], in one
+ * step with its index entry. Returns 1 when a live session ended, else 0.
+ * ARGV: now, sessionKeyPrefix, publicId
+ */
+export const DESTROY_BY_PUBLIC_ID = `${INDEX_ENTRIES}
+local index = KEYS[1]
+for _, entry in ipairs(entries(index, ARGV[2])) do
+  if string.sub(entry[1], 3, 2 + #ARGV[3]) == ARGV[3] then
+    local expiresAt = tonumber(redis.call('HGET', entry[2], '$e'))
+    local existed = redis.call('DEL', entry[2])
+    redis.call('ZREM', index, entry[1])
+    return (existed == 1 and expiresAt and tonumber(ARGV[1]) < expiresAt) and 1 or 0
+  end
+end
+return 0
+`;
+
+/**
+ * "Log out everywhere" in ONE step, on a full Redis too: records the revocation time (KEYS[2], kept
+ * REVOCATION_MEMORY_MS; a create that began at or before it is refused) and deletes every session in
+ * the user's index but `exceptId`. A create or rotation runs wholly before or wholly after it: none
+ * can slip between.
+ * ARGV: now, sessionKeyPrefix, exceptId ('' for none), revocationMemoryMs
+ * Reply: the number of live sessions ended.
+ */
+export const DESTROY_USER_SESSIONS = `${INDEX_ENTRIES}
+local index, marker = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local previous = redis.call('GET', marker)
+-- DEL first: Redis refuses a script's first write on a full server (OOM) unless it is one that frees
+-- memory, and lets a script that has written finish. Revocation must work on a full Redis.
+redis.call('DEL', marker)
+local latest = math.max(tonumber(previous) or now, now)
+redis.call('SET', marker, string.format('%d', latest), 'PX', ARGV[4])
+local ended = 0
+for _, entry in ipairs(entries(index, ARGV[2])) do
+  if entry[1] ~= ARGV[3] then
+    local expiresAt = tonumber(redis.call('HGET', entry[2], '$e'))
+    if redis.call('DEL', entry[2]) == 1 and expiresAt and now < expiresAt then ended = ended + 1 end
+    redis.call('ZREM', index, entry[1])
+  end
+end
+return ended
 `;
 
 /**
@@ -279,8 +423,8 @@ return count
 
 /** An ARGV value: numbers are sent as their decimal string. */
 export type ScriptArgument = string | number;
-/** A script call: its one key, then its ARGV. */
-export type ScriptCall<T> = (key: string, ...args: ScriptArgument[]) => Promise<T>;
+/** A script call: its KEYS (all in one slot, routed by the first), then its ARGV. */
+export type ScriptCall<T> = (keys: readonly string[], ...args: ScriptArgument[]) => Promise<T>;
 
 /**
  * The scripts as typed functions. The reply types are what Lua's replies become in RESP2 (and in
@@ -289,13 +433,14 @@ export type ScriptCall<T> = (key: string, ...args: ScriptArgument[]) => Promise<
  */
 export interface StoreScripts {
   loadSession: ScriptCall<string | null>;
-  writeSession: ScriptCall<number>;
+  createSession: ScriptCall<number>;
   updateSession: ScriptCall<number>;
   incrementSession: ScriptCall<number | null>;
-  takeSession: ScriptCall<string[] | null>;
-  destroySession: ScriptCall<[number, string]>;
-  updateIndex: ScriptCall<number>;
-  listIndex: ScriptCall<string[]>;
+  rotateSession: ScriptCall<string[] | null>;
+  destroySession: ScriptCall<number>;
+  listUserSessions: ScriptCall<string>;
+  destroyByPublicId: ScriptCall<number>;
+  destroyUserSessions: ScriptCall<number>;
   insertRecord: ScriptCall<number>;
   hitCounter: ScriptCall<number>;
 }
@@ -306,22 +451,23 @@ export type ScriptName = keyof StoreScripts;
 /** The Lua source of every script, by name. */
 export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
   loadSession: LOAD_SESSION,
-  writeSession: WRITE_SESSION,
+  createSession: CREATE_SESSION,
   updateSession: UPDATE_SESSION,
   incrementSession: INCREMENT_SESSION,
-  takeSession: TAKE_SESSION,
+  rotateSession: ROTATE_SESSION,
   destroySession: DESTROY_SESSION,
-  updateIndex: UPDATE_INDEX,
-  listIndex: LIST_INDEX,
+  listUserSessions: LIST_USER_SESSIONS,
+  destroyByPublicId: DESTROY_BY_PUBLIC_ID,
+  destroyUserSessions: DESTROY_USER_SESSIONS,
   insertRecord: INSERT_RECORD,
   hitCounter: HIT_COUNTER,
 };
 
-/** The scripts as typed functions that run on `driver` (each call: one EVALSHA on its key). */
+/** The scripts as typed functions that run on `driver` (each call: one EVALSHA on its keys' slot). */
 export function storeScripts(driver: Pick<RedisDriver, "runScript">): StoreScripts {
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
   for (const name of Object.keys(SCRIPT_SOURCES) as ScriptName[]) {
-    scripts[name] = (key, ...args) => driver.runScript(name, key, args);
+    scripts[name] = (keys, ...args) => driver.runScript(name, keys, args);
   }
   return scripts as StoreScripts;
 }

@@ -24,6 +24,7 @@ import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { sessionIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 /**
  * TLS as on Amazon ElastiCache with encryption in transit: servers that speak only TLS (`--port 0`),
@@ -73,7 +74,7 @@ describe("redis store over TLS (ElastiCache encryption in transit)", () => {
     assert.equal(store.kind, "redis");
     const sessions = createSessionManager({ store, fields: { visits: "integer", name: "string" } });
     const { token } = await sessions.create("tls-user", { data: { visits: 1, name: "ada" } });
-    const key = `lk:s:${sessionIdOf(token)}`;
+    const key = keyLayout("lk:").session(sessionIdOf(token));
     const loaded = await sessions.load(token, { increment: { visits: 1 } });
     assert.deepEqual(loaded?.data, { visits: 2, name: "ada" });
     assert.equal(await raw("HGET", key, "visits"), "2", "the increment reached the server");
@@ -207,24 +208,30 @@ describe("redis store on a TLS Redis Cluster", () => {
       "yes",
     ]);
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
-    const tokens: string[] = [];
+    const byUser = new Map<string, string[]>();
     const ports = new Set<number>();
-    // Session ids are random: create sessions until every master holds one (3 × (2/3)^60 odds of more).
-    while (ports.size < cluster.ports.length && tokens.length < 60) {
-      const { token } = await sessions.create("tls-cluster-user", { data: { visits: 1 } });
-      tokens.push(token);
-      const port = await ownerOf(`lk:s:${sessionIdOf(token)}`);
-      assert.equal(await node(port, "EXISTS", `lk:s:${sessionIdOf(token)}`), 1);
-      ports.add(port);
+    // A user's sessions live in the slot of the user's tag: create users until every master holds one.
+    for (let i = 0; ports.size < cluster.ports.length && i < 60; i++) {
+      const userId = `tls-cluster-user-${i}`;
+      const tokens = [];
+      for (let j = 0; j < 2; j++) tokens.push((await sessions.create(userId, { data: { visits: 1 } })).token);
+      byUser.set(userId, tokens);
+      for (const token of tokens) {
+        const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
+        assert.equal(await node(port, "EXISTS", keyLayout("lk:").session(sessionIdOf(token))), 1);
+        ports.add(port);
+      }
     }
     assert.equal(ports.size, cluster.ports.length, "every master holds a session");
-    for (const token of tokens) {
-      assert.equal((await sessions.load(token, { increment: { visits: 1 } }))?.data.visits, 2);
+    for (const [userId, tokens] of byUser) {
+      for (const token of tokens) {
+        assert.equal((await sessions.load(token, { increment: { visits: 1 } }))?.data.visits, 2);
+      }
+      assert.equal((await sessions.listForUser(userId)).length, tokens.length);
+      assert.equal(await sessions.destroy(tokens[0] as string), true);
+      assert.equal(await sessions.destroyForUser(userId), tokens.length - 1);
+      for (const token of tokens) assert.equal(await sessions.load(token), null);
     }
-    assert.equal((await sessions.listForUser("tls-cluster-user")).length, tokens.length);
-    assert.equal(await sessions.destroy(tokens[0] as string), true);
-    assert.equal(await sessions.destroyForUser("tls-cluster-user"), tokens.length - 1);
-    for (const token of tokens) assert.equal(await sessions.load(token), null);
   });
 
   it("follows a MOVED redirection over TLS to another master", async () => {
