@@ -3,7 +3,7 @@
  * same-origin headers, redirects followed with a cookie jar), log out through its logout form.
  */
 import type { Redis } from "ioredis";
-import { isWellFormedToken, sessionIdOf } from "latchkey";
+import { isWellFormedToken, sessionIdOf, USER_TAG_LENGTH } from "latchkey";
 import type { LoggedIn } from "./cases.js";
 import { type Form, fillCredentials, findForm } from "./forms.js";
 import { CookieJar, type HTTPResponse, request } from "./http.js";
@@ -114,12 +114,13 @@ export async function latchkeyLogout(server: ServerProcess, session: LoggedIn): 
   });
 }
 
-/** Whether any Redis key carries the storage id (SHA-256 of the token) of the session. */
+/** Whether any Redis key carries the storage id (slot tag + SHA-256 of the token) of the session. */
 export async function latchkeySessionExists(admin: Redis, session: LoggedIn): Promise<boolean> {
   const token = sessionTokenOf(session.cookies);
   if (!token) throw new Error("latchkey: no session token among the cookies");
-  // Storage ids are base64url: no glob special characters to escape in MATCH.
-  const pattern = `*${sessionIdOf(token)}*`;
+  // Storage ids are base64url: no glob special characters to escape in MATCH. The key puts the id's
+  // slot tag in braces (`s:{tag}digest`), so the digest is what to look for.
+  const pattern = `*${sessionIdOf(token).slice(USER_TAG_LENGTH)}*`;
   let cursor = "0";
   do {
     const [next, keys] = await admin.scan(cursor, "MATCH", pattern, "COUNT", 1000);

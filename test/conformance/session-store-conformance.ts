@@ -81,7 +81,7 @@ export function runSessionStoreConformance(
       it("never stores a token, from create or rotate", async (t) => {
         const { target, steady, user, issued } = ctx();
         if (!target.dump) {
-          t.skip("this backend cannot be dumped");
+          t.skip("missing dependency: a dump of this backend (ConformanceTarget.dump)");
           return;
         }
         const userId = user("dump");

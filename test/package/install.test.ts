@@ -74,7 +74,7 @@ describe("the packed package installed into an empty project", () => {
     });
 
     test(`${framework}: require("latchkey") from CommonJS`, {
-      skip: canRequireESM ? false : `Node ${process.version} has no require(esm)`,
+      skip: canRequireESM ? false : `missing dependency: require(esm), which Node ${process.version} lacks`,
     }, async () => {
       const project = await (projects.get(framework) as Promise<string>);
       await writeFile(join(project, "require.cjs"), requireCheck(framework));

@@ -4,10 +4,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { expectUnavailable as unavailable } from "../../../test/harness/expect-unavailable.js";
 import { type RedisServerHandle, startRedisServer } from "../../../test/harness/redis-servers.js";
 import { respCommand } from "../../../test/harness/resp-client.js";
+import { startTCPProxy } from "../../../test/harness/tcp-proxy.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
+import { userTagOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
+import { keyLayout } from "./keys.js";
 
 /** Pings until the store answers, for at most `ms`. */
 async function waitForPing(store: SessionStore, ms: number): Promise<number> {
@@ -39,6 +42,49 @@ describe("redis store when Redis is unavailable", () => {
     cleanups.push(() => store.close());
     return store;
   };
+
+  it("a login or rotation whose connection is cut mid-flight leaves its session whole or absent, never outside its index", async () => {
+    const server = await started();
+    const proxy = await startTCPProxy(server.port);
+    cleanups.push(() => proxy.stop());
+    const store = opened({ url: proxy.url });
+    const sessions = createSessionManager({ store });
+    const raw = (...command: string[]) => respCommand({ host: "127.0.0.1", port: server.port }, ...command);
+    const keys = keyLayout("lk:");
+    let cut = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      const userId = `cut-${trial}`;
+      const { token } = await sessions.create(userId);
+      // Cut every connection 0-2 ms into a create and a rotation: before, during or after the script.
+      const calls = Promise.allSettled([sessions.create(userId), sessions.rotate(token)]);
+      await sleep(trial % 3);
+      proxy.cut();
+      const outcomes = await calls;
+      cut += outcomes.filter((outcome) => outcome.status === "rejected").length;
+      // Every session hash of this user is in the index, and every index entry has its hash.
+      const indexed = new Set((await raw("ZRANGE", keys.userIndex(userId), "0", "-1")) as string[]);
+      const [, found] = (await raw(
+        "SCAN",
+        "0",
+        "MATCH",
+        `${keys.sessionPrefix(userTagOf(userId))}*`,
+        "COUNT",
+        "100000",
+      )) as [string, string[]];
+      const hashes = [];
+      for (const key of found) if ((await raw("HGET", key, "$u")) === userId) hashes.push(key);
+      assert.equal(hashes.length, indexed.size, `trial ${trial}: as many sessions as index entries`);
+      for (const id of indexed)
+        assert.equal(await raw("EXISTS", keys.session(id)), 1, `trial ${trial}: ${id}`);
+      await waitForPing(store, 5000); // the client reconnects through the proxy
+      assert.equal(
+        await sessions.destroyForUser(userId),
+        indexed.size,
+        `trial ${trial}: revocation ends all`,
+      );
+    }
+    assert.ok(cut > 0, "some calls were cut off (else the test tried nothing)");
+  });
 
   it("fails within 1.5 s when the server stops, fails fast after that, and recovers on restart", async () => {
     const server = await started();
