@@ -35,12 +35,26 @@ describe("login throttle", () => {
     await store.close();
   });
 
-  test("a success clears the account-and-client count, not the per-client one", async () => {
-    const { store, throttle } = throttleOn({ maxPerAccountClient: 3, maxPerIP: 6 });
+  test("a success clears the account-and-client count and takes back only its own attempt per client", async () => {
+    const { store, throttle } = throttleOn({ maxPerAccountClient: 10, maxPerIP: 6 });
     for (let i = 0; i < 3; i++) assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0);
-    await throttle.loginSucceeded("owner", OWNER_HOME);
-    for (let i = 0; i < 3; i++) assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0);
-    assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 900, "7 from one client > maxPerIP 6");
+    await throttle.loginSucceeded("owner", OWNER_HOME); // two failures and this success: 2 per client
+    for (let i = 0; i < 4; i++) assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0);
+    assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 900, "2 + 5 failures > maxPerIP 6");
+    await store.close();
+  });
+
+  test("many people behind one address log in as often as they like: successes do not use up the limit", async () => {
+    const { store, throttle } = throttleOn({ maxPerIP: 3 });
+    const office = "192.0.2.10";
+    for (let i = 0; i < 50; i++) {
+      const user = `colleague-${i}`;
+      assert.equal(await throttle.reserveLogin(user, office), 0, `login ${i} is admitted`);
+      await throttle.loginSucceeded(user, office);
+    }
+    // Failures still count: three wrong guesses from the office, and the fourth attempt waits.
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.reserveLogin(`guess-${i}`, office), 0);
+    assert.equal(await throttle.reserveLogin("guess-3", office), 900);
     await store.close();
   });
 
@@ -62,8 +76,9 @@ describe("login throttle", () => {
     for (const ip of ["192.0.2.1", "192.0.2.2", "192.0.2.3"]) {
       for (let i = 0; i < 3; i++) guesses.push(await throttle.reserveLogin("owner", ip));
     }
-    // Attempts 1 (the owner's) to 6 pass; the 7th takes the interval's one slot; then 429 for 30 s.
-    assert.deepEqual(guesses, [0, 0, 0, 0, 0, 0, 30, 30, 30]);
+    // The owner's success was taken back: guesses 1 to 6 pass, the 7th takes the interval's one slot,
+    // then 429 for 30 s.
+    assert.deepEqual(guesses, [0, 0, 0, 0, 0, 0, 0, 30, 30]);
     assert.equal(await throttle.reserveLogin("owner", "192.0.2.9"), 30, "a new address is slowed too");
     assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0, "the owner's usual address is not");
     await store.close();

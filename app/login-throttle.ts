@@ -15,7 +15,8 @@ import type { RecordStore } from "latchkey";
  * - per account and client, strict (`maxPerAccountClient`, 5): the guesser is locked out of that
  *   account for the window, but only at its own address; the owner elsewhere is not.
  * - per client, for all accounts together (`maxPerIP`, 20): one address cannot spread guesses over
- *   many accounts. A success does not reset it (else logging into one's own account would).
+ *   many accounts. A success takes back only its own attempt (resetting the count would let a guesser
+ *   clear it by logging into an account of its own).
  * - per account, from all clients (`maxPerAccount`, 100), loose and slowing rather than locking: past
  *   it the account takes one attempt per `slowIntervalSeconds` (10 s) from all clients together, the
  *   others get 429 with that Retry-After; a client that logged in to the account within
@@ -24,8 +25,10 @@ import type { RecordStore } from "latchkey";
  *   address without bound, and cannot lock the owner out at an address where the owner logged in
  *   before (only slow the owner at a new one).
  *
- * A success clears the account-and-client counter and remembers the client for the account; the
- * per-client and account-wide counts stand. When the store cannot count (a full embedded store throws
+ * A success clears the account-and-client counter, takes its own attempt back from the per-client and
+ * account-wide counts (`RecordStore.refund`: they count failures and attempts in flight, so the many
+ * users behind one NAT address are not locked out by their own logins), and remembers the client for
+ * the account. When the store cannot count (a full embedded store throws
  * STORE_FULL, an outage STORE_UNAVAILABLE) the error propagates and the attempt is refused (503): the
  * check is never skipped.
  */
@@ -105,6 +108,10 @@ export function createLoginThrottle(records: RecordStore, options: LoginThrottle
     },
 
     async loginSucceeded(userId, client) {
+      // The attempt was counted before it was known to be right: take it back from the per-client and
+      // account-wide counts, so that they count failures (and attempts in flight) only. Many people
+      // behind one address (an office, a carrier's NAT) then log in as often as they like.
+      await Promise.all([records.refund(clientKey(client)), records.refund(accountKey(userId))]);
       await records.delete(accountClientKey(userId, client));
       // Deleted first so that the remembering starts again from this login (a window starts with its
       // first hit). Best effort: a store too full to remember a client only means it may be slowed.

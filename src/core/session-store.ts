@@ -70,6 +70,12 @@ export interface RecordStore {
   hit(key: string, windowMs: number): Promise<number>;
   /** The current count of a hit counter (0 when none). */
   hits(key: string): Promise<number>;
+  /**
+   * Takes one hit back from a live counter (an attempt counted with `hit` before it was known to be
+   * harmless, such as a login that succeeded): never below zero, and the window does not move.
+   * Returns the count left (0 when there is no live counter).
+   */
+  refund(key: string): Promise<number>;
   /** Forgets a record or counter. */
   delete(key: string): Promise<void>;
 }

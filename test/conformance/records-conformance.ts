@@ -72,6 +72,23 @@ export function recordTests(ctx: () => Context): void {
     assert.equal(await records.hit(name, WINDOW_MS), 1, "the first window ended with its first hit's window");
   });
 
+  it("refund takes one hit back, never below zero, never creating a counter or moving its window", async () => {
+    const { steady, key } = ctx();
+    const { records } = steady.store;
+    const name = key("refund");
+    assert.equal(await records.refund(name), 0, "no counter: nothing to take back");
+    assert.equal(await records.hits(name), 0);
+    assert.equal(await records.hit(name, 60_000), 1);
+    assert.equal(await records.hit(name, 60_000), 2);
+    assert.equal(await records.refund(name), 1);
+    assert.equal(await records.refund(name), 0);
+    assert.equal(await records.refund(name), 0, "not below zero");
+    assert.equal(await records.hit(name, 60_000), 1, "the same window counts on");
+    const counts = await Promise.all(Array.from({ length: 10 }, () => records.refund(name)));
+    assert.ok(counts.every((count) => count === 0));
+    assert.equal(await records.hits(name), 0);
+  });
+
   it("delete forgets a counter", async () => {
     const { steady, key } = ctx();
     const { records } = steady.store;

@@ -121,6 +121,14 @@ export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () =
       return 1;
     },
 
+    async refund(key) {
+      assertOpen();
+      const counter = liveCounter(key, Date.now());
+      if (!counter) return 0;
+      counter.count = Math.max(0, counter.count - 1);
+      return counter.count;
+    },
+
     async hits(key) {
       assertOpen();
       return liveCounter(key, Date.now())?.count ?? 0;

@@ -37,6 +37,10 @@ export function createRedisRecords(
       return run("records.hit", () => scripts.hitCounter([keys.counter(key)], window));
     },
 
+    async refund(key) {
+      return run("records.refund", () => scripts.refundCounter([keys.counter(key)]));
+    },
+
     async hits(key) {
       const count = await run("records.hits", () => driver.get(keys.counter(key)));
       return count === null ? 0 : Number(count);

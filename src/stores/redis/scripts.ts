@@ -421,6 +421,18 @@ end
 return count
 `;
 
+/**
+ * Takes one hit back from a counter: DECR only while it is above zero, so a refund can neither create a
+ * counter (one without TTL would never expire) nor take it below zero. DECR keeps the TTL.
+ * Returns the count left.
+ */
+export const REFUND_COUNTER = `
+local key = KEYS[1]
+local count = tonumber(redis.call('GET', key))
+if not count or count <= 0 then return 0 end
+return redis.call('DECR', key)
+`;
+
 /** An ARGV value: numbers are sent as their decimal string. */
 export type ScriptArgument = string | number;
 /** A script call: its KEYS (all in one slot, routed by the first), then its ARGV. */
@@ -443,6 +455,7 @@ export interface StoreScripts {
   destroyUserSessions: ScriptCall<number>;
   insertRecord: ScriptCall<number>;
   hitCounter: ScriptCall<number>;
+  refundCounter: ScriptCall<number>;
 }
 
 /** The name of a store script, as the drivers know it. */
@@ -461,6 +474,7 @@ export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
   destroyUserSessions: DESTROY_USER_SESSIONS,
   insertRecord: INSERT_RECORD,
   hitCounter: HIT_COUNTER,
+  refundCounter: REFUND_COUNTER,
 };
 
 /** The scripts as typed functions that run on `driver` (each call: one EVALSHA on its keys' slot). */
