@@ -57,8 +57,8 @@ export interface RedisStoreOptions {
    * `destroyById`, `destroyForUser` and the `maxSessionsPerUser` cap need. Default true. `false` saves
    * one Redis key per user (about 180 bytes with one session per user) for apps that never list or end
    * a user's sessions; those three calls then throw UnsupportedOperationError, and the cap does not
-   * apply. Sessions created while it is false are in no index: turning it back on covers new sessions
-   * only.
+   * apply. Sessions created while it is false are in no index: turning it back on ends them at their
+   * next view (a session outside its index could not be revoked).
    */
   userIndex?: boolean;
   /** Longest wait for a TCP (and TLS) connection to be set up. Default 3000, at most 60000. */

@@ -12,7 +12,7 @@ import { respCommand, respCommands } from "../../../test/harness/resp-client.js"
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf } from "../../core/token.js";
+import { sessionIdOf, userTagOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
@@ -304,6 +304,24 @@ describe("redis store on a real redis-server", () => {
     } finally {
       await raw("CONFIG", "SET", "maxmemory", "0");
     }
+  });
+
+  it("a session whose index entry is gone (evicted, lost in a failover) ends at its next load or rotation", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA });
+    const index = keyLayout("lk:").userIndex("orphaned");
+    const first = await sessions.create("orphaned");
+    const second = await sessions.create("orphaned");
+    const third = await sessions.create("orphaned");
+    // One entry gone: that session alone ends, and its hash with it.
+    assert.equal(await raw("ZREM", index, sessionIdOf(first.token)), 1);
+    assert.equal(await sessions.load(first.token), null);
+    assert.equal(await raw("EXISTS", keyLayout("lk:").session(sessionIdOf(first.token))), 0);
+    assert.ok(await sessions.load(second.token), "the others live on");
+    // The whole index gone (what volatile-lru may evict): every session of the user ends.
+    assert.equal(await raw("DEL", index), 1);
+    assert.equal(await sessions.rotate(second.token), null, "not rotated back into a new index");
+    assert.equal(await sessions.load(third.token), null);
+    assert.deepEqual(await raw("KEYS", `${keyLayout("lk:").sessionPrefix(userTagOf("orphaned"))}*`), []);
   });
 
   it("with a caller's client: works, and close() leaves the client open", async () => {

@@ -96,7 +96,13 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
 
     // Not async, like `run`: the page-view path is a plain chain of `then`s.
     load(id, policy, increments) {
-      const args: (string | number)[] = [policy.now, policy.idleTimeoutMs, policy.touchIntervalMs];
+      const args: (string | number)[] = [
+        policy.now,
+        policy.idleTimeoutMs,
+        policy.touchIntervalMs,
+        indexPrefixOf(id),
+        id,
+      ];
       try {
         if (increments !== undefined) {
           for (const field of Object.keys(increments))
