@@ -285,7 +285,7 @@ describe("redis store on a real redis-server", () => {
     });
   });
 
-  it("on a full Redis (OOM) a login is refused and nothing is written, but revocation still works", async () => {
+  it("on a full Redis (OOM) a login is refused and nothing is written, but views and revocation still work", async () => {
     const sessions = createSessionManager({ store, fields: SCHEMA });
     const { token } = await sessions.create("full-redis", { data: { name: "kept" } });
     const second = await sessions.create("full-redis");
@@ -298,6 +298,8 @@ describe("redis store on a real redis-server", () => {
       );
       await assert.rejects(sessions.set(token, { name: "more" }), isStoreUnavailable);
       assert.equal((await sessions.listForUser("full-redis")).length, 2, "the refused login left nothing");
+      const viewed = await sessions.load(token, { increment: { visits: 1 } });
+      assert.equal(viewed?.data.visits, 1, "a view (refresh and counter) works on a full Redis");
       assert.equal(await sessions.destroy(second.token), true, "a logout works on a full Redis");
       assert.equal(await sessions.destroyForUser("full-redis"), 1, "and so does log out everywhere");
       assert.equal(await sessions.load(token), null);

@@ -126,8 +126,11 @@ for i = 6, nargs, 2 do
 end
 local lastSeenAt = atT and tonumber(flat[atT]) or 0
 if now - lastSeenAt >= tonumber(ARGV[3]) then
-  redis.call('HSET', key, '$t', ARGV[1])
+  -- PEXPIRE first: Redis refuses a script's first write on a full server (OOM) only if that command
+  -- can grow memory (HSET can, PEXPIRE cannot), and lets a script that has written finish. So a view
+  -- still works on a full Redis, where a new session (whose first write is HSET) is refused.
   redis.call('PEXPIRE', key, string.format('%d', math.min(tonumber(ARGV[2]), expiresAt - now)))
+  redis.call('HSET', key, '$t', ARGV[1])
   if atT then flat[atT] = ARGV[1] end
 end
 for i = 6, nargs, 2 do
