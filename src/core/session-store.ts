@@ -126,8 +126,66 @@ export interface SessionStore {
   destroyByUser(userId: string, now: number, exceptId?: string): Promise<number>;
   /** Resolves when the store answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
+  /**
+   * What the store can do now, reads and writes, per server or Cluster master (optional: a store
+   * without it is "ok" while `ping()` resolves). Never throws; bounded by the store's command timeout.
+   */
+  health?(): Promise<StoreHealth>;
+  /**
+   * Whether the backend keeps its data across a restart (optional: an embedded store never does).
+   * Never throws; `durable` is undefined when the backend does not say.
+   */
+  persistence?(): Promise<StorePersistence>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+}
+
+/**
+ * "ok": reads and writes work everywhere. "degraded": part of a Cluster fails (some users' sessions
+ * fail) while other masters serve. "down": the store cannot serve (unreachable, out of memory so
+ * writes fail, loading its dataset, the whole Cluster down).
+ */
+export type StoreHealthStatus = "ok" | "degraded" | "down";
+
+/** One server's (or Cluster master's) part of `health()`. */
+export interface StoreNodeHealth {
+  /** `host:port`, or "" when the client does not say (a caller's client, Sentinel). */
+  address: string;
+  /** How many hash slots it serves (Cluster masters only). */
+  slots?: number;
+  /** A keyed read (GET) succeeded. */
+  reads: boolean;
+  /** A small write (a hit on a health counter with a 1 s TTL) succeeded. */
+  writes: boolean;
+  /** What failed, in an operator's words (never credentials); absent when both work. */
+  problem?: string;
+}
+
+export interface StoreHealth {
+  status: StoreHealthStatus;
+  /** The store's `kind`. */
+  kind: string;
+  /** What failed, one sentence each (empty when "ok"). */
+  problems: string[];
+  /** Per server or Cluster master, when the store has servers. */
+  nodes?: StoreNodeHealth[];
+}
+
+/** One server's persistence, from INFO persistence and (where allowed) CONFIG GET save. */
+export interface StoreNodePersistence {
+  address: string;
+  /** AOF is on (`aof_enabled:1`). */
+  aof: boolean | undefined;
+  /** RDB snapshots are scheduled (`save` is not empty), or have been taken (`rdb_saves` > 0). */
+  rdb: boolean | undefined;
+  /** Why it could not be told (INFO or CONFIG refused), when it could not. */
+  problem?: string;
+}
+
+export interface StorePersistence {
+  /** False when some server keeps neither RDB nor AOF; undefined when that could not be told. */
+  durable: boolean | undefined;
+  nodes: StoreNodePersistence[];
 }
 
 /**

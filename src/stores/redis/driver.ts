@@ -10,6 +10,23 @@ export interface ClusterMaster {
   ping(): Promise<unknown>;
 }
 
+/** A server as `health()` and `persistence()` see it: the one server, or one Cluster master. */
+export interface ServerNode {
+  /** `host:port`, or "" when the client does not say. */
+  readonly address: string;
+  /** False when the client holds no usable connection to it now (calls would fail). */
+  readonly connected: boolean;
+  /** A command that names no key (INFO, CONFIG GET) on this server. Not bounded: the runner bounds it. */
+  command(args: readonly string[]): Promise<unknown>;
+}
+
+/** The servers behind a driver, from its own view (no round trip). */
+export interface Topology {
+  readonly nodes: readonly ServerNode[];
+  /** Cluster only: the address of the master of each hash slot (undefined: no master known). */
+  readonly slotOwners?: readonly (string | undefined)[];
+}
+
 /**
  * What the store needs of a Redis client library: the store, its records and the command runner use
  * only this, never ioredis or node-redis directly. One implementation per library
@@ -44,6 +61,8 @@ export interface RedisDriver {
    * the Cluster then answers for some sessions and not others, which is not "ready".
    */
   clusterMasters(): Promise<readonly ClusterMaster[]>;
+  /** The servers (Cluster: every master of the slot map), for health and persistence checks. */
+  topology(): Topology;
   /**
    * Why calls must fail at once, or undefined when they may be sent: the store is closed, or the
    * connection is known to be down.

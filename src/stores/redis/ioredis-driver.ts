@@ -1,8 +1,21 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
-import { CLUSTER_SLOTS, type ClusterMaster, type RedisDriver, type RedisStoreKind } from "./driver.js";
+import {
+  CLUSTER_SLOTS,
+  type ClusterMaster,
+  type RedisDriver,
+  type RedisStoreKind,
+  type ServerNode,
+  type Topology,
+} from "./driver.js";
 import { requireOptionalPeer } from "./optional-peer.js";
 import type { Credentials, ResolvedRedisStoreOptions } from "./redis-store-options.js";
-import { SCRIPT_SOURCES, type ScriptArgument, type ScriptCall, type ScriptName } from "./scripts.js";
+import {
+  SCRIPT_KEY_COUNTS,
+  SCRIPT_SOURCES,
+  type ScriptArgument,
+  type ScriptCall,
+  type ScriptName,
+} from "./scripts.js";
 
 /** The options that make the store create its own ioredis client. */
 type OwnedClientOptions = Extract<ResolvedRedisStoreOptions, { mode: "standalone" | "cluster" | "sentinel" }>;
@@ -159,6 +172,7 @@ function commandsOf(
     ping: () => client.ping(),
     clusterReady: () => client.isCluster && client.status === "ready",
     clusterMasters: async () => clusterMasters(client as Cluster),
+    topology: () => topologyOf(client),
     offlineReason: () => (isClosed() ? "the store is closed" : offline(client)),
     lastError: errors.last,
     clearLastError: errors.clear,
@@ -175,11 +189,15 @@ function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ScriptC
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
   for (const [name, lua] of Object.entries(SCRIPT_SOURCES) as [ScriptName, string][]) {
     const command = `latchkey${name[0]?.toUpperCase()}${name.slice(1)}`;
-    // No fixed numberOfKeys: each call passes its key count first (a create has 1 or 3 keys).
-    client.defineCommand(command, { lua });
+    const numberOfKeys = SCRIPT_KEY_COUNTS[name];
+    // Without a fixed numberOfKeys each call passes its key count first (a create has 1 or 3 keys).
+    client.defineCommand(command, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
     const call = commands[command];
     if (!call) throw new Error(`ioredis did not define ${command}`);
-    scripts[name] = (keys, ...args) => call.call(client, keys.length, ...keys, ...args);
+    scripts[name] =
+      numberOfKeys === undefined
+        ? (keys, ...args) => call.call(client, keys.length, ...keys, ...args)
+        : (keys, ...args) => call.call(client, ...keys, ...args);
   }
   return scripts as Record<ScriptName, ScriptCall<unknown>>;
 }
@@ -204,6 +222,46 @@ function clusterMasters(cluster: Cluster): ClusterMaster[] {
     if (!node) throw new Error(`the master ${address} is not connected`);
     return { address, ping: () => node.ping() };
   });
+}
+
+/** The one server, or every master the slot map names (connected or not), without a round trip. */
+function topologyOf(client: Redis | Cluster): Topology {
+  if (!client.isCluster) {
+    const redis = client as Redis;
+    // Through Sentinel the options name no master: the socket says which one we reached.
+    const address =
+      kindOf(client) === "redis-sentinel"
+        ? redis.stream?.remoteAddress
+          ? `${redis.stream.remoteAddress}:${redis.stream.remotePort}`
+          : ""
+        : `${redis.options.host}:${redis.options.port}`;
+    const node: ServerNode = {
+      address,
+      connected: offline(redis) === undefined,
+      command: ([name, ...args]) => redis.call(name as string, ...args),
+    };
+    return { nodes: [node] };
+  }
+  const cluster = client as Cluster;
+  const pool = new Map(
+    cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]),
+  );
+  const slotOwners: (string | undefined)[] = [];
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) slotOwners.push(cluster.slots[slot]?.[0]);
+  const addresses = new Set(slotOwners.filter((owner): owner is string => owner !== undefined));
+  const nodes = [...addresses].map((address): ServerNode => {
+    // A node leaves ioredis's pool when its connection ends; one never used yet is "wait" (lazy).
+    const node = pool.get(address);
+    return {
+      address,
+      connected: node !== undefined && !OFFLINE_STATUSES.has(node.status),
+      command: ([name, ...args]) =>
+        node
+          ? node.call(name as string, ...args)
+          : Promise.reject(new Error(`the master ${address} is not connected`)),
+    };
+  });
+  return { nodes, slotOwners };
 }
 
 function offline(client: Redis | Cluster): string | undefined {

@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
-import { CLUSTER_SLOTS, type ClusterMaster, CommandTimeoutError, type RedisDriver } from "./driver.js";
+import {
+  CLUSTER_SLOTS,
+  type ClusterMaster,
+  CommandTimeoutError,
+  type RedisDriver,
+  type ServerNode,
+  type Topology,
+} from "./driver.js";
 import { SCRIPT_SOURCES, type ScriptName } from "./scripts.js";
 
 /**
@@ -158,6 +165,8 @@ export function nodeRedisDriver(
       if (!isCluster) throw new Error("not a cluster");
       return clusterMasters(target.cluster, bounded);
     },
+    topology: () =>
+      isCluster ? clusterTopology(target.cluster, bounded) : clientTopology(target.client, bounded),
     offlineReason() {
       if (closed) return "the store is closed";
       const what = isCluster ? "node-redis cluster" : "node-redis client";
@@ -209,6 +218,57 @@ function clusterMasters(
         throw new Error(`the master ${master.address} failed: ${message}`, { cause: error });
       }),
   }));
+}
+
+type Bounded = <T>(call: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+
+/** The caller's one client; its address as its options give it (a URL without credentials, or socket). */
+function clientTopology(client: NodeRedisClient, bounded: Bounded): Topology {
+  const options = (client as { options?: { url?: string; socket?: { host?: string; port?: number } } })
+    .options;
+  let address = "";
+  if (options?.socket?.host !== undefined || options?.socket?.port !== undefined) {
+    address = `${options.socket.host ?? "localhost"}:${options.socket.port ?? 6379}`;
+  } else if (options?.url !== undefined) {
+    try {
+      const url = new URL(options.url);
+      address = `${url.hostname}:${url.port || 6379}`;
+    } catch {
+      // not a URL we can read: no address
+    }
+  }
+  const node: ServerNode = {
+    address,
+    connected: client.isReady,
+    command: (args) =>
+      bounded((signal) => client.sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES })),
+  };
+  return { nodes: [node] };
+}
+
+/** Every master of the slot map, each reached on its own node client. */
+function clusterTopology(cluster: NodeRedisCluster, bounded: Bounded): Topology {
+  const slotOwners: (string | undefined)[] = [];
+  const masters = new Map<string, NodeRedisClusterNode>();
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+    const master = cluster.slots[slot]?.master;
+    slotOwners.push(master?.address);
+    if (master !== undefined) masters.set(master.address, master);
+  }
+  const nodes = [...masters.values()].map(
+    (master): ServerNode => ({
+      address: master.address,
+      // node-redis says only once asked for the node's client; the probe finds out.
+      connected: true,
+      command: (args) =>
+        bounded(async (signal) => {
+          const client = await cluster.nodeClient(master);
+          if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
+          return client.sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES });
+        }),
+    }),
+  );
+  return { nodes, slotOwners };
 }
 
 /** HGETALL's reply: a flat array in RESP2, a map (an object by default) in RESP3. */

@@ -7,6 +7,7 @@ import type { RedisDriver } from "./driver.js";
 import { ioredisClientDriver, openIoredisDriver } from "./ioredis-driver.js";
 import { keyLayout } from "./keys.js";
 import { nodeRedisDriver } from "./node-redis-driver.js";
+import { checkHealth, checkPersistence } from "./redis-health.js";
 import { createRedisRecords } from "./redis-records.js";
 import {
   type RedisStoreOptions,
@@ -204,6 +205,14 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         return;
       }
       await run("ping", () => driver.ping());
+    },
+
+    health() {
+      return checkHealth({ driver, run, scripts, keys });
+    },
+
+    persistence() {
+      return checkPersistence({ driver, run });
     },
 
     async close() {
