@@ -1,4 +1,4 @@
-import { tagOf, userTagOf } from "../../core/token.js";
+import { USER_TAG_LENGTH, userTagOf } from "../../core/token.js";
 
 /**
  * Where everything lives in Redis. Every key is `<prefix><kind>:...`:
@@ -36,7 +36,8 @@ export function keyLayout(prefix: string): KeyLayout {
   const sessionPrefix = (tag: string) => `${prefix}s:{${tag}}`;
   const userIndexPrefix = (tag: string) => `${prefix}u:{${tag}}`;
   return {
-    session: (id) => sessionPrefix(tagOf(id)) + id.slice(tagOf(id).length),
+    // The page-view path: one template, no helper calls.
+    session: (id) => `${prefix}s:{${id.slice(0, USER_TAG_LENGTH)}}${id.slice(USER_TAG_LENGTH)}`,
     sessionPrefix,
     userIndex: (userId) => userIndexPrefix(userTagOf(userId)) + userId,
     userIndexPrefix,

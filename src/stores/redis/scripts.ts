@@ -488,6 +488,24 @@ export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
   refundCounter: REFUND_COUNTER,
 };
 
+/**
+ * How many KEYS each script takes, where it is always the same (ioredis then sends them with a fixed
+ * key count); `createSession` takes 1 or 3 (without or with the user index), sent with its count.
+ */
+export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = {
+  loadSession: 1,
+  updateSession: 1,
+  incrementSession: 1,
+  rotateSession: 2,
+  destroySession: 1,
+  listUserSessions: 1,
+  destroyByPublicId: 1,
+  destroyUserSessions: 2,
+  insertRecord: 1,
+  hitCounter: 1,
+  refundCounter: 1,
+};
+
 /** The scripts as typed functions that run on `driver` (each call: one EVALSHA on its keys' slot). */
 export function storeScripts(driver: Pick<RedisDriver, "runScript">): StoreScripts {
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
