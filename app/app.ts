@@ -26,7 +26,8 @@ import { sessionRoutes } from "./routes/sessions.js";
 import { systemRoutes } from "./routes/system.js";
 import { securityHeaders } from "./security-headers.js";
 import { sessionFields } from "./session-types.js";
-import { openStore, watchStore } from "./store.js";
+import { openStore, warnIfNotDurable } from "./store.js";
+import { monitorStore } from "./store-monitor.js";
 
 export interface AppDeps {
   /** Use this store instead of the one the config selects. The app does not close a store it is given. */
@@ -122,9 +123,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   if (context.inMemory) {
     app.log.warn("sessions are kept in memory: they vanish on restart (set REDIS_URL or REDIS_CLUSTER_URL)");
   }
-  const watch = watchStore(store, app.log);
+  const monitor = monitorStore(store, app.log);
+  let closing = false;
+  monitor.reachable
+    .then(() => (closing ? undefined : warnIfNotDurable(store, app.log)))
+    .catch((error: unknown) => app.log.debug({ err: error }, "persistence check failed"));
   app.addHook("onClose", async () => {
-    watch.stop();
+    closing = true;
+    monitor.stop();
     if (deps.store === undefined) await store.close();
   });
 
@@ -133,12 +139,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(crossOriginProtection);
   await app.register(latchkey, { sessions });
   acceptOnlyForms(app);
-  errorPages(app, context);
+  errorPages(app, context, monitor);
 
   homeRoutes(app, context);
   authRoutes(app, context);
   sessionRoutes(app, context);
-  systemRoutes(app, store);
+  systemRoutes(app, monitor);
   return app;
 }
 

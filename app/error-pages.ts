@@ -3,16 +3,37 @@ import { isStoreUnavailable, LatchkeyError } from "latchkey";
 import { BadFormError } from "./form.js";
 import { type AppContext, pageContext, sendPage } from "./routes/context.js";
 import { reasonOf } from "./store.js";
+import type { StoreMonitor } from "./store-monitor.js";
 import { errorPage } from "./views/errors.js";
 
 /** What a full embedded store (STORE_FULL) shows: it is no outage, and waiting helps. */
 const STORE_FULL_MESSAGE = "The server is at capacity right now. Please try again in a few minutes.";
 
 /**
+ * What a 503 page says, by what the store's error says happened (the texts of the Redis store's
+ * errors); otherwise the page's default ("not answering"). Fixed texts: nothing of the error itself.
+ */
+const OUTAGE_MESSAGES: readonly [RegExp, string][] = [
+  [
+    /out of memory/,
+    "The session store is full, so nothing new can be saved (logins and sign-ups fail). Please try again later.",
+  ],
+  [/loading its dataset/, "The session store is starting up. Please try again in a moment."],
+  [
+    /CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|failing over|failover/,
+    "Part of the session store is failing over. Please try again in a moment.",
+  ],
+];
+
+function outageMessage(reason: string): string | undefined {
+  return OUTAGE_MESSAGES.find(([pattern]) => pattern.test(reason))?.[1];
+}
+
+/**
  * Every error becomes an HTML page with a fitting status and a generic message: no stack trace, error
  * message or input ever reaches the client. Client errors are logged briefly, server errors in full.
  */
-export function errorPages(app: FastifyInstance, context: AppContext): void {
+export function errorPages(app: FastifyInstance, context: AppContext, monitor: StoreMonitor): void {
   const anonymous = pageContext(context, null);
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -22,7 +43,9 @@ export function errorPages(app: FastifyInstance, context: AppContext): void {
       request.log.warn({ reason: reasonOf(error) }, "session store full");
       reply.header("retry-after", "60");
     } else if (status === 503) {
-      request.log.warn({ reason: reasonOf(error) }, "session store unavailable");
+      // The outage itself is logged once, by the monitor; this request only at debug.
+      request.log.debug({ reason: reasonOf(error) }, "session store unavailable");
+      monitor.reportFailure(error);
       reply.header("retry-after", "5");
     } else if (status >= 500) {
       request.log.error({ err: error }, "request failed");
@@ -31,7 +54,13 @@ export function errorPages(app: FastifyInstance, context: AppContext): void {
     }
     // Our own form errors say exactly what is wrong; other messages stay in the log.
     const message =
-      error instanceof BadFormError ? error.message : isStoreFull(error) ? STORE_FULL_MESSAGE : undefined;
+      error instanceof BadFormError
+        ? error.message
+        : isStoreFull(error)
+          ? STORE_FULL_MESSAGE
+          : status === 503
+            ? outageMessage(reasonOf(error))
+            : undefined;
     return sendPage(reply, status, errorPage(anonymous, status, message));
   });
 

@@ -279,7 +279,10 @@ for (const backend of backends) {
     test("GET /healthz reports the store", async () => {
       const page = await client().get("/healthz");
       assert.equal(page.status, 200);
-      assert.deepEqual(JSON.parse(page.body), { status: "ok", store: config.store.kind });
+      const body = JSON.parse(page.body);
+      assert.equal(body.status, "ok");
+      assert.equal(body.store.kind, config.store.kind);
+      assert.deepEqual(body.store.problems, []);
     });
 
     test("unknown routes get the 404 page; the stylesheet is served and cached", async () => {

@@ -5,12 +5,12 @@ import { createRedisStore } from "latchkey/redis";
 import type { StoreConfig } from "./config.js";
 
 /**
- * Store selection and start-up connection.
+ * Store selection.
  *
  * Choice: when Redis is unreachable at start, the HTTP server starts anyway. Until the store answers,
  * pages that need it answer 503 "Service temporarily unavailable" (each store command times out after
- * one second) and /healthz answers 503, so a load balancer keeps traffic away; meanwhile the app pings
- * the store with exponential backoff, logging every failure with its reason, and logs once it answers.
+ * one second) and /healthz answers 503, so a load balancer keeps traffic away; meanwhile the store
+ * monitor (`store-monitor.ts`) checks it with exponential backoff and logs once when it answers.
  * ioredis keeps reconnecting on its own afterwards, so later outages heal the same way.
  */
 export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionStore {
@@ -24,74 +24,17 @@ export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionS
   }
 }
 
-/** Logs background reconnection errors, at most one per distinct message per 10 seconds. */
+/**
+ * Logs background reconnection errors at debug, at most one per distinct message per 10 seconds: an
+ * outage is logged once by the store monitor (`store-monitor.ts`), with what these errors meant.
+ */
 function connectionLogger(log: FastifyBaseLogger): (error: Error) => void {
   const lastLogged = new Map<string, number>();
   return (error) => {
     const now = Date.now();
     if ((lastLogged.get(error.message) ?? 0) > now - 10_000) return;
     lastLogged.set(error.message, now);
-    log.warn({ reason: reasonOf(error) }, "session store connection error");
-  };
-}
-
-export interface StoreWatch {
-  /** Resolves when the store first answers a ping (never rejects). */
-  readonly reachable: Promise<void>;
-  stop(): void;
-}
-
-export interface WatchOptions {
-  firstDelayMs?: number;
-  maxDelayMs?: number;
-}
-
-/** Pings the store until it answers, with exponential backoff; logs each failure and the success. */
-export function watchStore(
-  store: SessionStore,
-  log: FastifyBaseLogger,
-  options: WatchOptions = {},
-): StoreWatch {
-  const { firstDelayMs = 250, maxDelayMs = 5000 } = options;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-      timer = setTimeout(resolve, ms);
-      timer.unref();
-    });
-
-  const reachable = (async () => {
-    for (
-      let attempt = 1, delay = firstDelayMs;
-      !stopped;
-      attempt++, delay = Math.min(delay * 2, maxDelayMs)
-    ) {
-      try {
-        await store.ping();
-        if (!stopped) log.info({ store: store.kind, attempt }, "session store reachable");
-        return;
-      } catch (error) {
-        if (stopped) return;
-        log.warn(
-          { store: store.kind, attempt, retryInMs: delay, reason: reasonOf(error) },
-          "session store unreachable, retrying",
-        );
-      }
-      await sleep(delay);
-    }
-  })();
-
-  return {
-    reachable,
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-      wake?.();
-    },
+    log.debug({ reason: reasonOf(error) }, "session store connection error");
   };
 }
 
@@ -103,4 +46,39 @@ export function reasonOf(error: unknown): string {
     if (!reason.includes(e.message)) reason = reason === "" ? e.message : `${reason}: ${e.message}`;
   }
   return reason || String(error);
+}
+
+/**
+ * Warns once at start when Redis keeps no persistence (no RDB save points and AOF off, from INFO
+ * persistence and CONFIG GET save): a restart then loses every account and session, and the login
+ * throttles with them. Where the server does not say (CONFIG refused, as on ElastiCache, whose backups
+ * live outside Redis), logs that at info. The app starts either way.
+ */
+export async function warnIfNotDurable(store: SessionStore, log: FastifyBaseLogger): Promise<void> {
+  if (!store.persistence) return;
+  const persistence = await store.persistence();
+  if (persistence.durable === false) {
+    const servers = persistence.nodes
+      .filter((node) => node.aof === false && node.rdb === false)
+      .map((node) => node.address);
+    log.warn(
+      { store: store.kind, servers },
+      "Redis keeps no persistence (no RDB save points, AOF off): every account, session and login throttle is lost when it restarts; run it with appendonly yes or save points (ElastiCache: backups, Multi-AZ with replicas)",
+    );
+  } else if (persistence.durable === true) {
+    const servers = persistence.nodes.map((node) => ({
+      address: node.address,
+      aof: node.aof,
+      rdb: node.rdb,
+    }));
+    log.info({ store: store.kind, servers }, "Redis persists its data (AOF or RDB)");
+  } else {
+    const problems = persistence.nodes.flatMap((node) =>
+      node.problem ? [`${node.address}: ${node.problem}`] : [],
+    );
+    log.info(
+      { store: store.kind, reason: problems.join("; ") },
+      "could not tell whether Redis persists its data: make sure it runs with AOF or RDB snapshots (ElastiCache: backups)",
+    );
+  }
 }

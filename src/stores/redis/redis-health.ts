@@ -40,12 +40,13 @@ export async function checkHealth(deps: HealthDeps): Promise<StoreHealth> {
     return summarize(driver.kind, [await probe(deps, address, keys.counter(HEALTH_COUNTER))], []);
   }
   if (!driver.clusterReady()) {
-    // No slot map: nothing can be routed. The ping says why (offline, no seed node answered).
+    // No slot map: nothing can be routed. The ping waits for the first one, or says why there is none
+    // (offline, no seed node answered).
     const problem = await run("health", () => driver.ping()).then(
-      () => "the Cluster client has no slot map yet",
+      () => (driver.clusterReady() ? undefined : "the Cluster client has no slot map yet"),
       (error: unknown) => messageOf(error),
     );
-    return { status: "down", kind: driver.kind, problems: [problem] };
+    if (problem !== undefined) return { status: "down", kind: driver.kind, problems: [problem] };
   }
   const { nodes, slotOwners = [] } = driver.topology();
   const uncovered = slotOwners.filter((owner) => owner === undefined).length;
