@@ -60,6 +60,19 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
     assert.equal(store.kind, "redis-cluster");
   });
 
+  it("health() reads and writes on every master, and persistence() asks each one", async () => {
+    const health = await store.health?.();
+    assert.equal(health?.status, "ok");
+    assert.deepEqual(
+      health?.nodes?.map((node) => node.address.split(":")[1]).sort(),
+      cluster.ports.map(String).sort(),
+    );
+    assert.ok(health?.nodes?.every((node) => node.reads && node.writes && (node.slots ?? 0) > 0));
+    const persistence = await store.persistence?.();
+    assert.equal(persistence?.durable, false, "the harness starts servers without persistence");
+    assert.equal(persistence?.nodes.length, cluster.ports.length);
+  });
+
   it("a load is one EVALSHA on the master that holds the session, and nothing on the others", async () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("one-command");
