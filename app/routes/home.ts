@@ -7,7 +7,7 @@ export function homeRoutes(app: FastifyInstance, context: AppContext): void {
   app.get("/", async (request, reply) => {
     // HEAD is not a view: it loads the session without counting.
     const session = await request.session.load(request.method === "HEAD" ? {} : { increment: { visits: 1 } });
-    if (session === null) return sendPage(reply, 200, anonymousHomePage(pageContext(context, null)));
+    if (session?.userId == null) return sendPage(reply, 200, anonymousHomePage(pageContext(context, null)));
     const username = session.data.username ?? session.userId;
     return sendPage(
       reply,

@@ -11,15 +11,18 @@ export function sessionRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.get("/sessions", async (request, reply) => {
     const session = await request.session.load();
-    if (session === null) return seeOther(reply, "/login");
-    const rows = await sessions.listForUser(session.userId);
-    const page = pageContext(context, session.data.username ?? session.userId);
+    // Only a signed-in session (not an anonymous one) has sessions to list and end.
+    if (session?.userId == null) return seeOther(reply, "/login");
+    const { userId } = session;
+    const rows = await sessions.listForUser(userId);
+    const page = pageContext(context, session.data.username ?? userId);
     return sendPage(reply, 200, sessionsPage(page, rows, request.session.publicId));
   });
 
   app.post<{ Params: { id: string } }>("/sessions/:id/end", async (request, reply) => {
     const session = await request.session.load();
-    if (session === null) return seeOther(reply, "/login");
+    // Only a signed-in session (not an anonymous one) has sessions to list and end.
+    if (session?.userId == null) return seeOther(reply, "/login");
     const { id } = request.params;
     if (id === session.id) {
       await request.session.destroy();
@@ -32,7 +35,8 @@ export function sessionRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post("/sessions/end-others", async (request, reply) => {
     const session = await request.session.load();
-    if (session === null) return seeOther(reply, "/login");
+    // Only a signed-in session (not an anonymous one) has sessions to list and end.
+    if (session?.userId == null) return seeOther(reply, "/login");
     const ended = await sessions.destroyForUser(session.userId, { exceptToken: request.session.token });
     request.log.info({ userId: session.userId, ended }, "ended other sessions");
     return seeOther(reply, "/sessions");

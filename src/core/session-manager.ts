@@ -54,6 +54,13 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    */
   maxSessionBytes?: number;
   /**
+   * Whole seconds of inactivity after which an anonymous session (`createAnonymous`: before login)
+   * ends. Default 900 (15 minutes), shorter than a logged-in session's.
+   */
+  anonymousIdleTimeoutSeconds?: number;
+  /** Whole seconds after creation at which an anonymous session ends. Default 86400 (a day). */
+  anonymousAbsoluteTimeoutSeconds?: number;
+  /**
    * The clock, in ms since the epoch. Default `Date.now`. Every store call gets its time from here
    * (the memory store keeps no clock of its own), so tests can drive expiry without sleeping. Redis
    * TTLs still run on Redis's own clock: give Redis stores the real time.
@@ -74,7 +81,8 @@ export interface SessionManagerOptions<S extends FieldSchema> {
 export interface Session<S extends FieldSchema = FieldSchema> {
   /** Short public id (a prefix of SHA-256(token)): safe to show and log, useless as a credential. */
   id: string;
-  userId: string;
+  /** The user, or null for an anonymous session (before login, `createAnonymous`). */
+  userId: string | null;
   createdAt: Date;
   lastSeenAt: Date;
   /** The absolute end of the session. */
@@ -82,12 +90,26 @@ export interface Session<S extends FieldSchema = FieldSchema> {
   userAgent: string;
   ip: string;
   data: SessionData<S>;
+  /**
+   * Flash messages (name → text) taken by this load (`load(token, { takeFlash: true })`): each is
+   * delivered to exactly one such load, then gone. Empty otherwise.
+   */
+  flash: Record<string, string>;
 }
 
 export interface CreateSessionOptions<S extends FieldSchema> {
   data?: SessionData<S>;
   userAgent?: string;
   ip?: string;
+}
+
+export interface PromoteOptions<S extends FieldSchema> extends CreateSessionOptions<S> {
+  /**
+   * Fields of the anonymous session to carry into the user's (a cart, a language choice); the others
+   * (an OAuth verifier, say) end with it. `data` is written over them. Pending flash messages always
+   * carry over.
+   */
+  keep?: readonly string[];
 }
 
 export interface CreatedSession<S extends FieldSchema> {
@@ -99,6 +121,8 @@ export interface CreatedSession<S extends FieldSchema> {
 export interface LoadOptions<S extends FieldSchema> {
   /** Integer fields to add to atomically in the same store round trip as the load. */
   increment?: Partial<Record<IntegerField<S>, number>>;
+  /** Take the session's flash messages (into `session.flash`), removing them in the same round trip. */
+  takeFlash?: boolean;
 }
 
 export interface DestroyForUserOptions {
@@ -112,6 +136,23 @@ export interface SessionManager<S extends FieldSchema> {
   readonly absoluteTimeoutSeconds: number;
   /** Starts a session for `userId` with a fresh token. */
   create(userId: string, options?: CreateSessionOptions<S>): Promise<CreatedSession<S>>;
+  /**
+   * Starts an anonymous session (no user: in no index, with the anonymous lifetimes), for state kept
+   * before login. Create it when something is first written, not for every visitor.
+   */
+  createAnonymous(options?: CreateSessionOptions<S>): Promise<CreatedSession<S>>;
+  /**
+   * Logs in from the session of `token`: a session for `userId` with a fresh token, carrying the
+   * `keep` fields and flash messages of that session when it was anonymous (nothing of another user's).
+   * The old token's session (whoever's it was) ends first, in one atomic step (fixation stays
+   * impossible); with no live session behind `token` this is a plain `create`.
+   */
+  promote(token: string | undefined, userId: string, options?: PromoteOptions<S>): Promise<CreatedSession<S>>;
+  /**
+   * Queues a one-time message under `name` (a field name; the same name replaces it) for the next load
+   * that takes flash. False (nothing written) when the session no longer exists.
+   */
+  flash(token: string, name: string, text: string): Promise<boolean>;
   /** The session of `token`, refreshing its idle timer; null when the token is unknown, malformed or expired. */
   load(token: string | undefined, options?: LoadOptions<S>): Promise<Session<S> | null>;
   /** Sets fields; false (and nothing written) when the session no longer exists. */
@@ -145,6 +186,8 @@ const MAX_USER_ID_LENGTH = 256;
 /** The longest textual IP address: an IPv6 address with an embedded IPv4 one. */
 const MAX_IP_LENGTH = 45;
 const DEFAULT_MAX_SESSIONS_PER_USER = 100;
+const DEFAULT_ANONYMOUS_IDLE_SECONDS = 900;
+const DEFAULT_ANONYMOUS_ABSOLUTE_SECONDS = 86_400;
 const DEFAULT_MAX_FIELD_BYTES = 8192;
 const DEFAULT_MAX_SESSION_BYTES = 32768;
 const PUBLIC_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${PUBLIC_ID_LENGTH}}$`);
@@ -173,6 +216,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     maxSessionsPerUser = DEFAULT_MAX_SESSIONS_PER_USER,
     maxFieldBytes = DEFAULT_MAX_FIELD_BYTES,
     maxSessionBytes = DEFAULT_MAX_SESSION_BYTES,
+    anonymousIdleTimeoutSeconds = DEFAULT_ANONYMOUS_IDLE_SECONDS,
+    anonymousAbsoluteTimeoutSeconds = DEFAULT_ANONYMOUS_ABSOLUTE_SECONDS,
     clock = Date.now,
   } = options ?? ({} as SessionManagerOptions<S>);
 
@@ -194,14 +239,25 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   requireWhole("maxSessionsPerUser", maxSessionsPerUser, 1, 100_000);
   requireWhole("maxFieldBytes", maxFieldBytes, 1, 512 * 1024 * 1024);
   requireWhole("maxSessionBytes", maxSessionBytes, 1, 512 * 1024 * 1024);
+  requireWhole("anonymousIdleTimeoutSeconds", anonymousIdleTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWhole("anonymousAbsoluteTimeoutSeconds", anonymousAbsoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  if (anonymousAbsoluteTimeoutSeconds < anonymousIdleTimeoutSeconds) {
+    throw new InvalidOptionError(
+      "anonymousAbsoluteTimeoutSeconds",
+      "must not be less than anonymousIdleTimeoutSeconds",
+    );
+  }
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
   validateSchema(schema);
 
   const idleTimeoutMs = idleTimeoutSeconds * 1000;
   const absoluteTimeoutMs = absoluteTimeoutSeconds * 1000;
   const touchIntervalMs = touchIntervalSeconds * 1000;
+  const anonymousIdleTimeoutMs = anonymousIdleTimeoutSeconds * 1000;
+  const anonymousAbsoluteTimeoutMs = anonymousAbsoluteTimeoutSeconds * 1000;
   const now = (): number => Math.floor(clock());
   const policy = (): TouchPolicy => ({ now: now(), idleTimeoutMs, touchIntervalMs });
+  const flashPolicy = (): TouchPolicy => ({ now: now(), idleTimeoutMs, touchIntervalMs, takeFlash: true });
 
   /** Encoded fields, each within `maxFieldBytes` (the session's total is the store's to check). */
   const encodeWithinLimits = (data: Record<string, unknown>): Record<string, string> => {
@@ -219,13 +275,14 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 
   const toSession = (stored: StoredSession): Session<S> => ({
     id: publicIdOf(stored.id),
-    userId: stored.userId,
+    userId: stored.userId === "" ? null : stored.userId,
     createdAt: new Date(stored.createdAt),
     lastSeenAt: new Date(stored.lastSeenAt),
     expiresAt: new Date(stored.expiresAt),
     userAgent: stored.userAgent,
     ip: stored.ip,
     data: decodeFields(schema, stored.fields),
+    flash: stored.flash ?? {},
   });
 
   const toSessionOrNull = (stored: StoredSession | null): Session<S> | null =>
@@ -234,6 +291,51 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
   const idOf = (token: string | undefined): string | null =>
     isWellFormedToken(token) ? sessionIdOf(token) : null;
+
+  /**
+   * Writes a new session: for `userId`, or anonymous (null) with the anonymous lifetimes and a random
+   * slot tag. `carried` fields (already encoded) and flash come from a promoted anonymous session.
+   */
+  const start = async (
+    userId: string | null,
+    createOptions: CreateSessionOptions<S>,
+    carried: Record<string, string> = {},
+    flash?: Record<string, string>,
+  ): Promise<CreatedSession<S>> => {
+    const ip = createOptions.ip ?? "";
+    if (typeof ip !== "string" || ip.length > MAX_IP_LENGTH) {
+      throw new InvalidArgumentError(`ip must be a string of at most ${MAX_IP_LENGTH} characters`);
+    }
+    const userAgent = createOptions.userAgent ?? "";
+    if (typeof userAgent !== "string") throw new InvalidArgumentError("userAgent must be a string");
+    const fields = { ...carried, ...encodeWithinLimits(createOptions.data ?? {}) };
+    const total = Object.entries(fields).reduce(
+      (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
+      0,
+    );
+    if (total > maxSessionBytes) {
+      throw new InvalidArgumentError(
+        `the session's fields hold ${total} bytes, over the limit of ${maxSessionBytes} (maxSessionBytes)`,
+      );
+    }
+    const token = userId === null ? generateToken() : generateToken(userTagOf(userId));
+    const createdAt = now();
+    const lifetimeMs = userId === null ? anonymousAbsoluteTimeoutMs : absoluteTimeoutMs;
+    const stored: StoredSession = {
+      id: sessionIdOf(token),
+      userId: userId ?? "",
+      createdAt,
+      lastSeenAt: createdAt,
+      expiresAt: createdAt + lifetimeMs,
+      userAgent: userAgent.slice(0, maxUserAgentLength),
+      ip,
+      fields,
+    };
+    if (userId === null) stored.idleTimeoutMs = anonymousIdleTimeoutMs;
+    if (flash !== undefined) stored.flash = flash;
+    await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
+    return { token, session: toSession(stored) };
+  };
 
   const integerStep = (field: string, by: unknown): number => {
     assertFieldName(field);
@@ -252,36 +354,46 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 
     async create(userId, createOptions = {}) {
       assertUserId(userId);
-      const ip = createOptions.ip ?? "";
-      if (typeof ip !== "string" || ip.length > MAX_IP_LENGTH) {
-        throw new InvalidArgumentError(`ip must be a string of at most ${MAX_IP_LENGTH} characters`);
+      return start(userId, createOptions);
+    },
+
+    async createAnonymous(createOptions = {}) {
+      return start(null, createOptions);
+    },
+
+    async promote(token, userId, promoteOptions = {}) {
+      assertUserId(userId);
+      const { keep = [], ...createOptions } = promoteOptions;
+      for (const name of keep) assertFieldName(name);
+      const id = idOf(token);
+      // Taken (read and deleted) in one step: the pre-login token is dead before the new one exists.
+      const taken = id === null ? null : await store.take(id, now());
+      if (taken === null || taken.userId !== "") return start(userId, createOptions);
+      const carried: Record<string, string> = {};
+      for (const name of keep) {
+        const value = taken.fields[name];
+        if (value !== undefined) carried[name] = value;
       }
-      const userAgent = createOptions.userAgent ?? "";
-      if (typeof userAgent !== "string") throw new InvalidArgumentError("userAgent must be a string");
-      const fields = encodeWithinLimits(createOptions.data ?? {});
-      const total = Object.entries(fields).reduce(
-        (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
-        0,
-      );
-      if (total > maxSessionBytes) {
-        throw new InvalidArgumentError(
-          `the session's fields hold ${total} bytes, over the limit of ${maxSessionBytes} (maxSessionBytes)`,
-        );
+      try {
+        return await start(userId, createOptions, carried, taken.flash);
+      } catch (error) {
+        // Best effort: put the anonymous session back, so that a failed login loses no cart.
+        await store
+          .create(taken, { now: now(), idleTimeoutMs, touchIntervalMs, maxSessionsPerUser })
+          .catch(() => undefined);
+        throw error;
       }
-      const token = generateToken(userTagOf(userId));
-      const createdAt = now();
-      const stored: StoredSession = {
-        id: sessionIdOf(token),
-        userId,
-        createdAt,
-        lastSeenAt: createdAt,
-        expiresAt: createdAt + absoluteTimeoutMs,
-        userAgent: userAgent.slice(0, maxUserAgentLength),
-        ip,
-        fields,
-      };
-      await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
-      return { token, session: toSession(stored) };
+    },
+
+    async flash(token, name, text) {
+      assertFieldName(name);
+      if (typeof text !== "string") throw new InvalidArgumentError("a flash message must be a string");
+      if (Buffer.byteLength(text) > maxFieldBytes) {
+        throw new InvalidArgumentError(`the flash message is over the limit of ${maxFieldBytes} bytes`);
+      }
+      const id = idOf(token);
+      if (id === null) return false;
+      return store.update(id, { flash: { [name]: text }, maxBytes: maxSessionBytes }, now());
     },
 
     // Not async: every page view comes through here, as one `then` on the store's promise.
@@ -300,7 +412,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       } catch (error) {
         return Promise.reject(error);
       }
-      return store.load(id, policy(), increments).then(toSessionOrNull);
+      return store
+        .load(id, loadOptions?.takeFlash ? flashPolicy() : policy(), increments)
+        .then(toSessionOrNull);
     },
 
     async set(token, data) {

@@ -16,6 +16,7 @@
 export interface StoredSession {
   /** Storage id: the token's slot tag, then SHA-256(token), base64url, first 22 characters (132 bits). */
   id: string;
+  /** The user, or "" for an anonymous session (before login): in no index, never revoked per user. */
   userId: string;
   createdAt: number;
   /** When the idle timer was last refreshed (at most `touchIntervalMs` stale). */
@@ -25,6 +26,16 @@ export interface StoredSession {
   userAgent: string;
   ip: string;
   fields: Record<string, string>;
+  /**
+   * This session's own idle timeout, when it is not the manager's (anonymous and "remember me"
+   * sessions): every refresh uses it instead of the policy's `idleTimeoutMs`.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * One-time messages (name → text), set with `FieldChanges.flash`. A store returns them only from a
+   * load with `takeFlash`, which removes them in the same atomic step.
+   */
+  flash?: Record<string, string>;
 }
 
 export type NewSession = StoredSession;
@@ -36,6 +47,11 @@ export interface TouchPolicy {
   idleTimeoutMs: number;
   /** Refresh the idle timer only when the last refresh is at least this old (0: on every load). */
   touchIntervalMs: number;
+  /**
+   * Load only: also take the session's flash messages, removing them in the same step, so exactly one
+   * load (of those that ask) gets each. Loads that do not ask neither see nor remove them.
+   */
+  takeFlash?: boolean;
 }
 
 /** How a create fits its user's other sessions and revocations. */
@@ -50,6 +66,8 @@ export interface CreatePolicy extends TouchPolicy {
 export interface FieldChanges {
   set?: Readonly<Record<string, string>>;
   remove?: readonly string[];
+  /** Flash messages to queue (name → text; a name already queued is replaced). Not counted in `maxBytes`. */
+  flash?: Readonly<Record<string, string>>;
   /**
    * Refuse the change (InvalidArgumentError, nothing written) when the session's own fields would then
    * hold more than this many bytes, names and values in UTF-8, counted atomically with the write.
@@ -114,6 +132,11 @@ export interface SessionStore {
   rotate(oldId: string, newId: string, policy: TouchPolicy): Promise<StoredSession | null>;
   /** Deletes a session and its index entry; false when it did not exist (or had expired). */
   destroy(id: string, now: number): Promise<boolean>;
+  /**
+   * Reads and deletes a live session in one atomic step (the first half of promoting an anonymous
+   * session at login): of concurrent takes, one gets it. Null when there is none.
+   */
+  take(id: string, now: number): Promise<StoredSession | null>;
   /** The user's live sessions, in one step; index entries of sessions that are gone are pruned. */
   listByUser(userId: string, now: number): Promise<StoredSession[]>;
   /** Deletes the user's session whose public id (`publicIdOf`) is `publicId`, in one step. */
@@ -206,4 +229,9 @@ export const META_FIELDS = {
   expiresAt: "$e",
   userAgent: "$a",
   ip: "$i",
+  /** The session's own idle timeout in ms, when it has one. */
+  idleTimeout: "$l",
 } as const;
+
+/** Prefix of the hash fields that hold flash messages: `$f:<name>`. */
+export const FLASH_FIELD_PREFIX = "$f:";

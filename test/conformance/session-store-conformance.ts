@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSessionManager } from "../../src/core/session-manager.js";
 import { generateToken, isWellFormedToken, sessionIdOf, userTagOf } from "../../src/core/token.js";
+import { anonymousTests } from "./anonymous-conformance.js";
 import {
   assertNotStored,
   assertStored,
@@ -75,6 +76,9 @@ export function runSessionStoreConformance(
     describe("expiry", { concurrency: clock === undefined }, () => expiryTests(ctx, { userIndex }));
     describe("per-user sessions", () => (userIndex ? userTests(ctx) : withoutUserIndexTests(ctx)));
     if (userIndex) describe("revocation races and the per-user cap", () => revocationTests(ctx));
+    describe("anonymous sessions, promotion and flash", { concurrency: clock === undefined }, () =>
+      anonymousTests(ctx, { userIndex }),
+    );
     describe("records", { concurrency: true }, () => recordTests(ctx));
 
     describe("storage", () => {

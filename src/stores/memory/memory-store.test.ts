@@ -391,3 +391,32 @@ describe("memory store record and counter bounds", () => {
     await store.close();
   });
 });
+
+describe("memory store anonymous sessions", () => {
+  it("a flood of anonymous sessions evicts only anonymous ones, never a signed-in session", async () => {
+    const store = createMemoryStore({ maxSessions: 10, maxAnonymousSessions: 5, sweepIntervalMs: 0 });
+    const now = Date.now();
+    for (let i = 0; i < 10; i++) await store.create(session(`user-${i}`, now, `u${i}`), policy(now));
+    for (let i = 0; i < 1000; i++) {
+      await store.create({ ...session(`anon-${i}`, now), userId: "", idleTimeoutMs: 900_000 }, policy(now));
+    }
+    const held = heldIds(store);
+    assert.equal(held.filter((id) => id.startsWith("user-")).length, 10, "every signed-in session stays");
+    assert.deepEqual(
+      held.filter((id) => id.startsWith("anon-")),
+      ["anon-995", "anon-996", "anon-997", "anon-998", "anon-999"],
+      "the anonymous pool keeps its newest five",
+    );
+    for (let i = 0; i < 10; i++) assert.ok(await store.load(`user-${i}`, policy(now + 1)));
+    await store.close();
+  });
+
+  it("rejects maxAnonymousSessions that is not a whole number >= 1", () => {
+    for (const value of [0, 1.5, "5"]) {
+      assert.throws(
+        () => createMemoryStore({ maxAnonymousSessions: value as number }),
+        (error) => error instanceof InvalidOptionError && error.option === "maxAnonymousSessions",
+      );
+    }
+  });
+});

@@ -17,6 +17,12 @@ export interface MemoryStoreOptions {
    */
   maxSessions?: number;
   /**
+   * Most anonymous sessions (before login) kept at once, apart from `maxSessions`. Default 100_000.
+   * When full, the least recently refreshed anonymous session is evicted, never a logged-in one: a flood
+   * of anonymous writes can push out only other anonymous sessions.
+   */
+  maxAnonymousSessions?: number;
+  /**
    * Most records kept at once. Default 100_000. Records are never evicted, since they hold data such as
    * accounts: when full, a new one is refused with STORE_FULL.
    */
@@ -52,6 +58,10 @@ interface Entry {
   userAgent: string;
   ip: string;
   fields: Map<string, string>;
+  /** The session's own idle timeout, when it has one (anonymous, "remember me"). */
+  idleTimeoutMs: number | undefined;
+  /** Flash messages, until a load takes them. */
+  flash: Map<string, string>;
 }
 
 const DEFAULT_MAX = 100_000;
@@ -76,6 +86,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   }
   const { maxSessions = DEFAULT_MAX, maxRecords = DEFAULT_MAX, sweepIntervalMs = DEFAULT_SWEEP_MS } = options;
   requireWhole("maxSessions", maxSessions, 1, Number.MAX_SAFE_INTEGER);
+  const maxAnonymousSessions = options.maxAnonymousSessions ?? DEFAULT_MAX;
+  requireWhole("maxAnonymousSessions", maxAnonymousSessions, 1, Number.MAX_SAFE_INTEGER);
   requireWhole("maxRecords", maxRecords, 1, Number.MAX_SAFE_INTEGER);
   requireWhole("sweepIntervalMs", sweepIntervalMs, 0, MAX_TIMER_MS);
   const clock = options.clock ?? Date.now;
@@ -84,6 +96,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   // Map iteration follows insertion order, and a refresh re-inserts its session: the first entry is
   // always the least recently refreshed one, the eviction candidate.
   const sessions = new Map<string, Entry>();
+  /** Anonymous sessions: a pool of their own, so that they can never evict a logged-in session. */
+  const anonymous = new Map<string, Entry>();
+  const poolOf = (entry: Entry): Map<string, Entry> => (entry.userId === "" ? anonymous : sessions);
   const byUser = new Map<string, Set<string>>();
   /** When each user's sessions were last revoked, for REVOCATION_MEMORY_MS (see `create`). */
   const revokedAt = new Map<string, number>();
@@ -94,16 +109,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const records = createMemoryRecords({ maxRecords, maxCounters: options.maxCounters }, assertOpen);
 
   const remove = (id: string): void => {
-    const entry = sessions.get(id);
+    const entry = sessions.get(id) ?? anonymous.get(id);
     if (!entry) return;
-    sessions.delete(id);
+    poolOf(entry).delete(id);
+    if (entry.userId === "") return;
     const ids = byUser.get(entry.userId);
     ids?.delete(id);
     if (ids?.size === 0) byUser.delete(entry.userId);
   };
 
   const add = (id: string, entry: Entry): void => {
-    sessions.set(id, entry);
+    poolOf(entry).set(id, entry);
+    if (entry.userId === "") return;
     let ids = byUser.get(entry.userId);
     if (!ids) {
       ids = new Set();
@@ -114,7 +131,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
   /** The session if it is alive at `now`; an expired one is deleted, as Redis would have. */
   const live = (id: string, now: number): Entry | undefined => {
-    const entry = sessions.get(id);
+    const entry = sessions.get(id) ?? anonymous.get(id);
     if (entry && (now >= entry.expiresAt || now >= entry.deadline)) {
       remove(id);
       return undefined;
@@ -128,6 +145,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   let insertsSinceSweep = Number.POSITIVE_INFINITY;
   const sweep = (now: number): void => {
     for (const id of sessions.keys()) live(id, now);
+    for (const id of anonymous.keys()) live(id, now);
     for (const [userId, at] of revokedAt) if (now - at > REVOCATION_MEMORY_MS) revokedAt.delete(userId);
     insertsSinceSweep = 0;
   };
@@ -152,12 +170,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     }
   };
 
-  const makeRoom = (now: number): void => {
+  const makeRoom = (now: number, pool: Map<string, Entry>, max: number): void => {
     insertsSinceSweep += 1;
-    if (sessions.size < maxSessions) return;
+    if (pool.size < max) return;
     if (insertsSinceSweep >= sweepEvery) sweep(now);
-    while (sessions.size >= maxSessions) {
-      const oldest = sessions.keys().next();
+    while (pool.size >= max) {
+      const oldest = pool.keys().next();
       if (oldest.done) return;
       remove(oldest.value);
     }
@@ -166,9 +184,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   /** Restarts the idle timer at `now` and moves the session to the back of the eviction order. */
   const refresh = (id: string, entry: Entry, now: number, idleTimeoutMs: number): void => {
     entry.lastSeenAt = now;
-    entry.deadline = Math.min(now + idleTimeoutMs, entry.expiresAt);
-    sessions.delete(id);
-    sessions.set(id, entry);
+    entry.deadline = Math.min(now + (entry.idleTimeoutMs ?? idleTimeoutMs), entry.expiresAt);
+    const pool = poolOf(entry);
+    pool.delete(id);
+    pool.set(id, entry);
   };
 
   const sweepAll = (): void => {
@@ -186,10 +205,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     async create(session, policy) {
       assertOpen();
       for (const field of Object.keys(session.fields)) assertUserField(field);
-      if (Math.min(policy.idleTimeoutMs, session.expiresAt - policy.now) < 1) {
+      const idleTimeoutMs = session.idleTimeoutMs ?? policy.idleTimeoutMs;
+      if (Math.min(idleTimeoutMs, session.expiresAt - policy.now) < 1) {
         throw new InvalidArgumentError("the session would expire at once: nothing was written");
       }
-      const revoked = revokedAt.get(session.userId);
+      const revoked = session.userId === "" ? undefined : revokedAt.get(session.userId);
       if (
         revoked !== undefined &&
         session.createdAt <= revoked &&
@@ -201,18 +221,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         throw new InvalidArgumentError("a session with this id already exists: nothing was written");
       }
       remove(session.id);
-      makeRoom(policy.now);
+      const isAnonymous = session.userId === "";
+      if (isAnonymous) makeRoom(policy.now, anonymous, maxAnonymousSessions);
+      else makeRoom(policy.now, sessions, maxSessions);
       add(session.id, {
         userId: session.userId,
         createdAt: session.createdAt,
         lastSeenAt: session.lastSeenAt,
         expiresAt: session.expiresAt,
-        deadline: Math.min(policy.now + policy.idleTimeoutMs, session.expiresAt),
+        deadline: Math.min(policy.now + idleTimeoutMs, session.expiresAt),
         userAgent: session.userAgent,
         ip: session.ip,
         fields: new Map(Object.entries(session.fields)),
+        idleTimeoutMs: session.idleTimeoutMs,
+        flash: new Map(Object.entries(session.flash ?? {})),
       });
-      capUser(session.userId, session.id, policy.maxSessionsPerUser, policy.now);
+      if (!isAnonymous) capUser(session.userId, session.id, policy.maxSessionsPerUser, policy.now);
     },
 
     async load(id, policy, increments) {
@@ -226,7 +250,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         refresh(id, entry, policy.now, policy.idleTimeoutMs);
       }
       for (const [field, value] of updated) entry.fields.set(field, value);
-      return snapshot(id, entry);
+      const loaded = snapshot(id, entry, policy.takeFlash === true);
+      if (policy.takeFlash) entry.flash.clear();
+      return loaded;
     },
 
     async update(id, changes, now) {
@@ -238,6 +264,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       assertFitsWithin(entry.fields, changes.set ?? {}, changes.remove ?? [], changes.maxBytes);
       for (const [field, value] of Object.entries(changes.set ?? {})) entry.fields.set(field, value);
       for (const field of changes.remove ?? []) entry.fields.delete(field);
+      for (const [name, text] of Object.entries(changes.flash ?? {})) entry.flash.set(name, text);
       return true;
     },
 
@@ -260,6 +287,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       add(newId, entry);
       refresh(newId, entry, policy.now, policy.idleTimeoutMs);
       return snapshot(newId, entry);
+    },
+
+    async take(id, now) {
+      assertOpen();
+      const entry = live(id, now);
+      if (!entry) return null;
+      remove(id);
+      return snapshot(id, entry, true);
     },
 
     async destroy(id, now) {
@@ -311,6 +346,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       closed = true;
       if (timer) clearInterval(timer);
       sessions.clear();
+      anonymous.clear();
       byUser.clear();
       revokedAt.clear();
       records.clear();
@@ -319,9 +355,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
   dumps.set(store, () => {
     const out: string[] = [];
-    for (const [id, e] of sessions) {
+    for (const [id, e] of [...sessions, ...anonymous]) {
       out.push(`session:${id}`, e.userId, String(e.createdAt), String(e.lastSeenAt), String(e.expiresAt));
-      out.push(String(e.deadline), e.userAgent, e.ip, ...[...e.fields].flat());
+      out.push(String(e.deadline), e.userAgent, e.ip, ...[...e.fields].flat(), ...[...e.flash].flat());
     }
     for (const [userId, ids] of byUser) out.push(`user:${userId}`, ...ids);
     out.push(...records.dump());
@@ -341,9 +377,9 @@ export function dumpMemoryStore(store: SessionStore): string[] {
   return dump();
 }
 
-/** A copy the caller may change freely. */
-function snapshot(id: string, entry: Entry): StoredSession {
-  return {
+/** A copy the caller may change freely; with its flash messages only when they are being taken. */
+function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
+  const copy: StoredSession = {
     id,
     userId: entry.userId,
     createdAt: entry.createdAt,
@@ -353,6 +389,9 @@ function snapshot(id: string, entry: Entry): StoredSession {
     ip: entry.ip,
     fields: Object.fromEntries(entry.fields),
   };
+  if (entry.idleTimeoutMs !== undefined) copy.idleTimeoutMs = entry.idleTimeoutMs;
+  if (withFlash && entry.flash.size > 0) copy.flash = Object.fromEntries(entry.flash);
+  return copy;
 }
 
 /**

@@ -326,6 +326,25 @@ describe("redis store on a real redis-server", () => {
     assert.deepEqual(await raw("KEYS", `${keyLayout("lk:").sessionPrefix(userTagOf("orphaned"))}*`), []);
   });
 
+  it("an anonymous session is a hash with its own TTL and no user: no index, no revocation marker", async () => {
+    const sessions = createSessionManager({ store, fields: SCHEMA, anonymousIdleTimeoutSeconds: 300 });
+    const { token } = await sessions.createAnonymous({ data: { name: "guest" } });
+    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const ttl = (await raw("PTTL", key)) as number;
+    assert.ok(ttl > 290_000 && ttl <= 300_000, `TTL ${ttl} is the anonymous idle timeout`);
+    assert.equal(await raw("HEXISTS", key, "$u"), 0);
+    await sessions.load(token);
+    const refreshed = (await raw("PTTL", key)) as number;
+    assert.ok(
+      refreshed > 290_000 && refreshed <= 300_000,
+      `a view refreshes it by its own timeout: ${refreshed}`,
+    );
+    await sessions.flash(token, "notice", "hello");
+    assert.equal(await raw("HGET", key, "$f:notice"), "hello");
+    assert.deepEqual((await sessions.load(token, { takeFlash: true }))?.flash, { notice: "hello" });
+    assert.equal(await raw("HEXISTS", key, "$f:notice"), 0, "taken in the same script");
+  });
+
   it("with a caller's client: works, and close() leaves the client open", async () => {
     const client = new Redis({ port: server.port, lazyConnect: true });
     const borrowed = createRedisStore({ client });

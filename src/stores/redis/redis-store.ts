@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { InvalidArgumentError, UnsupportedOperationError } from "../../core/errors.js";
-import { REVOCATION_MEMORY_MS, type SessionStore } from "../../core/session-store.js";
+import { FLASH_FIELD_PREFIX, REVOCATION_MEMORY_MS, type SessionStore } from "../../core/session-store.js";
 import { tagOf, userTagOf } from "../../core/token.js";
 import { createCommandRunner } from "./command-runner.js";
 import type { RedisDriver } from "./driver.js";
@@ -71,15 +71,19 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     records: createRedisRecords(driver, scripts, keys, run),
 
     async create(session, policy) {
-      if (tagOf(session.id) !== userTagOf(session.userId)) {
+      const anonymous = session.userId === "";
+      if (!anonymous && tagOf(session.id) !== userTagOf(session.userId)) {
         // The manager always makes ids this way; a caller's own store driver might not.
         throw new InvalidArgumentError("a session id must start with its user's slot tag (userTagOf)");
       }
       const hash = sessionToHash(session);
-      const ttl = Math.ceil(Math.min(policy.idleTimeoutMs, session.expiresAt - policy.now));
-      const sessionKeys = resolved.userIndex
-        ? [keys.session(session.id), keys.userIndex(session.userId), keys.revocation(session.userId)]
-        : [keys.session(session.id)];
+      const idleTimeoutMs = session.idleTimeoutMs ?? policy.idleTimeoutMs;
+      const ttl = Math.ceil(Math.min(idleTimeoutMs, session.expiresAt - policy.now));
+      // An anonymous session is in no index and cannot be revoked per user: its hash alone.
+      const sessionKeys =
+        resolved.userIndex && !anonymous
+          ? [keys.session(session.id), keys.userIndex(session.userId), keys.revocation(session.userId)]
+          : [keys.session(session.id)];
       await run("create", () =>
         scripts.createSession(
           sessionKeys,
@@ -103,6 +107,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         policy.touchIntervalMs,
         indexPrefixOf(id),
         id,
+        policy.takeFlash ? "1" : "0",
       ];
       try {
         if (increments !== undefined) {
@@ -113,19 +118,21 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         return Promise.reject(error);
       }
       const key = [keys.session(id)];
+      const withFlash = policy.takeFlash === true;
       return run("load", () => scripts.loadSession(key, ...args)).then((json) =>
-        json ? sessionFromHash(id, JSON.parse(json) as string[]) : null,
+        json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null,
       );
     },
 
     async update(id, changes, now) {
       const set = Object.entries(changes.set ?? {});
+      for (const [name] of set) assertUserField(name);
+      // Flash messages are hash fields of their own prefix, outside the user fields' byte count.
+      for (const [name, text] of Object.entries(changes.flash ?? {}))
+        set.push([FLASH_FIELD_PREFIX + name, text]);
       const remove = changes.remove ?? [];
       const args: string[] = [String(changes.maxBytes), String(set.length)];
-      for (const [field, value] of set) {
-        assertUserField(field);
-        args.push(field, value);
-      }
+      for (const [field, value] of set) args.push(field, value);
       for (const field of remove) {
         assertUserField(field);
         args.push(field);
@@ -161,6 +168,13 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         scripts.destroySession([keys.session(id)], now, id, indexPrefixOf(id)),
       );
       return ended === 1;
+    },
+
+    async take(id, now) {
+      const flat = await run("take", () =>
+        scripts.takeSession([keys.session(id)], now, id, indexPrefixOf(id)),
+      );
+      return flat ? sessionFromHash(id, flat, true) : null;
     },
 
     async listByUser(userId, now) {

@@ -83,8 +83,11 @@ end
  * A session must be in its user's index (reached from `$u`, in the same slot): one that is not (its
  * index was evicted, or lost in a failover while the hash survived) could not be revoked, so it is
  * deleted and reported as gone. One ZSCORE per view buys "no session outlives the index that revokes
- * it". An empty indexKeyPrefix (a store without a per-user index) skips the check.
- * ARGV: now, idleTimeoutMs, touchIntervalMs, indexKeyPrefix, id, [field, by]...
+ * it". An empty indexKeyPrefix (a store without a per-user index) skips the check, and so does an
+ * anonymous session (no `$u`: it has no index). A session with its own idle timeout (`$l`: anonymous,
+ * "remember me") is refreshed by that one. With takeFlash = '1' the flash fields (`$f:<name>`) are
+ * deleted in the same step and stay in the reply: exactly one such load gets each message.
+ * ARGV: now, idleTimeoutMs, touchIntervalMs, indexKeyPrefix, id, takeFlash, [field, by]...
  * Reply: false, or JSON `[field, value, field, value, ...]` (the HGETALL form, meta fields included).
  */
 export const LOAD_SESSION = `
@@ -93,25 +96,26 @@ local key = KEYS[1]
 local flat = redis.call('HGETALL', key)
 local now = tonumber(ARGV[1])
 local nargs = #ARGV
--- Value positions in flat: of '$e', of '$t', of '$u', and of each counter (false until found).
-local atE, atT, atU
+-- Value positions in flat: of '$e', '$t', '$u', '$l', and of each counter (false until found).
+local atE, atT, atU, atL
 local at = {}
-for i = 6, nargs, 2 do at[ARGV[i]] = false end
+for i = 7, nargs, 2 do at[ARGV[i]] = false end
 for i = 1, #flat, 2 do
   local name = flat[i]
   if name == '$e' then atE = i + 1
   elseif name == '$t' then atT = i + 1
   elseif name == '$u' then atU = i + 1
+  elseif name == '$l' then atL = i + 1
   elseif at[name] == false then at[name] = i + 1 end
 end
 local expiresAt = atE and tonumber(flat[atE])
 if not expiresAt then return false end
-if now >= expiresAt or (ARGV[4] ~= '' and not (atU and redis.call('ZSCORE', ARGV[4] .. flat[atU], ARGV[5]))) then
+if now >= expiresAt or (ARGV[4] ~= '' and atU and not redis.call('ZSCORE', ARGV[4] .. flat[atU], ARGV[5])) then
   redis.call('DEL', key)
   return false
 end
 local sums = {}
-for i = 6, nargs, 2 do
+for i = 7, nargs, 2 do
   local field = ARGV[i]
   local text = at[field] and flat[at[field]] or '0'
   local current = tonumber(text)
@@ -129,11 +133,17 @@ if now - lastSeenAt >= tonumber(ARGV[3]) then
   -- PEXPIRE first: Redis refuses a script's first write on a full server (OOM) only if that command
   -- can grow memory (HSET can, PEXPIRE cannot), and lets a script that has written finish. So a view
   -- still works on a full Redis, where a new session (whose first write is HSET) is refused.
-  redis.call('PEXPIRE', key, string.format('%d', math.min(tonumber(ARGV[2]), expiresAt - now)))
+  local idle = atL and tonumber(flat[atL]) or tonumber(ARGV[2])
+  redis.call('PEXPIRE', key, string.format('%d', math.min(idle, expiresAt - now)))
   redis.call('HSET', key, '$t', ARGV[1])
   if atT then flat[atT] = ARGV[1] end
 end
-for i = 6, nargs, 2 do
+if ARGV[6] == '1' then
+  for i = 1, #flat, 2 do
+    if string.sub(flat[i], 1, 3) == '$f:' then redis.call('HDEL', key, flat[i]) end
+  end
+end
+for i = 7, nargs, 2 do
   local field = ARGV[i]
   local value = string.format('%d', redis.call('HINCRBY', key, field, ARGV[i + 1]))
   local pos = at[field]
@@ -271,24 +281,27 @@ local old, new = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', old)
 local expiresAt, userId, createdAt, atT
+local idle = tonumber(ARGV[2])
 for i = 1, #flat, 2 do
   local name = flat[i]
   if name == '$e' then expiresAt = tonumber(flat[i + 1])
   elseif name == '$u' then userId = flat[i + 1]
   elseif name == '$c' then createdAt = flat[i + 1]
+  elseif name == '$l' then idle = tonumber(flat[i + 1])
   elseif name == '$t' then atT = i + 1 end
 end
 if not expiresAt then return false end
 redis.call('DEL', old)
 if now >= expiresAt then return false end
 -- Not in its index (evicted, lost in a failover): it could not be revoked, so it ends here too.
-if ARGV[5] ~= '' and not (userId and redis.call('ZSCORE', ARGV[5] .. userId, ARGV[3])) then return false end
+-- (An anonymous session, without '$u', has no index.)
+if ARGV[5] ~= '' and userId and not redis.call('ZSCORE', ARGV[5] .. userId, ARGV[3]) then return false end
 if atT then flat[atT] = ARGV[1] else flat[#flat + 1] = '$t'; flat[#flat + 1] = ARGV[1] end
 redis.call('DEL', new)
 for i = 1, #flat, 2 do
   redis.call('HSET', new, flat[i], flat[i + 1])
 end
-redis.call('PEXPIRE', new, string.format('%d', math.min(tonumber(ARGV[2]), expiresAt - now)))
+redis.call('PEXPIRE', new, string.format('%d', math.min(idle, expiresAt - now)))
 if ARGV[5] ~= '' and userId then
   local index = ARGV[5] .. userId
   redis.call('ZREM', index, ARGV[3])
@@ -311,6 +324,27 @@ if redis.call('DEL', key) == 0 then return 0 end
 if ARGV[3] ~= '' and meta[1] then redis.call('ZREM', ARGV[3] .. meta[1], ARGV[2]) end
 local expiresAt = tonumber(meta[2])
 return (expiresAt and tonumber(ARGV[1]) < expiresAt) and 1 or 0
+`;
+
+/**
+ * Reads and deletes a live session in one step (promotion at login takes the anonymous session, then
+ * creates the user's, in the user's slot), with its index entry when it has a user. Of concurrent
+ * takes one gets the session. Returns HGETALL, or false.
+ * ARGV: now, id, indexKeyPrefix ('' without a per-user index)
+ */
+export const TAKE_SESSION = `
+local key = KEYS[1]
+local flat = redis.call('HGETALL', key)
+if #flat == 0 then return false end
+redis.call('DEL', key)
+local expiresAt, userId
+for i = 1, #flat, 2 do
+  if flat[i] == '$e' then expiresAt = tonumber(flat[i + 1])
+  elseif flat[i] == '$u' then userId = flat[i + 1] end
+end
+if ARGV[3] ~= '' and userId then redis.call('ZREM', ARGV[3] .. userId, ARGV[2]) end
+if not expiresAt or tonumber(ARGV[1]) >= expiresAt then return false end
+return flat
 `;
 
 /**
@@ -460,6 +494,7 @@ export interface StoreScripts {
   updateSession: ScriptCall<number>;
   incrementSession: ScriptCall<number | null>;
   rotateSession: ScriptCall<string[] | null>;
+  takeSession: ScriptCall<string[] | null>;
   destroySession: ScriptCall<number>;
   listUserSessions: ScriptCall<string>;
   destroyByPublicId: ScriptCall<number>;
@@ -479,6 +514,7 @@ export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
   updateSession: UPDATE_SESSION,
   incrementSession: INCREMENT_SESSION,
   rotateSession: ROTATE_SESSION,
+  takeSession: TAKE_SESSION,
   destroySession: DESTROY_SESSION,
   listUserSessions: LIST_USER_SESSIONS,
   destroyByPublicId: DESTROY_BY_PUBLIC_ID,
@@ -497,6 +533,7 @@ export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = 
   updateSession: 1,
   incrementSession: 1,
   rotateSession: 2,
+  takeSession: 1,
   destroySession: 1,
   listUserSessions: 1,
   destroyByPublicId: 1,

@@ -1,23 +1,26 @@
 import { InvalidArgumentError } from "../../core/errors.js";
-import { META_FIELDS, type StoredSession } from "../../core/session-store.js";
+import { FLASH_FIELD_PREFIX, META_FIELDS, type StoredSession } from "../../core/session-store.js";
 
 /**
- * A session as a flat Redis hash: the META_FIELDS plus the user's own fields. The user agent and IP are
- * left out when empty, to save the memory every session would pay for them.
+ * A session as a flat Redis hash: the META_FIELDS plus the user's own fields and flash messages
+ * (`$f:<name>`). The user id (absent: anonymous), user agent, IP and own idle timeout are left out when
+ * empty, to save the memory every session would pay for them.
  */
 export function sessionToHash(session: StoredSession): string[] {
-  const flat = [
-    META_FIELDS.userId,
-    session.userId,
+  const flat: string[] = [];
+  if (session.userId) flat.push(META_FIELDS.userId, session.userId);
+  flat.push(
     META_FIELDS.createdAt,
     String(session.createdAt),
     META_FIELDS.lastSeenAt,
     String(session.lastSeenAt),
     META_FIELDS.expiresAt,
     String(session.expiresAt),
-  ];
+  );
   if (session.userAgent) flat.push(META_FIELDS.userAgent, session.userAgent);
   if (session.ip) flat.push(META_FIELDS.ip, session.ip);
+  if (session.idleTimeoutMs !== undefined) flat.push(META_FIELDS.idleTimeout, String(session.idleTimeoutMs));
+  for (const [name, text] of Object.entries(session.flash ?? {})) flat.push(FLASH_FIELD_PREFIX + name, text);
   for (const [name, value] of Object.entries(session.fields)) {
     assertUserField(name);
     flat.push(name, value);
@@ -25,8 +28,11 @@ export function sessionToHash(session: StoredSession): string[] {
   return flat;
 }
 
-/** Reads back a hash from HGETALL or the load script (`[field, value, field, value, ...]`). */
-export function sessionFromHash(id: string, flat: readonly string[]): StoredSession {
+/**
+ * Reads back a hash from HGETALL or the load script (`[field, value, field, value, ...]`). Flash
+ * messages are returned only with `withFlash` (a load that took them).
+ */
+export function sessionFromHash(id: string, flat: readonly string[], withFlash = false): StoredSession {
   const session: StoredSession = {
     id,
     userId: "",
@@ -59,8 +65,15 @@ export function sessionFromHash(id: string, flat: readonly string[]): StoredSess
       case META_FIELDS.ip:
         session.ip = value;
         break;
+      case META_FIELDS.idleTimeout:
+        session.idleTimeoutMs = Number(value);
+        break;
       default:
         if (!name.startsWith("$")) session.fields[name] = value;
+        else if (withFlash && name.startsWith(FLASH_FIELD_PREFIX)) {
+          session.flash ??= {};
+          session.flash[name.slice(FLASH_FIELD_PREFIX.length)] = value;
+        }
     }
   }
   return session;

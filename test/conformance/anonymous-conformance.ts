@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { createSessionManager } from "../../src/core/session-manager.js";
+import {
+  assertNotStored,
+  type Context,
+  MARGIN_MS,
+  SCHEMA,
+  storedIdOf,
+  tracked,
+} from "./conformance-context.js";
+
+/** Sessions before login (anonymous), their promotion at login, and flash messages. */
+export function anonymousTests(ctx: () => Context, { userIndex }: { userIndex: boolean }): void {
+  it("an anonymous session has no user, its own lifetime, atomic fields, and is in no index", async () => {
+    const { steady, user } = ctx();
+    const { token, session } = await steady.createAnonymous({ data: { prefs: { theme: "dark" } } });
+    assert.equal(session.userId, null);
+    assert.equal(session.expiresAt.getTime() - session.createdAt.getTime(), 86_400_000, "a day by default");
+    const loaded = await steady.load(token, { increment: { visits: 1 } });
+    assert.equal(loaded?.userId, null);
+    assert.deepEqual(loaded?.data, { prefs: { theme: "dark" }, visits: 1 });
+    const counts = await Promise.all(Array.from({ length: 50 }, () => steady.increment(token, "visits")));
+    assert.equal(new Set(counts).size, 50, "every increment saw its own count");
+    assert.equal(await steady.set(token, { name: "guest" }), true);
+    assert.equal((await steady.rotate(token))?.session.userId, null, "a rotation keeps it anonymous");
+    if (userIndex) assert.equal(await steady.destroyForUser(user("nobody")), 0);
+  });
+
+  it("promote: the anonymous token dies, the kept fields and flash carry over, the rest does not", async () => {
+    const { steady, user, target } = ctx();
+    const userId = user("promote");
+    const anonymous = await steady.createAnonymous({
+      data: { prefs: { language: "pt" }, name: "oauth-verifier" },
+    });
+    assert.equal(await steady.flash(anonymous.token, "notice", "Welcome back"), true);
+    const promoted = await steady.promote(anonymous.token, userId, { keep: ["prefs"], data: { visits: 7 } });
+    assert.notEqual(promoted.token, anonymous.token);
+    assert.equal(await steady.load(anonymous.token), null, "the pre-login token is dead");
+    const loaded = await steady.load(promoted.token, { takeFlash: true });
+    assert.equal(loaded?.userId, userId);
+    assert.deepEqual(loaded?.data, { prefs: { language: "pt" }, visits: 7 }, "prefs kept, the verifier not");
+    assert.deepEqual(loaded?.flash, { notice: "Welcome back" });
+    assert.equal(loaded?.expiresAt.getTime(), (loaded?.createdAt.getTime() ?? 0) + 120_000, "user lifetime");
+    if (userIndex)
+      assert.deepEqual(
+        (await steady.listForUser(userId)).map((s) => s.id),
+        [promoted.session.id],
+      );
+    await assertNotStored(target, storedIdOf(anonymous.token), "the promoted anonymous session's id");
+  });
+
+  it("promote from another user's session, or from none, carries nothing", async () => {
+    const { steady, user } = ctx();
+    const other = await steady.create(user("promote-other"), { data: { prefs: { secret: true } } });
+    const fresh = await steady.promote(other.token, user("promote-me"), { keep: ["prefs"] });
+    assert.deepEqual(fresh.session.data, {}, "nothing of another user's session");
+    assert.equal(await steady.load(other.token), null, "the browser's previous session ended all the same");
+    const none = await steady.promote(undefined, user("promote-none"), { data: { visits: 1 } });
+    assert.deepEqual((await steady.load(none.token))?.data, { visits: 1 });
+  });
+
+  it("20 concurrent promotions of one anonymous session: exactly one carries its fields", async () => {
+    const { steady, user } = ctx();
+    const anonymous = await steady.createAnonymous({ data: { prefs: { cart: [1, 2] } } });
+    const promoted = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        steady.promote(anonymous.token, user("promote-race"), { keep: ["prefs"] }),
+      ),
+    );
+    const carried = promoted.filter((p) => p.session.data.prefs !== undefined);
+    assert.equal(carried.length, 1);
+    assert.equal(await steady.load(anonymous.token), null);
+  });
+
+  it("a flash message is delivered exactly once: concurrent takes get it once between them", async () => {
+    const { steady, user } = ctx();
+    const { token } = await steady.create(user("flash"));
+    assert.equal(await steady.flash(token, "notice", "Password changed"), true);
+    assert.deepEqual((await steady.load(token))?.flash, {}, "a load that does not ask neither sees it");
+    const taken = await Promise.all(
+      Array.from({ length: 20 }, () => steady.load(token, { takeFlash: true })),
+    );
+    const delivered = taken.filter((s) => s?.flash.notice === "Password changed");
+    assert.equal(delivered.length, 1, "nor removes it: exactly one of 20 concurrent takes gets it");
+    assert.deepEqual((await steady.load(token, { takeFlash: true }))?.flash, {}, "and it is gone");
+    // A second message with the same name replaces the first; another name stands beside it.
+    await steady.flash(token, "notice", "one");
+    await steady.flash(token, "notice", "two");
+    await steady.flash(token, "error", "three");
+    assert.deepEqual((await steady.load(token, { takeFlash: true }))?.flash, {
+      notice: "two",
+      error: "three",
+    });
+  });
+
+  it("a flash message survives a rotation, and lives on anonymous sessions", async () => {
+    const { steady } = ctx();
+    const { token } = await steady.createAnonymous();
+    await steady.flash(token, "notice", "You have logged out.");
+    const rotated = await steady.rotate(token);
+    assert.ok(rotated);
+    assert.deepEqual((await steady.load(rotated.token, { takeFlash: true }))?.flash, {
+      notice: "You have logged out.",
+    });
+    assert.equal(await steady.flash("not-a-token", "notice", "x"), false);
+  });
+
+  it("an anonymous session ends after its own idle timeout, a user's session on the same manager lives on", async () => {
+    const { target, user, issued, clock } = ctx();
+    const lifetimes = tracked(
+      createSessionManager({
+        store: target.store,
+        fields: SCHEMA,
+        idleTimeoutSeconds: 60,
+        absoluteTimeoutSeconds: 120,
+        anonymousIdleTimeoutSeconds: 2,
+        anonymousAbsoluteTimeoutSeconds: 10,
+        clock: () => clock.now(),
+      }),
+      issued,
+    );
+    const anonymous = await lifetimes.createAnonymous();
+    const signedIn = await lifetimes.create(user("anonymous-idle"));
+    await clock.sleep(1000);
+    assert.ok(await lifetimes.load(anonymous.token), "alive 1 s later (and refreshed for 2 s more)");
+    await clock.sleep(2000 + MARGIN_MS);
+    assert.equal(await lifetimes.load(anonymous.token), null, "ended 2 s after its last view");
+    assert.ok(await lifetimes.load(signedIn.token), "the signed-in session lives on");
+  });
+}
