@@ -12,6 +12,12 @@ export interface SessionAdapterOptions extends SessionCookieOptions {
    * `c.get("session")`). Register the same name as `property` in `SessionTypes` so that it is typed.
    */
   property?: string;
+  /**
+   * Start an anonymous session (before login) on the first write of a visitor who has none: `set` and
+   * `increment` then succeed instead of answering false/null. Default false. A request that writes
+   * nothing never creates one, so page views of visitors cost no store write.
+   */
+  anonymous?: boolean;
 }
 
 /** Adapter options after validation. */
@@ -19,6 +25,7 @@ export interface ResolvedAdapterOptions {
   sessions: SessionManager<SessionFields>;
   cookie: CookieSettings;
   property: string;
+  anonymous: boolean;
 }
 
 const PROPERTY = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
@@ -31,7 +38,7 @@ export function resolveAdapterOptions(options: SessionAdapterOptions | undefined
       "is required: pass { sessions: createSessionManager({ store }) }",
     );
   }
-  const { sessions, property = "session" } = options;
+  const { sessions, property = "session", anonymous = false } = options;
   if (
     typeof sessions !== "object" ||
     sessions === null ||
@@ -46,5 +53,8 @@ export function resolveAdapterOptions(options: SessionAdapterOptions | undefined
       `must be a JavaScript identifier of at most 64 characters, got ${JSON.stringify(property)}`,
     );
   }
-  return { sessions, cookie: resolveCookieSettings(options), property };
+  if (typeof anonymous !== "boolean") {
+    throw new InvalidOptionError("anonymous", `must be true or false, got ${JSON.stringify(anonymous)}`);
+  }
+  return { sessions, cookie: resolveCookieSettings(options), property, anonymous };
 }

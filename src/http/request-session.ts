@@ -1,5 +1,11 @@
 import type { FieldSchema, IntegerField, SessionData } from "../core/fields.js";
-import type { CreateSessionOptions, LoadOptions, Session, SessionManager } from "../core/session-manager.js";
+import type {
+  CreateSessionOptions,
+  LoadOptions,
+  PromoteOptions,
+  Session,
+  SessionManager,
+} from "../core/session-manager.js";
 import { type CookieSettings, cookieNameFor, isSecureCookie, readCookie, serializeCookie } from "./cookie.js";
 import { toHTTPError } from "./http-errors.js";
 
@@ -13,26 +19,44 @@ export interface RequestSession<S extends FieldSchema = FieldSchema> {
   /**
    * The request's session, or null when it has none (no cookie, unknown, expired). The first call asks
    * the store and refreshes the idle timer; later calls return the same result without a store call,
-   * unless they pass `increment`, which is always applied (in the same round trip as a fresh load).
+   * unless they pass `increment` (always applied, in the same round trip as a fresh load) or
+   * `takeFlash` (the flash messages, delivered to exactly one load and removed in its round trip).
    * A cookie that names no live session is cleared.
    */
   load(options?: LoadOptions<S>): Promise<Session<S> | null>;
   /**
-   * Logs in: starts a session with a fresh token and sets the cookie. The request's previous session, if
-   * any, is destroyed first, so a token planted before login is never promoted (session fixation).
+   * Logs in: a session for `userId` with a fresh token, and the cookie. The request's previous session
+   * ends in the same step, so a token planted before login is never promoted (session fixation); when
+   * it was anonymous, the `keep` fields and its flash messages carry over (a cart survives login).
    * `userAgent` and `ip` default to the request's.
    */
-  create(userId: string, options?: CreateSessionOptions<S>): Promise<Session<S>>;
+  create(userId: string, options?: PromoteOptions<S>): Promise<Session<S>>;
   /** Gives the session a new token (the old one dies) and sets the cookie; null when there is no session. */
   rotate(): Promise<Session<S> | null>;
-  /** Ends the session in the store and clears the cookie; false when there was no live session. */
-  destroy(): Promise<boolean>;
-  /** Sets fields of the session; false (and nothing written) when there is no live session. */
+  /**
+   * Ends the session in the store and clears the cookie; false when there was no live session. With
+   * `flash`, the browser is left with a fresh anonymous session holding those messages ("You have
+   * logged out."), whose cookie replaces the old one.
+   */
+  destroy(options?: { flash?: Readonly<Record<string, string>> }): Promise<boolean>;
+  /**
+   * Sets fields of the session; false (and nothing written) when there is no live session, unless the
+   * adapter has `anonymous: true`: then the first write of a visitor without a session starts an
+   * anonymous one (and sets its cookie).
+   */
   set(data: SessionData<S>): Promise<boolean>;
   /** Removes fields of the session; false when there is no live session. */
   unset(fields: readonly (keyof S & string)[]): Promise<boolean>;
-  /** Atomically adds `by` (default 1) to an integer field; null when there is no live session. */
+  /**
+   * Atomically adds `by` (default 1) to an integer field; null when there is no live session (with
+   * `anonymous: true`, an anonymous session is started holding `by`).
+   */
   increment(field: IntegerField<S>, by?: number): Promise<number | null>;
+  /**
+   * Queues a one-time message for the next request that loads with `takeFlash` (after a redirect).
+   * Without a live session, an anonymous one is started to hold it.
+   */
+  flash(name: string, text: string): Promise<void>;
   /** The token the request presents (or was just given): pass it to `sessions.destroyForUser(...)`. */
   readonly token: string | undefined;
   /** The public id of the token's session, safe to log; null without a well-formed token. */
@@ -68,8 +92,16 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   #cookieName: string;
   #token: string | undefined;
   #loaded: Promise<Session<S> | null> | undefined;
+  #anonymous: boolean;
 
-  constructor(sessions: SessionManager<S>, exchange: SessionExchange, settings: CookieSettings) {
+  /** `anonymous`: the first write of a visitor without a session starts an anonymous session. */
+  constructor(
+    sessions: SessionManager<S>,
+    exchange: SessionExchange,
+    settings: CookieSettings,
+    { anonymous = false }: { anonymous?: boolean } = {},
+  ) {
+    this.#anonymous = anonymous;
     this.#sessions = sessions;
     this.#exchange = exchange;
     this.#settings = settings;
@@ -87,7 +119,7 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   }
 
   load(options?: LoadOptions<S>): Promise<Session<S> | null> {
-    if (this.#loaded === undefined || options?.increment !== undefined) {
+    if (this.#loaded === undefined || options?.increment !== undefined || options?.takeFlash === true) {
       const presented = this.#token;
       this.#loaded = this.#sessions.load(presented, options).then((session) => {
         // A cookie that names no session is stale: ask the browser to stop sending it.
@@ -98,11 +130,9 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     return this.#loaded;
   }
 
-  async create(userId: string, options: CreateSessionOptions<S> = {}): Promise<Session<S>> {
-    const previous = this.#token;
-    if (previous !== undefined) await guard(this.#sessions.destroy(previous));
+  async create(userId: string, options: PromoteOptions<S> = {}): Promise<Session<S>> {
     const { token, session } = await guard(
-      this.#sessions.create(userId, {
+      this.#sessions.promote(this.#token, userId, {
         ...options,
         userAgent: options.userAgent ?? this.#exchange.userAgent(),
         ip: options.ip ?? this.#exchange.ip(),
@@ -110,6 +140,25 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     );
     this.#adopt(token, session);
     return session;
+  }
+
+  /** Starts an anonymous session for this request (the first write of a visitor without one). */
+  async #startAnonymous(options: CreateSessionOptions<S> = {}): Promise<string> {
+    const { token, session } = await guard(
+      this.#sessions.createAnonymous({
+        ...options,
+        userAgent: options.userAgent ?? this.#exchange.userAgent(),
+        ip: options.ip ?? this.#exchange.ip(),
+      }),
+    );
+    this.#adopt(token, session);
+    return token;
+  }
+
+  async flash(name: string, text: string): Promise<void> {
+    if (this.#token !== undefined && (await guard(this.#sessions.flash(this.#token, name, text)))) return;
+    const token = await this.#startAnonymous();
+    await guard(this.#sessions.flash(token, name, text));
   }
 
   async rotate(): Promise<Session<S> | null> {
@@ -123,18 +172,27 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     return rotated.session;
   }
 
-  async destroy(): Promise<boolean> {
+  async destroy(options: { flash?: Readonly<Record<string, string>> } = {}): Promise<boolean> {
     const token = this.#token;
     const existed = token === undefined ? false : await guard(this.#sessions.destroy(token));
     this.#forget();
+    const messages = Object.entries(options.flash ?? {});
+    if (messages.length > 0) {
+      const fresh = await this.#startAnonymous();
+      for (const [name, text] of messages) await guard(this.#sessions.flash(fresh, name, text));
+    }
     return existed;
   }
 
   async set(data: SessionData<S>): Promise<boolean> {
-    if (this.#token === undefined) return false;
-    const ok = await guard(this.#sessions.set(this.#token, data));
+    const ok = this.#token !== undefined && (await guard(this.#sessions.set(this.#token, data)));
+    if (!ok) {
+      if (!this.#anonymous) return false;
+      await this.#startAnonymous({ data });
+      return true;
+    }
     const cached = await this.#cached();
-    if (ok && cached) Object.assign(cached.data, data);
+    if (cached) Object.assign(cached.data, data);
     return ok;
   }
 
@@ -147,8 +205,12 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   }
 
   async increment(field: IntegerField<S>, by = 1): Promise<number | null> {
-    if (this.#token === undefined) return null;
-    const value = await guard(this.#sessions.increment(this.#token, field, by));
+    const value =
+      this.#token === undefined ? null : await guard(this.#sessions.increment(this.#token, field, by));
+    if (value === null && this.#anonymous) {
+      await this.#startAnonymous({ data: { [field]: by } as SessionData<S> });
+      return by;
+    }
     const cached = await this.#cached();
     if (value !== null && cached) (cached.data as Record<string, unknown>)[field] = value;
     return value;

@@ -31,6 +31,8 @@ export interface StartOptions {
   trustProxy?: boolean;
   /** Passed to the adapter as `secure`. */
   secure?: boolean;
+  /** Passed to the adapter as `anonymous`: a visitor's first write starts an anonymous session. */
+  anonymous?: boolean;
 }
 
 /**
@@ -39,9 +41,12 @@ export interface StartOptions {
  * - GET /nothing: never touches the session, `{ ok: true }`.
  * - GET /whoami: `load()` twice, `{ user, username, same, publicId }` (user null when logged out).
  * - GET /view: `load({ increment: { visits: 1 } })`, `{ visits }` (null when logged out).
- * - POST /login?user=NAME: `create(NAME, { data: { username: NAME } })`, `{ id }`.
+ * - POST /login?user=NAME[&keep=FIELD]: `create(NAME, { data: { username: NAME }, keep: [FIELD] })`,
+ *   `{ id }`.
  * - POST /rotate: `rotate()`, `{ id }` (null without a session).
- * - POST /logout: `destroy()`, `{ ended }`.
+ * - POST /logout[?notice=X]: `destroy()` (with `{ flash: { notice: X } }`), `{ ended }`.
+ * - POST /flash?text=X: `flash("notice", X)`, `{ ok }`.
+ * - GET /flash: `load({ takeFlash: true })`, `{ user, notice }`.
  * - POST /rename?username=X: `set({ username: X })`, `{ ok, username }` (username as loaded after).
  * - POST /forget: `unset(["username"])`, `{ ok, username }`.
  * - POST /bump: `increment("visits", 5)`, `{ visits }`.

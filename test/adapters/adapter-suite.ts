@@ -216,6 +216,74 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
       assert.equal(await sessions.load(token), null);
     });
 
+    test("anonymous: a visitor's first write starts a session, a view alone never does, login carries it", async () => {
+      const plain = await start();
+      const refused = await plain.request({ method: "POST", path: "/bump" });
+      assert.equal(json(refused).visits, null, "without anonymous: true, no session, no write");
+      assert.deepEqual(refused.setCookies, []);
+
+      const app = await start({ anonymous: true });
+      const view = await app.request({ method: "GET", path: "/view" });
+      assert.equal(json(view).visits, null);
+      assert.deepEqual(view.setCookies, [], "a view of a visitor starts nothing");
+      const bump = await app.request({ method: "POST", path: "/bump" });
+      assert.equal(json(bump).visits, 5);
+      const anonymous = tokenOf(cookieOf(bump));
+      const whoami = json(await app.request({ method: "GET", path: "/whoami", headers: as(anonymous) }));
+      assert.equal(whoami.user, null, "an anonymous session has no user");
+      const renamed = await app.request({
+        method: "POST",
+        path: "/rename?username=guest",
+        headers: as(anonymous),
+      });
+      assert.equal(json(renamed).ok, true);
+      assert.deepEqual(renamed.setCookies, [], "writes to an existing session set no new cookie");
+
+      const login = await app.request({
+        method: "POST",
+        path: "/login?user=ada&keep=visits",
+        headers: as(anonymous),
+      });
+      const signedIn = tokenOf(cookieOf(login));
+      assert.notEqual(signedIn, anonymous);
+      assert.equal(await sessions.load(anonymous), null, "the pre-login token died at login");
+      const after = json(await app.request({ method: "GET", path: "/view", headers: as(signedIn) }));
+      assert.equal(after.visits, 6, "the kept field survived login");
+      assert.equal((await sessions.load(signedIn))?.userId, "ada");
+    });
+
+    test("flash: set before a redirect, shown once after it, once between concurrent requests", async () => {
+      const app = await start();
+      const { token } = await logIn(app);
+      json(await app.request({ method: "POST", path: "/flash?text=Saved", headers: as(token) }));
+      const shown = json(await app.request({ method: "GET", path: "/flash", headers: as(token) }));
+      assert.deepEqual(shown, { user: "ada", notice: "Saved" });
+      const again = json(await app.request({ method: "GET", path: "/flash", headers: as(token) }));
+      assert.equal(again.notice, null, "never twice");
+
+      json(await app.request({ method: "POST", path: "/flash?text=Once", headers: as(token) }));
+      const tabs = await Promise.all(
+        Array.from({ length: 10 }, () => app.request({ method: "GET", path: "/flash", headers: as(token) })),
+      );
+      assert.equal(tabs.filter((tab) => json(tab).notice === "Once").length, 1, "one tab of ten gets it");
+    });
+
+    test("log out with a notice: the browser keeps an anonymous session that shows it once", async () => {
+      const app = await start();
+      const { token } = await logIn(app);
+      const logout = await app.request({ method: "POST", path: "/logout?notice=Bye", headers: as(token) });
+      assert.equal(json(logout).ended, true);
+      const fresh = tokenOf(cookieOf(logout));
+      assert.notEqual(fresh, token);
+      assert.equal(await sessions.load(token), null, "the signed-in session ended");
+      const shown = json(await app.request({ method: "GET", path: "/flash", headers: as(fresh) }));
+      assert.deepEqual(shown, { user: null, notice: "Bye" });
+      assert.equal(
+        json(await app.request({ method: "GET", path: "/flash", headers: as(fresh) })).notice,
+        null,
+      );
+    });
+
     test("cross-site state-changing requests are refused with 403 before the handler runs", async () => {
       const app = await start();
       const { token } = await logIn(app);

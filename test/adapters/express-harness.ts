@@ -17,12 +17,17 @@ const query = (req: Express.Request, name: string) => String(req.query[name] ?? 
 export function expressHarness(name: string, load: () => Promise<{ default: unknown }>): AdapterHarness {
   return {
     name,
-    async start({ sessions, trustProxy = false, secure }) {
+    async start({ sessions, trustProxy = false, secure, anonymous = false }) {
       const express = (await load()).default as ExpressModule;
       const app = express();
       app.use(crossOriginProtection());
       app.use(
-        latchkey({ sessions: sessions as never, trustProxy, ...(secure === undefined ? {} : { secure }) }),
+        latchkey({
+          sessions: sessions as never,
+          trustProxy,
+          anonymous,
+          ...(secure === undefined ? {} : { secure }),
+        }),
       );
       const route =
         (handler: (req: Express.Request) => Promise<unknown>) =>
@@ -56,7 +61,8 @@ export function expressHarness(name: string, load: () => Promise<{ default: unkn
         "/login",
         route(async (req) => {
           const user = query(req, "user");
-          return { id: (await sessionOf(req).create(user, { data: { username: user } })).id };
+          const keep = query(req, "keep") ? [query(req, "keep")] : [];
+          return { id: (await sessionOf(req).create(user, { data: { username: user }, keep })).id };
         }),
       );
       app.post(
@@ -65,7 +71,24 @@ export function expressHarness(name: string, load: () => Promise<{ default: unkn
       );
       app.post(
         "/logout",
-        route(async (req) => ({ ended: await sessionOf(req).destroy() })),
+        route(async (req) => {
+          const notice = query(req, "notice");
+          return { ended: await sessionOf(req).destroy(notice ? { flash: { notice } } : {}) };
+        }),
+      );
+      app.post(
+        "/flash",
+        route(async (req) => {
+          await sessionOf(req).flash("notice", query(req, "text"));
+          return { ok: true };
+        }),
+      );
+      app.get(
+        "/flash",
+        route(async (req) => {
+          const session = await sessionOf(req).load({ takeFlash: true });
+          return { user: session?.userId ?? null, notice: session?.flash.notice ?? null };
+        }),
       );
       app.post(
         "/rename",

@@ -9,11 +9,12 @@ const query = (request: FastifyRequest, name: string) =>
 /** Fastify 5 through `inject`, its in-process client. */
 export const fastifyHarness: AdapterHarness = {
   name: "fastify",
-  async start({ sessions, trustProxy = false, secure }) {
+  async start({ sessions, trustProxy = false, secure, anonymous = false }) {
     const app = Fastify({ trustProxy });
     await app.register(crossOriginProtection);
     await app.register(latchkey, {
       sessions: sessions as never,
+      anonymous,
       ...(secure === undefined ? {} : { secure }),
     });
     app.get("/nothing", async () => ({ ok: true }));
@@ -33,10 +34,22 @@ export const fastifyHarness: AdapterHarness = {
     });
     app.post("/login", async (request) => {
       const user = query(request, "user");
-      return { id: (await sessionOf(request).create(user, { data: { username: user } })).id };
+      const keep = query(request, "keep") ? [query(request, "keep")] : [];
+      return { id: (await sessionOf(request).create(user, { data: { username: user }, keep })).id };
     });
     app.post("/rotate", async (request) => ({ id: (await sessionOf(request).rotate())?.id ?? null }));
-    app.post("/logout", async (request) => ({ ended: await sessionOf(request).destroy() }));
+    app.post("/logout", async (request) => {
+      const notice = query(request, "notice");
+      return { ended: await sessionOf(request).destroy(notice ? { flash: { notice } } : {}) };
+    });
+    app.post("/flash", async (request) => {
+      await sessionOf(request).flash("notice", query(request, "text"));
+      return { ok: true };
+    });
+    app.get("/flash", async (request) => {
+      const session = await sessionOf(request).load({ takeFlash: true });
+      return { user: session?.userId ?? null, notice: session?.flash.notice ?? null };
+    });
     app.post("/rename", async (request) => {
       const ok = await sessionOf(request).set({ username: query(request, "username") });
       return { ok, username: (await sessionOf(request).load())?.data.username ?? null };

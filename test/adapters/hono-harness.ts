@@ -7,11 +7,16 @@ const sessionOf = (c: Context) => c.get("session") as unknown as RequestSession<
 /** Hono through `app.request`, its in-process client; errors go to Hono's default error handler. */
 export const honoHarness: AdapterHarness = {
   name: "hono",
-  async start({ sessions, trustProxy = false, secure }) {
+  async start({ sessions, trustProxy = false, secure, anonymous = false }) {
     const app = new Hono();
     app.use(crossOriginProtection());
     app.use(
-      latchkey({ sessions: sessions as never, trustProxy, ...(secure === undefined ? {} : { secure }) }),
+      latchkey({
+        sessions: sessions as never,
+        trustProxy,
+        anonymous,
+        ...(secure === undefined ? {} : { secure }),
+      }),
     );
     app.get("/nothing", (c) => c.json({ ok: true }));
     app.get("/whoami", async (c) => {
@@ -29,10 +34,22 @@ export const honoHarness: AdapterHarness = {
     );
     app.post("/login", async (c) => {
       const user = c.req.query("user") ?? "";
-      return c.json({ id: (await sessionOf(c).create(user, { data: { username: user } })).id });
+      const keep = c.req.query("keep") ? [c.req.query("keep") as string] : [];
+      return c.json({ id: (await sessionOf(c).create(user, { data: { username: user }, keep })).id });
     });
     app.post("/rotate", async (c) => c.json({ id: (await sessionOf(c).rotate())?.id ?? null }));
-    app.post("/logout", async (c) => c.json({ ended: await sessionOf(c).destroy() }));
+    app.post("/logout", async (c) => {
+      const notice = c.req.query("notice");
+      return c.json({ ended: await sessionOf(c).destroy(notice ? { flash: { notice } } : {}) });
+    });
+    app.post("/flash", async (c) => {
+      await sessionOf(c).flash("notice", c.req.query("text") ?? "");
+      return c.json({ ok: true });
+    });
+    app.get("/flash", async (c) => {
+      const session = await sessionOf(c).load({ takeFlash: true });
+      return c.json({ user: session?.userId ?? null, notice: session?.flash.notice ?? null });
+    });
     app.post("/rename", async (c) => {
       const ok = await sessionOf(c).set({ username: c.req.query("username") ?? "" });
       return c.json({ ok, username: (await sessionOf(c).load())?.data.username ?? null });

@@ -58,7 +58,7 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
  * });
  */
 export function latchkey(options: LatchkeyOptions): Middleware {
-  const { sessions, cookie, property } = resolveAdapterOptions(options);
+  const { sessions, cookie, property, anonymous } = resolveAdapterOptions(options);
   const hops = resolveTrustProxy(options.trustProxy);
 
   return function latchkeySession(req, res, next) {
@@ -77,6 +77,7 @@ export function latchkey(options: LatchkeyOptions): Middleware {
             setCookie: (value) => setSessionCookie(res, value),
           },
           cookie,
+          { anonymous },
         );
         return context;
       },

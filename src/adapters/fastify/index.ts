@@ -51,7 +51,7 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
       done(error as Error);
       return;
     }
-    const { sessions, cookie, property } = resolved;
+    const { sessions, cookie, property, anonymous } = resolved;
     const kContext = Symbol(`latchkey.${property}`);
     type WithContext = WithCookie & { [kContext]: RequestSessionContext<SessionFields> | null };
 
@@ -73,6 +73,7 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
             },
           },
           cookie,
+          { anonymous },
         );
         return request[kContext];
       },

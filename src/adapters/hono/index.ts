@@ -51,7 +51,7 @@ export interface LatchkeyOptions extends SessionAdapterOptions {
  * });
  */
 export function latchkey(options: LatchkeyOptions): MiddlewareHandler {
-  const { sessions, cookie, property } = resolveAdapterOptions(options);
+  const { sessions, cookie, property, anonymous } = resolveAdapterOptions(options);
   const hops = resolveTrustProxy(options.trustProxy);
   const socketAddress = options.socketAddress ?? nodeSocketAddress;
 
@@ -70,6 +70,7 @@ export function latchkey(options: LatchkeyOptions): MiddlewareHandler {
         },
       },
       cookie,
+      { anonymous },
     );
     c.set(property as SessionProperty, context as RequestSession<SessionFields>);
     await next();
