@@ -137,7 +137,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // First of the onRequest hooks: a refusal by the next one (403) carries the headers too.
   securityHeaders(app);
   await app.register(crossOriginProtection);
-  await app.register(latchkey, { sessions });
+  // anonymous: a visitor's first write (the theme choice) starts a session; a page view never does.
+  await app.register(latchkey, { sessions, anonymous: true });
   acceptOnlyForms(app);
   errorPages(app, context, monitor);
 

@@ -141,10 +141,18 @@ describe("in a real browser", () => {
     await page.goto(base);
     assert.equal(await page.textContent("#visits"), "4", "still logged in");
 
+    const [signedIn] = await context.cookies();
     await page.click("header button:has-text('Log out')");
     await page.waitForURL(`${base}/`);
     assert.match((await page.textContent("main")) ?? "", /You are not logged in/);
-    assert.deepEqual(await context.cookies(), []);
+    // The notice comes from a fresh anonymous session, whose cookie replaced the signed-in one.
+    assert.equal(await page.textContent("[role=status]"), "You have logged out.");
+    await shot(page, "05b-logged-out-notice");
+    const after = await context.cookies();
+    assert.equal(after.length, 1);
+    assert.notEqual(after[0]?.value, signedIn?.value, "the signed-in token is gone from the browser");
+    await page.reload();
+    assert.equal(await page.locator("[role=status]").count(), 0, "the notice is shown once");
 
     await page.goto(`${base}/login`);
     await page.fill("#username", username);
@@ -157,6 +165,35 @@ describe("in a real browser", () => {
     await shot(page, "07-not-found");
     assert.deepEqual(problems, [], "no script errors, no CSP violations");
     assert.deepEqual(missing, [], "no missing assets");
+    await context.close();
+  });
+
+  test("a theme chosen before login survives sign-up, and the welcome notice shows once", async () => {
+    const context = await browser.newContext({ colorScheme: "light" });
+    const page = await context.newPage();
+    await page.goto(`${base}/signup`);
+    assert.deepEqual(await context.cookies(), [], "a visit starts no session");
+    await page.click("footer button:has-text('Dark')");
+    await page.waitForURL(`${base}/signup`);
+    assert.equal(await page.getAttribute("html", "data-theme"), "dark");
+    const background = await page.evaluate<string>(
+      "getComputedStyle(document.documentElement).backgroundColor",
+    );
+    assert.equal(background, "rgb(18, 20, 27)", "the dark palette, though the system is light");
+    const [anonymous] = await context.cookies();
+    assert.ok(anonymous, "the choice started an anonymous session");
+    const username = uniqueName("Hedy");
+    await page.fill("#username", username);
+    await page.fill("#password", "correct horse battery");
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/`);
+    assert.equal(await page.getAttribute("html", "data-theme"), "dark", "kept across sign-up");
+    assert.equal(await page.textContent("[role=status]"), `Welcome, ${username}: your account is ready.`);
+    await shot(page, "08a-theme-and-welcome");
+    const [signedIn] = await context.cookies();
+    assert.notEqual(signedIn?.value, anonymous.value, "a fresh token at sign-up");
+    await page.reload();
+    assert.equal(await page.locator("[role=status]").count(), 0, "the welcome is shown once");
     await context.close();
   });
 

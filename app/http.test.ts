@@ -146,17 +146,59 @@ for (const backend of backends) {
       assert.equal(page.headers.location, "/");
     });
 
-    test("POST /logout ends the session server-side and clears the cookie", async () => {
+    test("POST /logout ends the session server-side; the browser gets an anonymous one with the notice, once", async () => {
       const browser = client();
       await signUp(browser);
       const token = browser.cookie;
       const page = await browser.post("/logout");
       assert.equal(page.status, 303);
-      assert.match(page.setCookies[0] ?? "", /^lk=; Max-Age=0/);
-      assert.equal(browser.cookie, undefined);
+      assert.equal(page.setCookies.length, 1, "one Set-Cookie: the fresh anonymous session's");
+      assert.ok(browser.cookie && browser.cookie !== token, "a new token, not the signed-in one");
+      const landing = await browser.get("/");
+      assert.match(landing.body, /<p class="notice" role="status">You have logged out\.<\/p>/);
+      assert.match(landing.body, /You are not logged in/);
+      assert.doesNotMatch((await browser.get("/")).body, /You have logged out/, "shown once");
       const replay = client();
       replay.setCookie(token);
-      assert.match((await replay.get("/")).body, /You are not logged in/);
+      const replayed = await replay.get("/");
+      assert.match(replayed.body, /You are not logged in/, "the old token is dead");
+      assert.match(replayed.body, /Your session has ended/);
+    });
+
+    test("a theme chosen before login survives it: a visitor's first write starts an anonymous session", async () => {
+      const browser = client();
+      const visit = await browser.get("/");
+      assert.deepEqual(visit.setCookies, [], "a page view starts no session");
+      assert.match(visit.body, /<html lang="en">/);
+      const chosen = await browser.post("/theme", { theme: "dark", back: "/login" });
+      assert.equal(chosen.status, 303);
+      assert.equal(chosen.headers.location, "/login");
+      const anonymous = browser.cookie;
+      assert.ok(anonymous, "the choice started an anonymous session");
+      const loginPage = await browser.get("/login");
+      assert.equal(loginPage.status, 200, "an anonymous visitor still sees the login form");
+      assert.match(loginPage.body, /<html lang="en" data-theme="dark">/);
+      assert.match(loginPage.body, /value="dark" class="secondary" aria-pressed="true"/);
+
+      const username = await signUp(browser);
+      assert.notEqual(browser.cookie, anonymous, "signing up issues a fresh token");
+      const home = await browser.get("/");
+      assert.match(home.body, /<html lang="en" data-theme="dark">/, "the theme carried over");
+      assert.match(home.body, new RegExp(`Welcome, ${username}: your account is ready\\.`));
+      assert.doesNotMatch((await browser.get("/")).body, /your account is ready/, "the welcome shows once");
+      const replay = client();
+      replay.setCookie(anonymous);
+      assert.match((await replay.get("/")).body, /You are not logged in/, "the pre-login token is dead");
+    });
+
+    test("POST /theme refuses a redirect elsewhere and an unknown theme", async () => {
+      const browser = client();
+      for (const back of ["//evil.example/", "/\\evil.example", "https://evil.example/", "/ok\u00e9"]) {
+        const page = await browser.post("/theme", { theme: "light", back });
+        assert.equal(page.headers.location, "/", back);
+      }
+      await browser.post("/theme", { theme: "<script>", back: "/" });
+      assert.match((await browser.get("/")).body, /<html lang="en">/, "an unknown theme is auto");
     });
 
     test("GET /logout: only a typed URL logs out; links, prefetches, HEAD and header-less GETs ask first", async () => {
@@ -251,6 +293,7 @@ for (const backend of backends) {
       assert.equal(end.headers.location, "/sessions");
       assert.match((await phone.get("/")).body, /You are not logged in/);
       const afterEnd = await laptop.get("/sessions");
+      assert.match(afterEnd.body, /That session has ended\./);
       assert.equal(afterEnd.body.match(/<li class="session/g)?.length, 2);
 
       // Another user's session id ends nothing.
@@ -262,12 +305,15 @@ for (const backend of backends) {
       const others = await laptop.post("/sessions/end-others");
       assert.equal(others.status, 303);
       const only = await laptop.get("/sessions");
+      assert.match(only.body, /<p class="notice" role="status">1 other session ended\.<\/p>/);
       assert.equal(only.body.match(/<li class="session/g)?.length, 1);
       assert.match(only.body, /No other sessions/);
 
       const self = await laptop.post(`/sessions/${currentId}/end`);
       assert.equal(self.headers.location, "/");
-      assert.equal(laptop.cookie, undefined);
+      const landing = await laptop.get("/");
+      assert.match(landing.body, /You are not logged in/, "ending this session logs this device out");
+      assert.match(landing.body, /You have logged out\./);
     });
 
     test("GET /sessions when anonymous redirects to the login page", async () => {

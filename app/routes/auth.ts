@@ -5,10 +5,10 @@ import { clientIPOf, throttleKeyOf } from "../client-ip.js";
 import { requireFields } from "../form.js";
 import { HashLimitError, type HashLimiter } from "../hash-limiter.js";
 import { isHTTPS } from "../security-headers.js";
-import type { sessionFields } from "../session-types.js";
+import { KEPT_AT_LOGIN, type sessionFields } from "../session-types.js";
 import { describeUserAgent } from "../user-agent.js";
 import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
-import { type AppContext, pageContext, seeOther, sendPage } from "./context.js";
+import { type AppContext, seeOther, sendPage, themeOf, viewOf } from "./context.js";
 
 const LOGIN_FAILED = "Wrong username or password.";
 const BUSY_MESSAGE = "Too many password checks at once. Please try again in a moment.";
@@ -41,10 +41,14 @@ async function hashing<T>(
   }
 }
 
-/** Starts the account's session with a fresh token (the request's previous session, if any, ends). */
+/**
+ * Starts the account's session with a fresh token. The request's previous session ends in the same
+ * step; when it was a visitor's (anonymous) one, its theme choice and pending notice carry over.
+ */
 function logIn(request: FastifyRequest, account: Account): Promise<Session<typeof sessionFields>> {
   return request.session.create(account.userId, {
     data: { username: account.username },
+    keep: KEPT_AT_LOGIN,
     // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
     // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
     userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
@@ -56,7 +60,8 @@ function logIn(request: FastifyRequest, account: Account): Promise<Session<typeo
  * this origin (browsers honour Clear-Site-Data only from secure origins).
  */
 async function logOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await request.session.destroy();
+  // The browser keeps a fresh anonymous session holding the notice for the page it lands on.
+  await request.session.destroy({ flash: { notice: "You have logged out." } });
   if (isHTTPS(request)) reply.header("clear-site-data", '"cache", "storage"');
 }
 
@@ -71,22 +76,24 @@ function typedByUser(request: FastifyRequest): boolean {
 
 /** Sign-up, login and logout. Logging in or signing up always starts a session with a fresh token. */
 export function authRoutes(app: FastifyInstance, context: AppContext): void {
-  const anonymous = pageContext(context, null);
   /** What to show again in the username field: the user's own text, cut to a sane length. */
   const echo = (username: string) => username.slice(0, 64);
+  /** The page context of a form answer (the visitor's theme), without taking a notice. */
+  const formView = async (request: FastifyRequest) => viewOf(context, request, await request.session.load());
 
-  /** GET of a form page: a logged-in user has nothing to do there. */
+  /** GET of a form page: a signed-in user has nothing to do there. */
   const formPage = (render: typeof loginPage) => async (request: FastifyRequest, reply: FastifyReply) => {
-    if ((await request.session.load()) !== null) return seeOther(reply, "/");
-    return sendPage(reply, 200, render(anonymous));
+    const session = await request.session.load({ takeFlash: true });
+    if (session?.userId != null) return seeOther(reply, "/");
+    return sendPage(reply, 200, render(viewOf(context, request, session)));
   };
 
   app.get("/signup", formPage(signupPage));
 
   app.post("/signup", async (request, reply) => {
     const { username, password } = requireFields(request.body, ["username", "password"]);
-    const page = (status: number, error: string) =>
-      sendPage(reply, status, signupPage(anonymous, { username: echo(username), error }));
+    const page = async (status: number, error: string) =>
+      sendPage(reply, status, signupPage(await formView(request), { username: echo(username), error }));
     // Input that breaks the rules costs nothing, so it is refused before it counts as an attempt.
     const problem = usernameProblem(username) ?? passwordProblem(password);
     if (problem !== null) return page(400, problem);
@@ -105,6 +112,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     request.log.info({ userId: account.userId }, "account created");
     await context.throttle.loginSucceeded(account.userId, client);
     await logIn(request, account);
+    await request.session.flash("notice", `Welcome, ${account.username}: your account is ready.`);
     return seeOther(reply, "/");
   });
 
@@ -112,8 +120,8 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
 
   app.post("/login", async (request, reply) => {
     const { username, password } = requireFields(request.body, ["username", "password"]);
-    const page = (status: number, error: string) =>
-      sendPage(reply, status, loginPage(anonymous, { username: echo(username), error }));
+    const page = async (status: number, error: string) =>
+      sendPage(reply, status, loginPage(await formView(request), { username: echo(username), error }));
     // Only well-formed names get an account counter: anything else could not name an account.
     const userId = usernameProblem(username) === null ? userIdOf(username) : null;
     const client = throttleKeyOf(clientIPOf(request));
@@ -153,8 +161,8 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     // handler), gets a page that asks for a deliberate click on a POST button.
     if (request.method !== "GET" || !typedByUser(request)) {
       const session = await request.session.load();
-      if (session === null) return seeOther(reply, "/");
-      const confirm = logoutConfirmPage(pageContext(context, session.data.username ?? session.userId));
+      if (session?.userId == null) return seeOther(reply, "/");
+      const confirm = logoutConfirmPage(viewOf(context, request, session));
       return sendPage(reply, 200, confirm);
     }
     await logOut(request, reply);
@@ -165,5 +173,14 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
   app.post("/logout", async (request, reply) => {
     await logOut(request, reply);
     return seeOther(reply, "/");
+  });
+
+  // The visitor's colour theme, kept in their session: an anonymous one before login (the adapter
+  // starts it on this first write), carried into the signed-in one at login.
+  app.post("/theme", async (request, reply) => {
+    const { theme, back } = requireFields(request.body, ["theme", "back"]);
+    await request.session.set({ theme: themeOf(theme) });
+    // Only a plain path of this site: "//host" or "/\\host" would be a redirect elsewhere.
+    return seeOther(reply, /^\/(?![/\\])[A-Za-z0-9/_.~%-]{0,200}$/.test(back) ? back : "/");
   });
 }

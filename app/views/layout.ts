@@ -1,12 +1,22 @@
 import { html, type SafeHtml } from "../html.js";
 import { ICON_PATH, STYLESHEET_PATH } from "./style.js";
 
+/** The colour themes a visitor may choose; "auto" (no choice) follows the system. */
+export const THEMES = ["auto", "light", "dark"] as const;
+export type Theme = (typeof THEMES)[number];
+
 /** What every page needs to know besides its own content. */
 export interface PageContext {
   /** The logged-in user's display name, or null for an anonymous visitor. */
   username: string | null;
   /** True when sessions live in process memory: the footer says they vanish on restart. */
   inMemory: boolean;
+  /** A one-time notice ("You have logged out."), shown above the page's content. */
+  notice?: string | null;
+  /** The visitor's chosen theme (kept in their session, before and after login). */
+  theme?: Theme;
+  /** The page's own path, where the theme form sends the visitor back. */
+  path?: string;
 }
 
 export interface PageOptions {
@@ -19,7 +29,7 @@ export interface PageOptions {
 /** The page skeleton: header (with a logout button when logged in), one card, footer. No scripts. */
 export function layout(context: PageContext, { title, body, wide = false }: PageOptions): SafeHtml {
   return html`<!doctype html>
-<html lang="en">
+<html lang="en"${context.theme && context.theme !== "auto" ? html` data-theme="${context.theme}"` : ""}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -35,17 +45,27 @@ export function layout(context: PageContext, { title, body, wide = false }: Page
 </header>
 <main id="content">
   <div class="card${wide ? " wide" : ""}">
+${context.notice ? html`<p class="notice" role="status">${context.notice}</p>` : ""}
 ${body}
   </div>
 </main>
-${
-  context.inMemory
-    ? html`<footer><p class="note">Sessions are kept in memory: they vanish on restart.</p></footer>`
-    : ""
-}
+<footer>
+${themeForm(context.theme ?? "auto", context.path ?? "/")}
+${context.inMemory ? html`<p class="note">Sessions are kept in memory: they vanish on restart.</p>` : ""}
+</footer>
 </body>
 </html>
 `;
+}
+
+/** Three buttons; the choice is kept in the visitor's session (an anonymous one before login). */
+function themeForm(current: Theme, back: string): SafeHtml {
+  const button = (theme: Theme, label: string) =>
+    html`<button type="submit" name="theme" value="${theme}" class="secondary" aria-pressed="${String(theme === current)}">${label}</button>`;
+  return html`<form method="post" action="/theme" class="theme" aria-label="Colour theme">
+  <input type="hidden" name="back" value="${back}">
+  <span>Theme</span> ${button("auto", "Auto")} ${button("light", "Light")} ${button("dark", "Dark")}
+</form>`;
 }
 
 function anonymousNav(): SafeHtml {

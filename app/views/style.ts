@@ -4,6 +4,13 @@ import { createHash } from "node:crypto";
  * The app's only stylesheet. It lives in a module (not a .css file) so that the compiled app in dist/
  * carries it without a copy step; it is served at a fingerprinted URL and cached for a year.
  */
+/** The dark palette, for the system's dark mode and for a visitor who chose "Dark". */
+const DARK = `
+  --bg: #12141b; --card: #1c1f2a; --text: #eceef4; --muted: #a9afc0; --line: #323747;
+  --accent: #8c9bff; --accent-text: #0f1430; --accent-soft: #262c4d; --danger: #ffb4ab;
+  --danger-soft: #3b1f1d; --ok-soft: #1b3324; --ok: #9ad7a8;
+`;
+
 export const STYLESHEET = `
 :root {
   color-scheme: light dark;
@@ -24,22 +31,13 @@ export const STYLESHEET = `
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   line-height: 1.5;
 }
+/* Dark colours follow the system unless the visitor chose a theme (data-theme on <html>). */
 @media (prefers-color-scheme: dark) {
-  :root {
-    --bg: #12141b;
-    --card: #1c1f2a;
-    --text: #eceef4;
-    --muted: #a9afc0;
-    --line: #323747;
-    --accent: #8c9bff;
-    --accent-text: #0f1430;
-    --accent-soft: #262c4d;
-    --danger: #ffb4ab;
-    --danger-soft: #3b1f1d;
-    --ok-soft: #1b3324;
-    --ok: #9ad7a8;
-  }
+  :root:not([data-theme="light"]) { ${DARK} }
 }
+:root[data-theme="dark"] { ${DARK} }
+:root[data-theme="light"] { color-scheme: light; }
+:root[data-theme="dark"] { color-scheme: dark; }
 *, *::before, *::after { box-sizing: border-box; }
 html { background: var(--bg); color: var(--text); }
 body { margin: 0; min-height: 100vh; display: flex; flex-direction: column; }
@@ -104,6 +102,13 @@ input:focus-visible { border-color: var(--accent); }
 
 .alert { padding: .75rem 1rem; border-radius: 10px; margin-bottom: 1rem;
   background: var(--danger-soft); color: var(--danger); border: 1px solid currentColor; }
+.notice { padding: .75rem 1rem; border-radius: 10px; margin-bottom: 1rem;
+  background: var(--ok-soft); color: var(--ok); border: 1px solid currentColor; }
+
+footer { display: grid; justify-items: center; gap: .25rem; padding: 1rem; }
+.theme { display: flex; align-items: center; gap: .4rem; margin: 0; font-size: .875rem; color: var(--muted); }
+.theme button { min-height: 2rem; padding: .15rem .7rem; font-size: .875rem; }
+.theme button[aria-pressed="true"] { background: var(--accent); color: var(--accent-text); }
 
 .sessions { list-style: none; padding: 0; margin: 1rem 0 0; display: grid; gap: .75rem; }
 .session { display: flex; justify-content: space-between; align-items: center; gap: 1rem; flex-wrap: wrap;
@@ -118,7 +123,7 @@ input:focus-visible { border-color: var(--accent); }
 .badge { white-space: nowrap; font-size: .75rem; font-weight: 700; padding: .1rem .5rem; border-radius: 999px;
   background: var(--ok-soft); color: var(--ok); }
 
-.note { text-align: center; color: var(--muted); font-size: .875rem; padding: 1rem; margin: 0; }
+.note { text-align: center; color: var(--muted); font-size: .875rem; padding: 0; margin: 0; }
 .code { font-size: 3rem; font-weight: 800; color: var(--muted); margin: 0; line-height: 1; }
 `;
 
