@@ -1,6 +1,6 @@
 /**
  * /healthz and the outage log against real Redis servers: a healthy server (ok, 200), one out of
- * memory (down, 503), a Cluster with one master stopped (degraded, 200), and the start-up warning
+ * memory (degraded, 200: views work, logins 503), a Cluster with one master stopped (degraded, 200), and the start-up warning
  * about a Redis without persistence.
  */
 import assert from "node:assert/strict";
@@ -69,7 +69,7 @@ describe("/healthz and the store's state", () => {
     });
   });
 
-  test("out of memory (maxmemory 1, noeviction): 503 down saying so, one error line, then recovery", async () => {
+  test("out of memory (maxmemory 1, noeviction): degraded, views work, logins 503, one error line, then recovery", async () => {
     const redis = await startRedisServer({ args: ["--requirepass", "s3cret-pass"] });
     cleanups.push(() => redis.stop());
     const raw = (...command: string[]) =>
@@ -81,18 +81,25 @@ describe("/healthz and the store's state", () => {
     cleanups.push(() => app.close());
     const browser = createTestClient(app);
     assert.equal((await browser.get("/healthz")).status, 200);
+    const signedIn = createTestClient(app);
+    const signedUp = await signedIn.post("/signup", { username: uniqueName(), password: PASSWORD });
+    assert.equal(signedUp.status, 303);
 
     await raw("CONFIG", "SET", "maxmemory-policy", "noeviction");
     await raw("CONFIG", "SET", "maxmemory", "1");
     const health = await browser.get("/healthz");
-    assert.equal(health.status, 503);
+    // Views still work on a full Redis (a load balancer must not eject every instance), logins do not.
+    assert.equal(health.status, 200);
     const body = JSON.parse(health.body);
-    assert.equal(body.status, "down");
+    assert.equal(body.status, "degraded");
     assert.equal(body.store.nodes[0].reads, true);
     assert.equal(body.store.nodes[0].writes, false);
     assert.match(body.store.problems[0], /Redis is out of memory/);
     assert.doesNotMatch(health.body, /s3cret-pass/);
 
+    const view = await signedIn.get("/");
+    assert.equal(view.status, 200, "a signed-in user's page works on a full Redis");
+    assert.match(view.body, /Logged in as/);
     for (let i = 0; i < 5; i++) {
       const signup = await createTestClient(app).post("/signup", {
         username: uniqueName(),
@@ -103,7 +110,7 @@ describe("/healthz and the store's state", () => {
     }
     const errors = lines.filter((line) => line.level >= 50);
     assert.equal(errors.length, 1, `error lines: ${JSON.stringify(errors)}`);
-    assert.match(errors[0]?.msg ?? "", /session store down: .*Redis is out of memory/);
+    assert.match(errors[0]?.msg ?? "", /session store degraded .*Redis is out of memory/);
 
     await raw("CONFIG", "SET", "maxmemory", "0");
     await eventually(async () => (await browser.get("/healthz")).status === 200, 10_000, "/healthz 200");

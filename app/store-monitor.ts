@@ -99,7 +99,9 @@ export function monitorStore(
       logged = new Set();
       return;
     }
-    const what = health.status === "down" ? "down" : "degraded (part of the Cluster fails, the rest serves)";
+    // Degraded: part of a Cluster fails while the rest serves, or a full Redis serves views but
+    // refuses new sessions; the problems say which.
+    const what = health.status === "down" ? "down" : "degraded (some of it still serves)";
     if (previous === "ok" || previous === undefined) {
       outageSince = Date.now();
       logged = new Set([reason]);

@@ -93,7 +93,7 @@ describe("redis store health and messages", () => {
     });
   });
 
-  it("out of memory (maxmemory 1, noeviction): down, reads work, writes fail, and errors say 'out of memory'", async () => {
+  it("out of memory (maxmemory 1, noeviction): degraded (views still work), writes fail, and errors say 'out of memory'", async () => {
     const server = await started();
     const store = opened(server.url);
     const sessions = createSessionManager({ store });
@@ -103,7 +103,7 @@ describe("redis store health and messages", () => {
     await raw("CONFIG", "SET", "maxmemory", "1");
     try {
       const health = await store.health?.();
-      assert.equal(health?.status, "down");
+      assert.equal(health?.status, "degraded");
       assert.equal(health?.nodes?.[0]?.reads, true);
       assert.equal(health?.nodes?.[0]?.writes, false);
       assert.match(health?.problems[0] ?? "", /writes fail: Redis is out of memory \(maxmemory reached/);

@@ -104,8 +104,14 @@ function summarize(kind: string, nodes: StoreNodeHealth[], problems: string[]): 
     if (node.problem !== undefined)
       problems.push(node.address ? `${node.address}: ${node.problem}` : node.problem);
   }
-  const serving = nodes.filter((node) => node.reads && node.writes).length;
-  const status = problems.length === 0 ? "ok" : kind === "redis-cluster" && serving > 0 ? "degraded" : "down";
+  // A server out of memory still serves views, logouts and revocation (their scripts begin with a
+  // write Redis allows when full); it refuses only new sessions and field writes. That is "degraded":
+  // a load balancer that ejected every instance for it would take the signed-in users' pages down too.
+  const full = (node: StoreNodeHealth) =>
+    node.reads && !node.writes && /out of memory/i.test(node.problem ?? "");
+  const serving = nodes.filter((node) => (node.reads && node.writes) || full(node)).length;
+  const partly = kind === "redis-cluster" ? serving > 0 : serving === nodes.length;
+  const status = problems.length === 0 ? "ok" : partly ? "degraded" : "down";
   return { status, kind, problems, nodes };
 }
 
