@@ -61,6 +61,11 @@ export interface SessionManagerOptions<S extends FieldSchema> {
   /** Whole seconds after creation at which an anonymous session ends. Default 86400 (a day). */
   anonymousAbsoluteTimeoutSeconds?: number;
   /**
+   * The longest absolute lifetime a session may be given at create (`absoluteTimeoutSeconds` in the
+   * create options: "remember me"). Default 90 days, and never less than `absoluteTimeoutSeconds`.
+   */
+  maxAbsoluteTimeoutSeconds?: number;
+  /**
    * The clock, in ms since the epoch. Default `Date.now`. Every store call gets its time from here
    * (the memory store keeps no clock of its own), so tests can drive expiry without sleeping. Redis
    * TTLs still run on Redis's own clock: give Redis stores the real time.
@@ -90,6 +95,10 @@ export interface Session<S extends FieldSchema = FieldSchema> {
   userAgent: string;
   ip: string;
   data: SessionData<S>;
+  /** When the session ends if it is not used again: its idle deadline, never past `expiresAt`. */
+  idleExpiresAt: Date;
+  /** True when its cookie ends with the browser (`browserSession`), false for a persistent cookie. */
+  browserSession: boolean;
   /**
    * Flash messages (name → text) taken by this load (`load(token, { takeFlash: true })`): each is
    * delivered to exactly one such load, then gone. Empty otherwise.
@@ -101,6 +110,18 @@ export interface CreateSessionOptions<S extends FieldSchema> {
   data?: SessionData<S>;
   userAgent?: string;
   ip?: string;
+  /**
+   * This session's own idle timeout, in whole seconds, instead of the manager's ("remember me": a long
+   * one). At most its absolute timeout.
+   */
+  idleTimeoutSeconds?: number;
+  /** This session's own absolute lifetime, in whole seconds; at most `maxAbsoluteTimeoutSeconds`. */
+  absoluteTimeoutSeconds?: number;
+  /**
+   * Its cookie ends when the browser closes (no Max-Age): a session the user did not ask to keep. The
+   * server still ends it by its timeouts. Kept with the session, so a rotation keeps it so.
+   */
+  browserSession?: boolean;
 }
 
 export interface PromoteOptions<S extends FieldSchema> extends CreateSessionOptions<S> {
@@ -188,6 +209,7 @@ const MAX_IP_LENGTH = 45;
 const DEFAULT_MAX_SESSIONS_PER_USER = 100;
 const DEFAULT_ANONYMOUS_IDLE_SECONDS = 900;
 const DEFAULT_ANONYMOUS_ABSOLUTE_SECONDS = 86_400;
+const DEFAULT_MAX_ABSOLUTE_SECONDS = 90 * 86_400;
 const DEFAULT_MAX_FIELD_BYTES = 8192;
 const DEFAULT_MAX_SESSION_BYTES = 32768;
 const PUBLIC_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${PUBLIC_ID_LENGTH}}$`);
@@ -218,6 +240,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     maxSessionBytes = DEFAULT_MAX_SESSION_BYTES,
     anonymousIdleTimeoutSeconds = DEFAULT_ANONYMOUS_IDLE_SECONDS,
     anonymousAbsoluteTimeoutSeconds = DEFAULT_ANONYMOUS_ABSOLUTE_SECONDS,
+    maxAbsoluteTimeoutSeconds = Math.max(DEFAULT_MAX_ABSOLUTE_SECONDS, options?.absoluteTimeoutSeconds ?? 0),
     clock = Date.now,
   } = options ?? ({} as SessionManagerOptions<S>);
 
@@ -246,6 +269,10 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       "anonymousAbsoluteTimeoutSeconds",
       "must not be less than anonymousIdleTimeoutSeconds",
     );
+  }
+  requireWhole("maxAbsoluteTimeoutSeconds", maxAbsoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  if (maxAbsoluteTimeoutSeconds < absoluteTimeoutSeconds) {
+    throw new InvalidOptionError("maxAbsoluteTimeoutSeconds", "must not be less than absoluteTimeoutSeconds");
   }
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
   validateSchema(schema);
@@ -282,6 +309,10 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     userAgent: stored.userAgent,
     ip: stored.ip,
     data: decodeFields(schema, stored.fields),
+    idleExpiresAt: new Date(
+      Math.min(stored.lastSeenAt + (stored.idleTimeoutMs ?? idleTimeoutMs), stored.expiresAt),
+    ),
+    browserSession: stored.browserSession === true,
     flash: stored.flash ?? {},
   });
 
@@ -291,6 +322,30 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
   const idOf = (token: string | undefined): string | null =>
     isWellFormedToken(token) ? sessionIdOf(token) : null;
+
+  /** A create's own lifetimes, checked: whole seconds, within `maxAbsoluteTimeoutSeconds`. */
+  const ownLifetimes = (createOptions: CreateSessionOptions<S>): { idleMs?: number; absoluteMs?: number } => {
+    const { idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute, browserSession } = createOptions;
+    if (browserSession !== undefined && typeof browserSession !== "boolean") {
+      throw new InvalidArgumentError("browserSession must be true or false");
+    }
+    const seconds = (name: string, value: unknown, max: number): number => {
+      if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+        throw new InvalidArgumentError(`${name} must be a whole number of seconds from 1 to ${max}`);
+      }
+      return value * 1000;
+    };
+    const absoluteMs =
+      absolute === undefined
+        ? undefined
+        : seconds("absoluteTimeoutSeconds", absolute, maxAbsoluteTimeoutSeconds);
+    const idleMs =
+      idle === undefined ? undefined : seconds("idleTimeoutSeconds", idle, maxAbsoluteTimeoutSeconds);
+    return {
+      ...(idleMs === undefined ? {} : { idleMs }),
+      ...(absoluteMs === undefined ? {} : { absoluteMs }),
+    };
+  };
 
   /**
    * Writes a new session: for `userId`, or anonymous (null) with the anonymous lifetimes and a random
@@ -318,9 +373,10 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
         `the session's fields hold ${total} bytes, over the limit of ${maxSessionBytes} (maxSessionBytes)`,
       );
     }
+    const own = ownLifetimes(createOptions);
     const token = userId === null ? generateToken() : generateToken(userTagOf(userId));
     const createdAt = now();
-    const lifetimeMs = userId === null ? anonymousAbsoluteTimeoutMs : absoluteTimeoutMs;
+    const lifetimeMs = own.absoluteMs ?? (userId === null ? anonymousAbsoluteTimeoutMs : absoluteTimeoutMs);
     const stored: StoredSession = {
       id: sessionIdOf(token),
       userId: userId ?? "",
@@ -331,7 +387,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       ip,
       fields,
     };
-    if (userId === null) stored.idleTimeoutMs = anonymousIdleTimeoutMs;
+    const ownIdleMs = own.idleMs ?? (userId === null ? anonymousIdleTimeoutMs : undefined);
+    if (ownIdleMs !== undefined) stored.idleTimeoutMs = Math.min(ownIdleMs, lifetimeMs);
+    if (createOptions.browserSession === true) stored.browserSession = true;
     if (flash !== undefined) stored.flash = flash;
     await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
     return { token, session: toSession(stored) };

@@ -32,6 +32,11 @@ export interface StoredSession {
    */
   idleTimeoutMs?: number;
   /**
+   * True for a session whose cookie should end with the browser (no Max-Age): kept with the session so
+   * that a rotation keeps its cookie the same kind.
+   */
+  browserSession?: boolean;
+  /**
    * One-time messages (name → text), set with `FieldChanges.flash`. A store returns them only from a
    * load with `takeFlash`, which removes them in the same atomic step.
    */
@@ -231,6 +236,8 @@ export const META_FIELDS = {
   ip: "$i",
   /** The session's own idle timeout in ms, when it has one. */
   idleTimeout: "$l",
+  /** "1" when the session's cookie ends with the browser. */
+  browserSession: "$b",
 } as const;
 
 /** Prefix of the hash fields that hold flash messages: `$f:<name>`. */

@@ -110,8 +110,8 @@ export function readCookie(header: string | readonly string[] | undefined, name:
 export interface CookieAttributes {
   /** Adds `Secure`; the name should then carry the `__Host-` prefix. */
   secure: boolean;
-  /** Seconds until the browser forgets the cookie; 0 deletes it. */
-  maxAgeSeconds: number;
+  /** Seconds until the browser forgets the cookie; 0 deletes it; undefined: when the browser closes. */
+  maxAgeSeconds: number | undefined;
   sameSite?: SameSite;
 }
 
@@ -122,8 +122,11 @@ const SAME_SITE_TEXT: Record<SameSite, string> = { lax: "Lax", strict: "Strict",
  * and no Domain (required by the `__Host-` prefix).
  */
 export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
-  const maxAge = Math.max(0, Math.round(attributes.maxAgeSeconds));
+  const maxAge =
+    attributes.maxAgeSeconds === undefined
+      ? ""
+      : `; Max-Age=${Math.max(0, Math.round(attributes.maxAgeSeconds))}`;
   const secure = attributes.secure ? "; Secure" : "";
   const sameSite = SAME_SITE_TEXT[attributes.sameSite ?? "lax"];
-  return `${name}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly${secure}; SameSite=${sameSite}`;
+  return `${name}=${value}${maxAge}; Path=/; HttpOnly${secure}; SameSite=${sameSite}`;
 }

@@ -225,7 +225,11 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   #adopt(token: string, session: Session<S>): void {
     this.#token = token;
     this.#loaded = Promise.resolve(session);
-    const maxAgeSeconds = (session.expiresAt.getTime() - Date.now()) / 1000;
+    // A browser-session cookie has no Max-Age: it ends with the browser (the server still ends the
+    // session by its timeouts). Otherwise the cookie lives as long as the session can.
+    const maxAgeSeconds = session.browserSession
+      ? undefined
+      : (session.expiresAt.getTime() - Date.now()) / 1000;
     this.#exchange.setCookie(
       serializeCookie(this.#cookieName, token, {
         secure: this.#secure,

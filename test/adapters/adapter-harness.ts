@@ -41,8 +41,8 @@ export interface StartOptions {
  * - GET /nothing: never touches the session, `{ ok: true }`.
  * - GET /whoami: `load()` twice, `{ user, username, same, publicId }` (user null when logged out).
  * - GET /view: `load({ increment: { visits: 1 } })`, `{ visits }` (null when logged out).
- * - POST /login?user=NAME[&keep=FIELD]: `create(NAME, { data: { username: NAME }, keep: [FIELD] })`,
- *   `{ id }`.
+ * - POST /login?user=NAME[&keep=FIELD][&browser=1]: `create(NAME, { data: { username: NAME },
+ *   keep: [FIELD], browserSession: true })`, `{ id }`.
  * - POST /rotate: `rotate()`, `{ id }` (null without a session).
  * - POST /logout[?notice=X]: `destroy()` (with `{ flash: { notice: X } }`), `{ ended }`.
  * - POST /flash?text=X: `flash("notice", X)`, `{ ok }`.

@@ -252,6 +252,23 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
       assert.equal((await sessions.load(signedIn))?.userId, "ada");
     });
 
+    test("a browser-session login sets a cookie without Max-Age, and a rotation keeps it so", async () => {
+      const app = await start();
+      const login = await app.request({ method: "POST", path: "/login?user=ada&browser=1" });
+      json(login);
+      const cookie = cookieOf(login);
+      assert.match(
+        cookie,
+        /^lk=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/,
+        "no Max-Age, no Expires",
+      );
+      const rotate = await app.request({ method: "POST", path: "/rotate", headers: as(tokenOf(cookie)) });
+      json(rotate);
+      assert.doesNotMatch(cookieOf(rotate), /Max-Age|Expires/);
+      const persistent = cookieOf((await logIn(app, "grace")).response);
+      assert.match(persistent, /; Max-Age=3600;/, "a default login keeps a persistent cookie");
+    });
+
     test("flash: set before a redirect, shown once after it, once between concurrent requests", async () => {
       const app = await start();
       const { token } = await logIn(app);

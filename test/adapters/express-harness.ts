@@ -62,7 +62,10 @@ export function expressHarness(name: string, load: () => Promise<{ default: unkn
         route(async (req) => {
           const user = query(req, "user");
           const keep = query(req, "keep") ? [query(req, "keep")] : [];
-          return { id: (await sessionOf(req).create(user, { data: { username: user }, keep })).id };
+          const browserSession = query(req, "browser") === "1";
+          return {
+            id: (await sessionOf(req).create(user, { data: { username: user }, keep, browserSession })).id,
+          };
         }),
       );
       app.post(

@@ -35,7 +35,10 @@ export const fastifyHarness: AdapterHarness = {
     app.post("/login", async (request) => {
       const user = query(request, "user");
       const keep = query(request, "keep") ? [query(request, "keep")] : [];
-      return { id: (await sessionOf(request).create(user, { data: { username: user }, keep })).id };
+      const browserSession = query(request, "browser") === "1";
+      return {
+        id: (await sessionOf(request).create(user, { data: { username: user }, keep, browserSession })).id,
+      };
     });
     app.post("/rotate", async (request) => ({ id: (await sessionOf(request).rotate())?.id ?? null }));
     app.post("/logout", async (request) => {

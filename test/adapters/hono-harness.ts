@@ -35,7 +35,10 @@ export const honoHarness: AdapterHarness = {
     app.post("/login", async (c) => {
       const user = c.req.query("user") ?? "";
       const keep = c.req.query("keep") ? [c.req.query("keep") as string] : [];
-      return c.json({ id: (await sessionOf(c).create(user, { data: { username: user }, keep })).id });
+      const browserSession = c.req.query("browser") === "1";
+      return c.json({
+        id: (await sessionOf(c).create(user, { data: { username: user }, keep, browserSession })).id,
+      });
     });
     app.post("/rotate", async (c) => c.json({ id: (await sessionOf(c).rotate())?.id ?? null }));
     app.post("/logout", async (c) => {

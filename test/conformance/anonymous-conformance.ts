@@ -4,6 +4,7 @@ import { createSessionManager } from "../../src/core/session-manager.js";
 import {
   assertNotStored,
   type Context,
+  latchkeyError,
   MARGIN_MS,
   SCHEMA,
   storedIdOf,
@@ -127,5 +128,52 @@ export function anonymousTests(ctx: () => Context, { userIndex }: { userIndex: b
     await clock.sleep(2000 + MARGIN_MS);
     assert.equal(await lifetimes.load(anonymous.token), null, "ended 2 s after its last view");
     assert.ok(await lifetimes.load(signedIn.token), "the signed-in session lives on");
+  });
+
+  it("per-session lifetimes (remember me) and browser-session cookies are kept with the session", async () => {
+    const { steady, user } = ctx();
+    const month = 30 * 86_400;
+    const remembered = await steady.create(user("remember"), {
+      absoluteTimeoutSeconds: month,
+      idleTimeoutSeconds: month,
+    });
+    const { createdAt, expiresAt, idleExpiresAt } = remembered.session;
+    assert.equal(expiresAt.getTime() - createdAt.getTime(), month * 1000, "its own absolute lifetime");
+    assert.equal(idleExpiresAt.getTime(), expiresAt.getTime(), "its own idle timeout, capped by it");
+    assert.equal(remembered.session.browserSession, false);
+    const loaded = await steady.load(remembered.token);
+    assert.equal(
+      loaded?.idleExpiresAt.getTime(),
+      loaded?.expiresAt.getTime(),
+      "a view refreshes by its own idle",
+    );
+
+    const forgotten = await steady.create(user("browser-session"), { browserSession: true });
+    assert.equal(forgotten.session.browserSession, true);
+    assert.equal(forgotten.session.idleExpiresAt.getTime() - forgotten.session.lastSeenAt.getTime(), 60_000);
+    const rotated = await steady.rotate(forgotten.token);
+    assert.equal(rotated?.session.browserSession, true, "a rotation keeps the cookie kind");
+    assert.equal((await steady.load(rotated?.token))?.browserSession, true);
+
+    for (const bad of [
+      { absoluteTimeoutSeconds: 91 * 86_400 },
+      { idleTimeoutSeconds: 0.5 },
+      { absoluteTimeoutSeconds: -1 },
+    ]) {
+      await assert.rejects(
+        steady.create(user("too-long"), bad),
+        latchkeyError("INVALID_ARGUMENT"),
+        JSON.stringify(bad),
+      );
+    }
+  });
+
+  it("a session's own idle timeout ends it, whatever the manager's", async () => {
+    const { steady, user, clock } = ctx();
+    const short = await steady.create(user("own-idle"), { idleTimeoutSeconds: 2 });
+    const long = await steady.create(user("own-idle-other"));
+    await clock.sleep(2000 + MARGIN_MS);
+    assert.equal(await steady.load(short.token), null, "its own 2 s idle timeout ended it");
+    assert.ok(await steady.load(long.token), "the manager's 60 s one keeps the other");
   });
 }

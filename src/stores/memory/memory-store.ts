@@ -60,6 +60,7 @@ interface Entry {
   fields: Map<string, string>;
   /** The session's own idle timeout, when it has one (anonymous, "remember me"). */
   idleTimeoutMs: number | undefined;
+  browserSession: boolean;
   /** Flash messages, until a load takes them. */
   flash: Map<string, string>;
 }
@@ -234,6 +235,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         ip: session.ip,
         fields: new Map(Object.entries(session.fields)),
         idleTimeoutMs: session.idleTimeoutMs,
+        browserSession: session.browserSession === true,
         flash: new Map(Object.entries(session.flash ?? {})),
       });
       if (!isAnonymous) capUser(session.userId, session.id, policy.maxSessionsPerUser, policy.now);
@@ -390,6 +392,7 @@ function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
     fields: Object.fromEntries(entry.fields),
   };
   if (entry.idleTimeoutMs !== undefined) copy.idleTimeoutMs = entry.idleTimeoutMs;
+  if (entry.browserSession) copy.browserSession = true;
   if (withFlash && entry.flash.size > 0) copy.flash = Object.fromEntries(entry.flash);
   return copy;
 }

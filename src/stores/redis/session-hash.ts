@@ -20,6 +20,7 @@ export function sessionToHash(session: StoredSession): string[] {
   if (session.userAgent) flat.push(META_FIELDS.userAgent, session.userAgent);
   if (session.ip) flat.push(META_FIELDS.ip, session.ip);
   if (session.idleTimeoutMs !== undefined) flat.push(META_FIELDS.idleTimeout, String(session.idleTimeoutMs));
+  if (session.browserSession) flat.push(META_FIELDS.browserSession, "1");
   for (const [name, text] of Object.entries(session.flash ?? {})) flat.push(FLASH_FIELD_PREFIX + name, text);
   for (const [name, value] of Object.entries(session.fields)) {
     assertUserField(name);
@@ -67,6 +68,9 @@ export function sessionFromHash(id: string, flat: readonly string[], withFlash =
         break;
       case META_FIELDS.idleTimeout:
         session.idleTimeoutMs = Number(value);
+        break;
+      case META_FIELDS.browserSession:
+        session.browserSession = value === "1";
         break;
       default:
         if (!name.startsWith("$")) session.fields[name] = value;
