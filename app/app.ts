@@ -103,6 +103,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     fields: sessionFields,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
+    // "Keep me signed in" gives a session SESSION_REMEMBER_TIMEOUT as its own lifetime.
+    maxAbsoluteTimeoutSeconds: Math.max(config.rememberTimeoutSeconds, config.absoluteTimeoutSeconds),
   });
   const context: AppContext = {
     config,

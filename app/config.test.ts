@@ -21,6 +21,7 @@ describe("loadConfig", () => {
       store: { kind: "memory" },
       idleTimeoutSeconds: 1800,
       absoluteTimeoutSeconds: 604800,
+      rememberTimeoutSeconds: 2592000,
       trustProxy: false,
       logLevel: "info",
       http: {
@@ -39,6 +40,7 @@ describe("loadConfig", () => {
       REDIS_URL: "rediss://app:s3cret@cache.example.com:6380/2",
       SESSION_IDLE_TIMEOUT: "10",
       SESSION_ABSOLUTE_TIMEOUT: "3600",
+      SESSION_REMEMBER_TIMEOUT: "86400",
       TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
       LOG_LEVEL: "debug",
       HTTP_HEADERS_TIMEOUT: "5",
@@ -52,6 +54,7 @@ describe("loadConfig", () => {
       store: { kind: "redis", url: "rediss://app:s3cret@cache.example.com:6380/2" },
       idleTimeoutSeconds: 10,
       absoluteTimeoutSeconds: 3600,
+      rememberTimeoutSeconds: 86400,
       trustProxy: ["10.0.0.0/8", "127.0.0.1"],
       logLevel: "debug",
       http: {
@@ -88,6 +91,11 @@ describe("loadConfig", () => {
       [{ SESSION_IDLE_TIMEOUT: "1.5" }, "SESSION_IDLE_TIMEOUT"],
       [{ SESSION_IDLE_TIMEOUT: "ten" }, "SESSION_IDLE_TIMEOUT"],
       [{ SESSION_ABSOLUTE_TIMEOUT: "60", SESSION_IDLE_TIMEOUT: "120" }, "SESSION_ABSOLUTE_TIMEOUT"],
+      [{ SESSION_REMEMBER_TIMEOUT: "0.5" }, "SESSION_REMEMBER_TIMEOUT"],
+      [
+        { SESSION_REMEMBER_TIMEOUT: "60", SESSION_IDLE_TIMEOUT: "120", SESSION_ABSOLUTE_TIMEOUT: "600" },
+        "SESSION_REMEMBER_TIMEOUT",
+      ],
       [{ TRUST_PROXY: "yes" }, "TRUST_PROXY"],
       [{ TRUST_PROXY: "10.0.0.1/8/2" }, "TRUST_PROXY"],
       [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],

@@ -20,6 +20,8 @@ export interface Config {
   store: StoreConfig;
   idleTimeoutSeconds: number;
   absoluteTimeoutSeconds: number;
+  /** SESSION_REMEMBER_TIMEOUT: the lifetime of a session whose user ticked "Keep me signed in". */
+  rememberTimeoutSeconds: number;
   /** Fastify's `trustProxy`: false, true, a hop count, or addresses/CIDR ranges of trusted proxies. */
   trustProxy: boolean | number | string[];
   logLevel: LogLevel;
@@ -54,6 +56,7 @@ export const DEFAULT_CONFIG: Config = {
   store: { kind: "memory" },
   idleTimeoutSeconds: 1800,
   absoluteTimeoutSeconds: 604800,
+  rememberTimeoutSeconds: 2592000,
   trustProxy: false,
   logLevel: "info",
   http: {
@@ -86,12 +89,24 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds}), got ${absoluteTimeoutSeconds}`,
     );
   }
+  const rememberTimeoutSeconds = seconds(
+    "SESSION_REMEMBER_TIMEOUT",
+    value("SESSION_REMEMBER_TIMEOUT"),
+    DEFAULT_CONFIG.rememberTimeoutSeconds,
+  );
+  if (rememberTimeoutSeconds < idleTimeoutSeconds) {
+    throw new ConfigError(
+      "SESSION_REMEMBER_TIMEOUT",
+      `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds}), got ${rememberTimeoutSeconds}`,
+    );
+  }
   return {
     port: port(value("PORT")),
     host: value("HOST") ?? DEFAULT_CONFIG.host,
     store: store(value("REDIS_URL"), value("REDIS_CLUSTER_URL")),
     idleTimeoutSeconds,
     absoluteTimeoutSeconds,
+    rememberTimeoutSeconds,
     trustProxy: trustProxy(value("TRUST_PROXY")),
     logLevel: logLevel(value("LOG_LEVEL")),
     http: httpLimits(value),

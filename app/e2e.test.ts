@@ -197,6 +197,34 @@ describe("in a real browser", () => {
     await context.close();
   });
 
+  test("keep me signed in: ticked, a cookie for 30 days; unticked, one that ends with the browser", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const username = uniqueName("Ada");
+    await page.goto(`${base}/signup`);
+    await page.fill("#username", username);
+    await page.fill("#password", "correct horse battery");
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/`);
+    assert.equal((await context.cookies())[0]?.expires, -1, "sign-up: a browser-session cookie");
+    await page.click("header button:has-text('Log out')");
+    await page.waitForURL(`${base}/`);
+
+    await page.goto(`${base}/login`);
+    await page.fill("#username", username);
+    await page.fill("#password", "correct horse battery");
+    await page.check("input[name=remember]");
+    await shot(page, "06b-keep-me-signed-in");
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/`);
+    const [kept] = await context.cookies();
+    const days = ((kept?.expires ?? 0) * 1000 - Date.now()) / 86_400_000;
+    assert.ok(days > 29.9 && days <= 30, `the cookie lasts 30 days, got ${days.toFixed(3)}`);
+    await page.goto(`${base}/sessions`);
+    assert.match((await page.textContent("main")) ?? "", /Kept signed in/);
+    await context.close();
+  });
+
   test("readable on a phone", async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     const page = await context.newPage();

@@ -191,6 +191,25 @@ for (const backend of backends) {
       assert.match((await replay.get("/")).body, /You are not logged in/, "the pre-login token is dead");
     });
 
+    test("keep me signed in: ticked, a persistent cookie and SESSION_REMEMBER_TIMEOUT; unticked, a browser-session cookie", async () => {
+      const username = uniqueName();
+      const signup = await client().post("/signup", { username, password: PASSWORD });
+      assert.equal(signup.status, 303);
+      assert.doesNotMatch(signup.setCookies.join("\n"), /Max-Age/, "sign-up: a browser-session cookie");
+      const forgetful = client();
+      const plain = await forgetful.post("/login", { username, password: PASSWORD });
+      assert.equal(plain.status, 303);
+      assert.match(plain.setCookies[0] ?? "", /^lk=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/, "no Max-Age");
+      const keeper = client();
+      const kept = await keeper.post("/login", { username, password: PASSWORD, remember: "1" });
+      assert.equal(kept.status, 303);
+      const maxAge = Number(/Max-Age=(\d+)/.exec(kept.setCookies[0] ?? "")?.[1]);
+      assert.ok(Math.abs(maxAge - 2592000) <= 2, `30 days by default, got Max-Age=${maxAge}`);
+      const page = await keeper.get("/sessions");
+      assert.equal(page.body.match(/Kept signed in/g)?.length, 1, "one of the three sessions is kept");
+      assert.equal(page.body.match(/when the browser closes/g)?.length, 2, "the others end with the browser");
+    });
+
     test("POST /theme refuses a redirect elsewhere and an unknown theme", async () => {
       const browser = client();
       for (const back of ["//evil.example/", "/\\evil.example", "https://evil.example/", "/ok\u00e9"]) {

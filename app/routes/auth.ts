@@ -45,10 +45,19 @@ async function hashing<T>(
  * Starts the account's session with a fresh token. The request's previous session ends in the same
  * step; when it was a visitor's (anonymous) one, its theme choice and pending notice carry over.
  */
-function logIn(request: FastifyRequest, account: Account): Promise<Session<typeof sessionFields>> {
+function logIn(
+  request: FastifyRequest,
+  account: Account,
+  rememberSeconds: number | null,
+): Promise<Session<typeof sessionFields>> {
   return request.session.create(account.userId, {
     data: { username: account.username },
     keep: KEPT_AT_LOGIN,
+    // "Keep me signed in": a persistent cookie and a session that lasts rememberSeconds whatever its
+    // activity. Otherwise the cookie ends with the browser and the default timeouts apply.
+    ...(rememberSeconds === null
+      ? { browserSession: true }
+      : { absoluteTimeoutSeconds: rememberSeconds, idleTimeoutSeconds: rememberSeconds }),
     // A short summary ("Firefox on Windows") rather than the raw header: it is what the sessions page
     // shows, and it keeps the session hash under Redis's 64-byte compact-encoding limit.
     userAgent: describeUserAgent(request.headers["user-agent"] ?? ""),
@@ -111,7 +120,7 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     if (account === null) return page(409, "That username is taken. Please choose another.");
     request.log.info({ userId: account.userId }, "account created");
     await context.throttle.loginSucceeded(account.userId, client);
-    await logIn(request, account);
+    await logIn(request, account, null);
     await request.session.flash("notice", `Welcome, ${account.username}: your account is ready.`);
     return seeOther(reply, "/");
   });
@@ -149,8 +158,9 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
       return page(401, LOGIN_FAILED);
     }
     await context.throttle.loginSucceeded(account.userId, client);
-    const session = await logIn(request, account);
-    request.log.info({ userId: account.userId, session: session.id }, "logged in");
+    const remember = (request.body as Record<string, unknown>).remember === "1";
+    const session = await logIn(request, account, remember ? context.config.rememberTimeoutSeconds : null);
+    request.log.info({ userId: account.userId, session: session.id, remember }, "logged in");
     return seeOther(reply, "/");
   });
 

@@ -51,6 +51,7 @@ export function viewOf(app: AppContext, request: FastifyRequest, session: AppSes
     notice,
     theme: themeOf(session?.data.theme),
     path: request.url.split("?")[0] ?? "/",
+    rememberSeconds: app.config.rememberTimeoutSeconds,
   };
 }
 

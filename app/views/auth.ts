@@ -1,6 +1,7 @@
 import { PASSWORD_RULE, USERNAME_RULE } from "../accounts.js";
 import { html, type SafeHtml } from "../html.js";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../passwords.js";
+import { duration } from "./home.js";
 import { layout, type PageContext } from "./layout.js";
 
 export interface FormView {
@@ -29,6 +30,10 @@ export function loginPage(context: PageContext, { username = "", error }: FormVi
         <label for="password">Password</label>
         <input type="password" id="password" name="password" required maxlength="${PASSWORD_MAX_LENGTH}"
           autocomplete="current-password">
+      </div>
+      <div>
+        <label class="check"><input type="checkbox" name="remember" value="1"> Keep me signed in</label>
+        <span class="hint">For ${duration(context.rememberSeconds ?? 2592000)} on this device. Unticked, you are signed out when the browser closes.</span>
       </div>
       <button type="submit">Log in</button>
     </form>

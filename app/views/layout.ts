@@ -17,6 +17,8 @@ export interface PageContext {
   theme?: Theme;
   /** The page's own path, where the theme form sends the visitor back. */
   path?: string;
+  /** How long "Keep me signed in" keeps a session (SESSION_REMEMBER_TIMEOUT). */
+  rememberSeconds?: number;
 }
 
 export interface PageOptions {

@@ -5,6 +5,12 @@ export interface SessionRow {
   id: string;
   createdAt: Date;
   lastSeenAt: Date;
+  /** The session's absolute end. */
+  expiresAt: Date;
+  /** When it ends if not used again. */
+  idleExpiresAt: Date;
+  /** True when its cookie ends with the browser (not "kept signed in"). */
+  browserSession: boolean;
   userAgent: string;
   ip: string;
 }
@@ -39,10 +45,13 @@ function sessionItem(row: SessionRow, current: boolean, now: number): SafeHtml {
   const device = row.userAgent || "Unknown device";
   return html`<li class="session${current ? " current" : ""}">
         <div>
-          <h2>${device}${current ? html` <span class="badge">This device</span>` : ""}</h2>
+          <h2>${device}${current ? html` <span class="badge">This device</span>` : ""}${
+            row.browserSession ? "" : html` <span class="badge">Kept signed in</span>`
+          }</h2>
           <dl>
             <dt>Last seen</dt><dd>${when(row.lastSeenAt, now)}</dd>
             <dt>Started</dt><dd>${when(row.createdAt, now)}</dd>
+            <dt>Ends</dt><dd>${endOf(row)}</dd>
             <dt>IP address</dt><dd>${row.ip || "unknown"}</dd>
           </dl>
         </div>
@@ -51,6 +60,17 @@ function sessionItem(row: SessionRow, current: boolean, now: number): SafeHtml {
             aria-label="${current ? "End this session (log out)" : `End session on ${device}`}">${current ? "Log out" : "End"}</button>
         </form>
       </li>`;
+}
+
+/** When a session ends: kept signed in, on its date; otherwise when idle (or the browser closes). */
+function endOf(row: SessionRow): SafeHtml {
+  if (!row.browserSession) return html`${stampOf(row.expiresAt)}`;
+  return html`${stampOf(row.idleExpiresAt)} if unused, or when the browser closes`;
+}
+
+function stampOf(date: Date): SafeHtml {
+  const iso = date.toISOString();
+  return html`<time datetime="${iso}">${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC</time>`;
 }
 
 function when(date: Date, now: number): SafeHtml {

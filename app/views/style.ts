@@ -99,6 +99,8 @@ input[type="text"], input[type="password"] {
 }
 input:focus-visible { border-color: var(--accent); }
 .hint { display: block; margin-top: .3rem; color: var(--muted); font-size: .875rem; }
+label.check { display: flex; align-items: center; gap: .5rem; font-weight: 600; margin: 0; }
+label.check input { width: 1.15rem; height: 1.15rem; accent-color: var(--accent); }
 
 .alert { padding: .75rem 1rem; border-radius: 10px; margin-bottom: 1rem;
   background: var(--danger-soft); color: var(--danger); border: 1px solid currentColor; }
