@@ -21,7 +21,8 @@ describe("behind a proxy", () => {
       const signup = await browser.post("/signup", { username: uniqueName(), password: PASSWORD });
       assert.match(
         signup.setCookies[0] ?? "",
-        /^__Host-lk=[\w-]{43}; Max-Age=604800; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+        // Sign-up gives a browser-session cookie (no Max-Age): "Keep me signed in" is a login choice.
+        /^__Host-lk=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
       );
       assert.equal(signup.headers["strict-transport-security"], "max-age=31536000");
       assert.equal(visitsOf(await browser.get("/")), 1);
