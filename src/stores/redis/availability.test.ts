@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expectUnavailable as unavailable } from "../../../test/harness/expect-unavailable.js";
-import { type RedisServerHandle, startRedisServer } from "../../../test/harness/redis-servers.js";
 import { respCommand } from "../../../test/harness/resp-client.js";
+import { suiteResources } from "../../../test/harness/suite-resources.js";
 import { startTCPProxy } from "../../../test/harness/tcp-proxy.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
@@ -28,25 +28,17 @@ async function waitForPing(store: SessionStore, ms: number): Promise<number> {
 }
 
 describe("redis store when Redis is unavailable", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  });
-  const started = async (args?: string[]): Promise<RedisServerHandle> => {
-    const server = await startRedisServer(args ? { args } : {});
-    cleanups.push(() => server.stop());
-    return server;
-  };
+  const { defer, started } = suiteResources();
   const opened = (options: Parameters<typeof createRedisStore>[0]): SessionStore => {
     const store = createRedisStore(options);
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     return store;
   };
 
   it("a login or rotation whose connection is cut mid-flight leaves its session whole or absent, never outside its index", async () => {
     const server = await started();
     const proxy = await startTCPProxy(server.port);
-    cleanups.push(() => proxy.stop());
+    defer(() => proxy.stop());
     const store = opened({ url: proxy.url });
     const sessions = createSessionManager({ store });
     const raw = (...command: string[]) => respCommand({ host: "127.0.0.1", port: server.port }, ...command);

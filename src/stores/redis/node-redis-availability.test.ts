@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "redis";
 import { expectUnavailable as unavailable } from "../../../test/harness/expect-unavailable.js";
-import { type RedisServerHandle, startRedisServer } from "../../../test/harness/redis-servers.js";
 import { respCommand } from "../../../test/harness/resp-client.js";
+import { suiteResources } from "../../../test/harness/suite-resources.js";
 import { startTCPProxy } from "../../../test/harness/tcp-proxy.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
@@ -37,21 +37,13 @@ async function serverPid(port: number): Promise<number> {
 }
 
 describe("redis store on a node-redis client when Redis is unavailable", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  });
-  const started = async (args?: string[]): Promise<RedisServerHandle> => {
-    const server = await startRedisServer(args ? { args } : {});
-    cleanups.push(() => server.stop());
-    return server;
-  };
+  const { defer, started } = suiteResources();
   /** A client connected as a caller would: with an error listener (node-redis throws without one). */
   const connected = async (url: string) => {
     const client = createClient({ url, socket: { reconnectStrategy: 50 } });
     client.on("error", () => undefined);
     await client.connect();
-    cleanups.push(async () => {
+    defer(async () => {
       // node-redis 5 throws when destroying a client twice (a test may have destroyed it).
       if (client.isOpen) client.destroy();
     });
@@ -59,7 +51,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
   };
   const opened = (options: Parameters<typeof createRedisStore>[0]): SessionStore => {
     const store = createRedisStore(options);
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     return store;
   };
 
@@ -146,7 +138,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
   it("an increment in flight when the connection drops fails, and is not replayed after the reconnect", async () => {
     const server = await started();
     const proxy = await startTCPProxy(server.port);
-    cleanups.push(() => proxy.stop());
+    defer(() => proxy.stop());
     const client = await connected(proxy.url);
     const store = opened({ client, commandTimeoutMs: 2000 });
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });

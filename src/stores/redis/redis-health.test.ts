@@ -7,9 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { type RedisServerHandle, startRedisServer } from "../../../test/harness/redis-servers.js";
+import { describe, it } from "node:test";
 import { respCommand } from "../../../test/harness/resp-client.js";
+import { suiteResources } from "../../../test/harness/suite-resources.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
@@ -58,18 +58,10 @@ async function startResettingProxy(
 }
 
 describe("redis store health and messages", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  });
-  const started = async (args?: string[]): Promise<RedisServerHandle> => {
-    const server = await startRedisServer(args ? { args } : {});
-    cleanups.push(() => server.stop());
-    return server;
-  };
+  const { defer, started } = suiteResources();
   const opened = (url: string): SessionStore => {
     const store = createRedisStore({ url, commandTimeoutMs: 500 });
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     return store;
   };
 
@@ -125,7 +117,7 @@ describe("redis store health and messages", () => {
   it("a working connection that resets says 'connection reset', without the TLS hint of a first connection", async () => {
     const server = await started();
     const proxy = await startResettingProxy(server.port);
-    cleanups.push(() => proxy.stop());
+    defer(() => proxy.stop());
     const store = opened(proxy.url);
     await store.ping();
     proxy.resetAll();
@@ -146,7 +138,7 @@ describe("redis store health and messages", () => {
     });
 
     const dir = await mkdtemp(join(tmpdir(), "latchkey-aof-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    defer(() => rm(dir, { recursive: true, force: true }));
     const aof = await started(["--appendonly", "yes", "--dir", dir]);
     const persistence = await opened(aof.url).persistence?.();
     assert.equal(persistence?.durable, true);
