@@ -132,25 +132,24 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
 
   async create(userId: string, options: PromoteOptions<S> = {}): Promise<Session<S>> {
     const { token, session } = await guard(
-      this.#sessions.promote(this.#token, userId, {
-        ...options,
-        userAgent: options.userAgent ?? this.#exchange.userAgent(),
-        ip: options.ip ?? this.#exchange.ip(),
-      }),
+      this.#sessions.promote(this.#token, userId, this.#withRequest(options)),
     );
     this.#adopt(token, session);
     return session;
   }
 
+  /** Create options whose user agent and IP default to the request's. */
+  #withRequest<O extends CreateSessionOptions<S>>(options: O): O {
+    return {
+      ...options,
+      userAgent: options.userAgent ?? this.#exchange.userAgent(),
+      ip: options.ip ?? this.#exchange.ip(),
+    };
+  }
+
   /** Starts an anonymous session for this request (the first write of a visitor without one). */
   async #startAnonymous(options: CreateSessionOptions<S> = {}): Promise<string> {
-    const { token, session } = await guard(
-      this.#sessions.createAnonymous({
-        ...options,
-        userAgent: options.userAgent ?? this.#exchange.userAgent(),
-        ip: options.ip ?? this.#exchange.ip(),
-      }),
-    );
+    const { token, session } = await guard(this.#sessions.createAnonymous(this.#withRequest(options)));
     this.#adopt(token, session);
     return token;
   }
