@@ -11,15 +11,23 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 /** Longest cookie value worth looking at: a token is 43 characters, anything far longer is noise. */
 const MAX_VALUE_LENGTH = 256;
 const HOST_PREFIX = "__Host-";
+const SECURE_PREFIX = "__Secure-";
+/** RFC 6265 path-value without spaces: "/" then printable ASCII other than ";" and whitespace. */
+const COOKIE_PATH = /^\/[!-:<-~]{0,255}$/;
+/** A host name (RFC 1123 labels), as a Domain attribute takes it; a leading dot is ignored. */
+const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 export type SameSite = "lax" | "strict" | "none";
 
 /** The cookie options every adapter takes. */
 export interface SessionCookieOptions {
-  /** Cookie name, default "lk". Over HTTPS the cookie is sent as `__Host-` + name. */
+  /**
+   * Cookie name, default "lk". Over HTTPS the cookie is sent as `__Host-` + name (bound to this exact
+   * host and Path=/), or as `__Secure-` + name when `cookieDomain` or `cookiePath` rule `__Host-` out.
+   */
   cookieName?: string;
   /**
-   * Whether the cookie is `Secure` (and `__Host-` prefixed). "auto" (the default) follows the request's
+   * Whether the cookie is `Secure` (and prefixed). "auto" (the default) follows the request's
    * protocol as the adapter sees it (behind a proxy: see the adapter's proxy setting).
    */
   secure?: "auto" | boolean;
@@ -28,6 +36,23 @@ export interface SessionCookieOptions {
    * the user follows a link. "strict" is not sent even then; "none" needs `secure: true`.
    */
   sameSite?: SameSite;
+  /**
+   * Path attribute, default "/". A narrower path (an app mounted under "/app") keeps the cookie away
+   * from the rest of the site; it is not a security boundary between apps on one origin.
+   */
+  cookiePath?: string;
+  /**
+   * Domain attribute, default none: the cookie goes only to the host that set it. With a domain
+   * ("example.com") it also goes to every subdomain, which then can read and overwrite it: set it only
+   * when the session must span subdomains you all control.
+   */
+  cookieDomain?: string;
+  /**
+   * Adds `Partitioned` (CHIPS): in a site embedded in another site's iframe, the cookie is kept per
+   * top-level site instead of being blocked as a third-party cookie. Needs `secure: true` and usually
+   * `sameSite: "none"`. Default false.
+   */
+  partitioned?: boolean;
 }
 
 /** Cookie options after validation. */
@@ -35,6 +60,11 @@ export interface CookieSettings {
   name: string;
   secure: "auto" | boolean;
   sameSite: SameSite;
+  /** "/" unless configured. */
+  path: string;
+  /** Lower-cased, without a leading dot; undefined: host-only. */
+  domain: string | undefined;
+  partitioned: boolean;
 }
 
 export function isValidCookieName(name: unknown): name is string {
@@ -43,7 +73,14 @@ export function isValidCookieName(name: unknown): name is string {
 
 /** Checks the cookie options once, at construction; throws InvalidOptionError naming the bad one. */
 export function resolveCookieSettings(options: SessionCookieOptions): CookieSettings {
-  const { cookieName = "lk", secure = "auto", sameSite = "lax" } = options;
+  const {
+    cookieName = "lk",
+    secure = "auto",
+    sameSite = "lax",
+    cookiePath = "/",
+    cookieDomain,
+    partitioned = false,
+  } = options;
   if (!isValidCookieName(cookieName)) {
     throw new InvalidOptionError(
       "cookieName",
@@ -69,12 +106,52 @@ export function resolveCookieSettings(options: SessionCookieOptions): CookieSett
     // Browsers drop a SameSite=None cookie without Secure; with "auto" it would vanish over plain HTTP.
     throw new InvalidOptionError("sameSite", '"none" needs secure: true (browsers refuse it without Secure)');
   }
-  return { name: cookieName, secure, sameSite };
+  if (typeof cookiePath !== "string" || !COOKIE_PATH.test(cookiePath)) {
+    throw new InvalidOptionError(
+      "cookiePath",
+      `must start with "/" and hold no spaces, ";" or control characters, got ${JSON.stringify(cookiePath)}`,
+    );
+  }
+  if (typeof partitioned !== "boolean") {
+    throw new InvalidOptionError("partitioned", `must be true or false, got ${JSON.stringify(partitioned)}`);
+  }
+  if (partitioned && secure !== true) {
+    // Browsers ignore Partitioned on a cookie that is not Secure.
+    throw new InvalidOptionError("partitioned", "needs secure: true (browsers ignore it without Secure)");
+  }
+  return {
+    name: cookieName,
+    secure,
+    sameSite,
+    path: cookiePath,
+    domain: resolveDomain(cookieDomain),
+    partitioned,
+  };
 }
 
-/** The cookie's name on a request: `__Host-<name>` when Secure. */
+function resolveDomain(domain: unknown): string | undefined {
+  if (domain === undefined) return undefined;
+  const name = typeof domain === "string" ? domain.toLowerCase().replace(/^\./, "") : "";
+  const labels = name.split(".");
+  if (name.length > 253 || labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label))) {
+    // One label ("localhost", "com") is refused: browsers ignore Domain on it or treat it as a public suffix.
+    throw new InvalidOptionError(
+      "cookieDomain",
+      `must be a host name of two or more labels such as "example.com", got ${JSON.stringify(domain)}`,
+    );
+  }
+  return name;
+}
+
+/**
+ * The cookie's name on a request. Secure: `__Host-<name>` (the browser then refuses it from a
+ * subdomain or with another Path, so a sibling subdomain cannot plant one), or `__Secure-<name>` when a
+ * Domain or a narrower Path is configured (`__Host-` forbids both).
+ */
 export function cookieNameFor(settings: CookieSettings, secure: boolean): string {
-  return secure ? HOST_PREFIX + settings.name : settings.name;
+  if (!secure) return settings.name;
+  const hostOnly = settings.domain === undefined && settings.path === "/";
+  return (hostOnly ? HOST_PREFIX : SECURE_PREFIX) + settings.name;
 }
 
 /** Whether the cookie is Secure on a request that arrived over HTTPS (`https`) or not. */
@@ -108,25 +185,33 @@ export function readCookie(header: string | readonly string[] | undefined, name:
 }
 
 export interface CookieAttributes {
-  /** Adds `Secure`; the name should then carry the `__Host-` prefix. */
+  /** Adds `Secure`; the name should then carry the `__Host-` or `__Secure-` prefix. */
   secure: boolean;
   /** Seconds until the browser forgets the cookie; 0 deletes it; undefined: when the browser closes. */
   maxAgeSeconds: number | undefined;
   sameSite?: SameSite;
+  /** Default "/". */
+  path?: string;
+  /** Default none (host-only). */
+  domain?: string | undefined;
+  /** Adds `Partitioned` (only with `secure`). */
+  partitioned?: boolean;
 }
 
 const SAME_SITE_TEXT: Record<SameSite, string> = { lax: "Lax", strict: "Strict", none: "None" };
 
 /**
- * A Set-Cookie value: HttpOnly (no script can read the token), SameSite (Lax unless configured), Path=/
- * and no Domain (required by the `__Host-` prefix).
+ * A Set-Cookie value: HttpOnly (no script can read the token), SameSite (Lax unless configured), Path
+ * ("/" unless configured) and Domain only when configured (none is what the `__Host-` prefix needs).
  */
 export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
   const maxAge =
     attributes.maxAgeSeconds === undefined
       ? ""
       : `; Max-Age=${Math.max(0, Math.round(attributes.maxAgeSeconds))}`;
+  const domain = attributes.domain === undefined ? "" : `; Domain=${attributes.domain}`;
   const secure = attributes.secure ? "; Secure" : "";
   const sameSite = SAME_SITE_TEXT[attributes.sameSite ?? "lax"];
-  return `${name}=${value}${maxAge}; Path=/; HttpOnly${secure}; SameSite=${sameSite}`;
+  const partitioned = attributes.partitioned && attributes.secure ? "; Partitioned" : "";
+  return `${name}=${value}${maxAge}${domain}; Path=${attributes.path ?? "/"}; HttpOnly${secure}; SameSite=${sameSite}${partitioned}`;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { generateToken } from "../core/token.js";
-import { readCookie, resolveCookieSettings } from "./cookie.js";
+import { readCookie, resolveCookieSettings, serializeCookie } from "./cookie.js";
 import { createCrossOriginCheck } from "./cross-origin.js";
 import { clientIP, isHTTPS } from "./forwarded.js";
 
@@ -89,13 +89,25 @@ describe("properties of the HTTP layer", () => {
     fc.assert(
       fc.property(
         fc.record(
-          { cookieName: fc.anything(), secure: fc.anything(), sameSite: fc.anything() },
+          {
+            cookieName: fc.anything(),
+            secure: fc.anything(),
+            sameSite: fc.anything(),
+            cookiePath: fc.oneof(fc.string(), fc.anything()),
+            cookieDomain: fc.oneof(fc.domain(), fc.string(), fc.anything()),
+            partitioned: fc.anything(),
+          },
           { requiredKeys: [] },
         ),
         (options) => {
           try {
             const settings = resolveCookieSettings(options as never);
             assert.ok(["lax", "strict", "none"].includes(settings.sameSite));
+            // Whatever was accepted cannot add an attribute or break out of the Set-Cookie value.
+            const header = serializeCookie("lk", "t", { ...settings, secure: true, maxAgeSeconds: 1 });
+            const parts = 6 + (settings.domain === undefined ? 0 : 1) + (settings.partitioned ? 1 : 0);
+            assert.equal(header.split(";").length, parts, header);
+            assert.ok(/^[!-~]+(; [!-~]+)+$/.test(header), `only printable ASCII between "; ": ${header}`);
           } catch (error) {
             assert.equal((error as { code?: string }).code, "INVALID_OPTION", String(error));
           }

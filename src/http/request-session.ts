@@ -6,7 +6,14 @@ import type {
   Session,
   SessionManager,
 } from "../core/session-manager.js";
-import { type CookieSettings, cookieNameFor, isSecureCookie, readCookie, serializeCookie } from "./cookie.js";
+import {
+  type CookieAttributes,
+  type CookieSettings,
+  cookieNameFor,
+  isSecureCookie,
+  readCookie,
+  serializeCookie,
+} from "./cookie.js";
 import { toHTTPError } from "./http-errors.js";
 
 /**
@@ -229,13 +236,7 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     const maxAgeSeconds = session.browserSession
       ? undefined
       : (session.expiresAt.getTime() - Date.now()) / 1000;
-    this.#exchange.setCookie(
-      serializeCookie(this.#cookieName, token, {
-        secure: this.#secure,
-        maxAgeSeconds,
-        sameSite: this.#settings.sameSite,
-      }),
-    );
+    this.#exchange.setCookie(serializeCookie(this.#cookieName, token, this.#attributes(maxAgeSeconds)));
   }
 
   #forget(): void {
@@ -245,13 +246,13 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   }
 
   #clearCookie(): void {
-    this.#exchange.setCookie(
-      serializeCookie(this.#cookieName, "", {
-        secure: this.#secure,
-        maxAgeSeconds: 0,
-        sameSite: this.#settings.sameSite,
-      }),
-    );
+    this.#exchange.setCookie(serializeCookie(this.#cookieName, "", this.#attributes(0)));
+  }
+
+  /** The configured attributes: a clearing cookie must match the Path and Domain of the one it clears. */
+  #attributes(maxAgeSeconds: number | undefined): CookieAttributes {
+    const { sameSite, path, domain, partitioned } = this.#settings;
+    return { secure: this.#secure, maxAgeSeconds, sameSite, path, domain, partitioned };
   }
 }
 

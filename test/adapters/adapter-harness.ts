@@ -1,3 +1,4 @@
+import type { SessionCookieOptions } from "../../src/http/cookie.js";
 import type { SessionManager } from "../../src/index.js";
 
 /** The schema every adapter harness serves. */
@@ -33,6 +34,8 @@ export interface StartOptions {
   secure?: boolean;
   /** Passed to the adapter as `anonymous`: a visitor's first write starts an anonymous session. */
   anonymous?: boolean;
+  /** More cookie options, passed to the adapter as they are (sameSite, cookiePath, cookieDomain, ...). */
+  cookie?: Omit<SessionCookieOptions, "secure">;
 }
 
 /**

@@ -111,6 +111,45 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
       assert.doesNotMatch(cookieOf(plain), /Secure/);
     });
 
+    test("Path, Domain, Partitioned as configured: __Secure- over HTTPS, read back, and cleared with the same attributes", async () => {
+      const app = await start({
+        trustProxy: true,
+        secure: true,
+        cookie: { cookiePath: "/", cookieDomain: "Example.com", sameSite: "none", partitioned: true },
+      });
+      const https = { "x-forwarded-proto": "https" };
+      const login = await app.request({ method: "POST", path: "/login?user=ada", headers: https });
+      assert.match(
+        cookieOf(login),
+        /^__Secure-lk=[A-Za-z0-9_-]{43}; Max-Age=\d+; Domain=example\.com; Path=\/; HttpOnly; Secure; SameSite=None; Partitioned$/,
+      );
+      const token = tokenOf(cookieOf(login));
+      const cookie = `__Secure-lk=${token}`;
+      const whoami = await app.request({ method: "GET", path: "/whoami", headers: { ...https, cookie } });
+      assert.equal(json(whoami).user, "ada", "the __Secure- cookie is read back");
+      const planted = await app.request({
+        method: "GET",
+        path: "/whoami",
+        headers: { ...https, cookie: `__Host-lk=${token}` },
+      });
+      assert.equal(json(planted).user, null, "the __Host- name is not this configuration's cookie");
+      const logout = await app.request({ method: "POST", path: "/logout", headers: { ...https, cookie } });
+      assert.equal(
+        cookieOf(logout),
+        "__Secure-lk=; Max-Age=0; Domain=example.com; Path=/; HttpOnly; Secure; SameSite=None; Partitioned",
+        "a clearing cookie with another Domain or Path would not replace the browser's",
+      );
+
+      const narrow = await start({ trustProxy: true, cookie: { cookiePath: "/app", sameSite: "strict" } });
+      const scoped = await narrow.request({ method: "POST", path: "/login?user=ada", headers: https });
+      assert.match(
+        cookieOf(scoped),
+        /^__Secure-lk=[^;]+; Max-Age=\d+; Path=\/app; HttpOnly; Secure; SameSite=Strict$/,
+      );
+      const plain = await narrow.request({ method: "POST", path: "/login?user=ada" });
+      assert.match(cookieOf(plain), /^lk=[^;]+; Max-Age=\d+; Path=\/app; HttpOnly; SameSite=Strict$/);
+    });
+
     test("200 concurrent views are counted exactly", async () => {
       const app = await start();
       const { token } = await logIn(app);

@@ -17,7 +17,7 @@ const query = (req: Express.Request, name: string) => String(req.query[name] ?? 
 export function expressHarness(name: string, load: () => Promise<{ default: unknown }>): AdapterHarness {
   return {
     name,
-    async start({ sessions, trustProxy = false, secure, anonymous = false }) {
+    async start({ sessions, trustProxy = false, secure, anonymous = false, cookie = {} }) {
       const express = (await load()).default as ExpressModule;
       const app = express();
       app.use(crossOriginProtection());
@@ -27,6 +27,7 @@ export function expressHarness(name: string, load: () => Promise<{ default: unkn
           trustProxy,
           anonymous,
           ...(secure === undefined ? {} : { secure }),
+          ...cookie,
         }),
       );
       const route =

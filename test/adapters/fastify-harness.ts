@@ -9,13 +9,14 @@ const query = (request: FastifyRequest, name: string) =>
 /** Fastify 5 through `inject`, its in-process client. */
 export const fastifyHarness: AdapterHarness = {
   name: "fastify",
-  async start({ sessions, trustProxy = false, secure, anonymous = false }) {
+  async start({ sessions, trustProxy = false, secure, anonymous = false, cookie = {} }) {
     const app = Fastify({ trustProxy });
     await app.register(crossOriginProtection);
     await app.register(latchkey, {
       sessions: sessions as never,
       anonymous,
       ...(secure === undefined ? {} : { secure }),
+      ...cookie,
     });
     app.get("/nothing", async () => ({ ok: true }));
     app.get("/whoami", async (request) => {

@@ -7,7 +7,7 @@ const sessionOf = (c: Context) => c.get("session") as unknown as RequestSession<
 /** Hono through `app.request`, its in-process client; errors go to Hono's default error handler. */
 export const honoHarness: AdapterHarness = {
   name: "hono",
-  async start({ sessions, trustProxy = false, secure, anonymous = false }) {
+  async start({ sessions, trustProxy = false, secure, anonymous = false, cookie = {} }) {
     const app = new Hono();
     app.use(crossOriginProtection());
     app.use(
@@ -16,6 +16,7 @@ export const honoHarness: AdapterHarness = {
         trustProxy,
         anonymous,
         ...(secure === undefined ? {} : { secure }),
+        ...cookie,
       }),
     );
     app.get("/nothing", (c) => c.json({ ok: true }));
