@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from "./errors.js";
+
 /**
  * The small interface every backend implements. The session manager (`createSessionManager`) owns tokens,
  * hashing, option checks and field codecs; a store owns storage and the atomicity of each operation.
@@ -84,9 +86,21 @@ export interface FieldChanges {
  * Small records and counters that live beside the sessions in the same backend (accounts, login
  * throttles). Keys are namespaced by the store, apart from session keys.
  */
+export interface RecordInsertOptions {
+  /** The record ends this many milliseconds after it is written (whole, > 0). Default: never. */
+  ttlMs?: number;
+}
+
 export interface RecordStore {
-  /** Creates the record only if the key is free; false when it already exists. Atomic. */
-  insert(key: string, fields: Readonly<Record<string, string>>): Promise<boolean>;
+  /**
+   * Creates the record only if the key is free (a record whose TTL has run out frees it); false when it
+   * already exists. Atomic, with its TTL.
+   */
+  insert(
+    key: string,
+    fields: Readonly<Record<string, string>>,
+    options?: RecordInsertOptions,
+  ): Promise<boolean>;
   /** The record's fields, or null when there is none. */
   get(key: string): Promise<Record<string, string> | null>;
   /** Adds one hit to a fixed-window counter that starts with the first hit; returns the count in the window. */
@@ -101,6 +115,18 @@ export interface RecordStore {
   refund(key: string): Promise<number>;
   /** Forgets a record or counter. */
   delete(key: string): Promise<void>;
+}
+
+/** The TTL of `RecordStore.insert` options, checked; undefined for none. */
+export function recordTTLOf(options: RecordInsertOptions | undefined): number | undefined {
+  const ttlMs = options?.ttlMs;
+  if (ttlMs === undefined) return undefined;
+  if (typeof ttlMs !== "number" || !Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > 2 ** 31 * 1000) {
+    throw new InvalidArgumentError(
+      `a record's ttlMs must be a whole number of milliseconds > 0, got ${String(ttlMs)}`,
+    );
+  }
+  return ttlMs;
 }
 
 export interface SessionStore {

@@ -36,6 +36,27 @@ export function recordTests(ctx: () => Context): void {
     assert.deepEqual(await records.get(name), { owner: "again" });
   });
 
+  it("insert with a TTL: the record ends after it, freeing the key; a bad TTL is refused", async () => {
+    const { steady, key } = ctx();
+    const { records } = steady.store;
+    const name = key("expiring");
+    const written = Date.now();
+    assert.equal(await records.insert(name, { owner: "first" }, { ttlMs: WINDOW_MS }), true);
+    assert.deepEqual(await records.get(name), { owner: "first" });
+    assert.equal(await records.insert(name, { owner: "second" }, { ttlMs: WINDOW_MS }), false);
+    assertInTime(realClock, written + WINDOW_MS, "the record was read before its TTL");
+    await sleepUntil(written + WINDOW_MS + MARGIN_MS);
+    assert.equal(await records.get(name), null, "the TTL ended the record");
+    assert.equal(await records.insert(name, { owner: "third" }), true, "its key is free again");
+    assert.deepEqual(await records.get(name), { owner: "third" });
+    for (const ttlMs of [0, -1, 1.5, Number.NaN, "60" as never]) {
+      await assert.rejects(records.insert(key("bad-ttl"), { a: "1" }, { ttlMs }), {
+        code: "INVALID_ARGUMENT",
+      });
+    }
+    assert.equal(await records.get(key("bad-ttl")), null, "a refused insert writes nothing");
+  });
+
   it("hit counts exactly under 20 concurrent hits and resets after its window", async () => {
     const { steady, key } = ctx();
     const { records } = steady.store;

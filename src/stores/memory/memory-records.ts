@@ -1,5 +1,5 @@
 import { InvalidArgumentError, InvalidOptionError, LatchkeyError } from "../../core/errors.js";
-import type { RecordStore } from "../../core/session-store.js";
+import { type RecordStore, recordTTLOf } from "../../core/session-store.js";
 
 interface Counter {
   count: number;
@@ -26,8 +26,8 @@ export interface MemoryRecordBounds {
 const DEFAULT_MAX_COUNTERS = 100_000;
 
 /**
- * Records and fixed-window hit counters in two maps, each with its own bound. Records never expire;
- * counters expire with their window. A record and a counter under the same key are independent;
+ * Records and fixed-window hit counters in two maps, each with its own bound. Records expire only when
+ * inserted with a TTL; counters expire with their window. A record and a counter under the same key are independent;
  * `delete` forgets both.
  *
  * Nothing is ever evicted. Records (accounts) are data, not a cache; counters are what throttles are
@@ -46,13 +46,36 @@ export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () =
     );
   }
   const records = new Map<string, Map<string, string>>();
+  /** When each record inserted with a TTL ends (records without one never do). */
+  const recordExpiry = new Map<string, number>();
   const counters = new Map<string, Counter>();
   // The earliest end of a window among the counters held (a lower bound: a counter deleted since may
   // have set it). A full store whose earliest window is still running has nothing to sweep, so a
   // refused hit costs no scan; a sweep runs only when it will free something (or correct this bound).
   let nextExpiry = Number.POSITIVE_INFINITY;
 
+  /** The record of `key`, dropping it when its TTL has run out. */
+  const liveRecord = (key: string, now: number): Map<string, string> | undefined => {
+    const expiresAt = recordExpiry.get(key);
+    if (expiresAt !== undefined && now >= expiresAt) {
+      records.delete(key);
+      recordExpiry.delete(key);
+      return undefined;
+    }
+    return records.get(key);
+  };
+
+  const sweepRecords = (now: number): void => {
+    for (const [key, expiresAt] of recordExpiry) {
+      if (now >= expiresAt) {
+        records.delete(key);
+        recordExpiry.delete(key);
+      }
+    }
+  };
+
   const sweep = (now: number): void => {
+    sweepRecords(now);
     nextExpiry = Number.POSITIVE_INFINITY;
     for (const [key, counter] of counters) {
       if (now >= counter.resetAt) counters.delete(key);
@@ -81,12 +104,15 @@ export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () =
   };
 
   const api: RecordStore = {
-    async insert(key, fields) {
+    async insert(key, fields, options) {
       assertOpen();
+      const ttlMs = recordTTLOf(options);
       const entries = Object.entries(fields);
       // A Redis hash cannot be empty: an empty record would not exist there, so it is refused here too.
       if (entries.length === 0) throw new InvalidArgumentError("a record needs at least one field");
-      if (records.has(key)) return false;
+      const now = Date.now();
+      if (liveRecord(key, now)) return false;
+      if (records.size >= maxRecords) sweepRecords(now);
       if (records.size >= maxRecords) {
         throw new LatchkeyError(
           "STORE_FULL",
@@ -94,12 +120,13 @@ export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () =
         );
       }
       records.set(key, new Map(entries.map(([name, value]) => [name, String(value)])));
+      if (ttlMs !== undefined) recordExpiry.set(key, now + ttlMs);
       return true;
     },
 
     async get(key) {
       assertOpen();
-      const record = records.get(key);
+      const record = liveRecord(key, Date.now());
       return record ? Object.fromEntries(record) : null;
     },
 
@@ -137,6 +164,7 @@ export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () =
     async delete(key) {
       assertOpen();
       records.delete(key);
+      recordExpiry.delete(key);
       counters.delete(key);
     },
   };
@@ -152,6 +180,7 @@ export function createMemoryRecords(bounds: MemoryRecordBounds, assertOpen: () =
     },
     clear() {
       records.clear();
+      recordExpiry.clear();
       counters.clear();
       nextExpiry = Number.POSITIVE_INFINITY;
     },

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
-import type { RecordStore } from "../../core/session-store.js";
+import { type RecordStore, recordTTLOf } from "../../core/session-store.js";
 import type { RunCommand } from "./command-runner.js";
 import type { RedisDriver } from "./driver.js";
 import type { KeyLayout } from "./keys.js";
@@ -17,11 +17,15 @@ export function createRedisRecords(
   run: RunCommand,
 ): RecordStore {
   return {
-    async insert(key, fields) {
+    async insert(key, fields, options) {
+      const ttlMs = recordTTLOf(options);
       const flat = Object.entries(fields).flatMap(([name, value]) => [name, String(value)]);
       // A Redis hash cannot be empty: an empty record could not exist.
       if (flat.length === 0) throw new InvalidArgumentError("a record needs at least one field");
-      return (await run("records.insert", () => scripts.insertRecord([keys.record(key)], ...flat))) === 1;
+      const inserted = await run("records.insert", () =>
+        scripts.insertRecord([keys.record(key)], ttlMs ?? 0, ...flat),
+      );
+      return inserted === 1;
     },
 
     async get(key) {

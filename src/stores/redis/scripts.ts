@@ -437,16 +437,19 @@ return ended
 `;
 
 /**
- * Creates a record only if the key is free (HSETNX works on one field, a record has several).
+ * Creates a record only if the key is free (HSETNX works on one field, a record has several), with a
+ * TTL when one is given, in the same step (a record meant to expire never outlives a crash).
  * Returns 1 when created, 0 when the key exists.
- * ARGV: [field, value]...
+ * ARGV: ttlMs (0: none), [field, value]...
  */
 export const INSERT_RECORD = `
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 1 then return 0 end
-for i = 1, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   redis.call('HSET', key, ARGV[i], ARGV[i + 1])
 end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 return 1
 `;
 
