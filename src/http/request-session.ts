@@ -1,5 +1,6 @@
 import type { FieldSchema, IntegerField, SessionData } from "../core/fields.js";
 import type {
+  CreatedSession,
   CreateSessionOptions,
   LoadOptions,
   PromoteOptions,
@@ -226,6 +227,14 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   async #cached(): Promise<Session<S> | null> {
     if (this.#loaded === undefined) return null;
     return this.#loaded.catch(() => null);
+  }
+
+  /**
+   * Makes a session created outside this request's calls (a migration from another session layer) the
+   * request's: it is cached as loaded, and its cookie is set.
+   */
+  adopt(created: CreatedSession<S>): void {
+    this.#adopt(created.token, created.session);
   }
 
   #adopt(token: string, session: Session<S>): void {

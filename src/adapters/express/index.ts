@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
-import { InvalidOptionError } from "../../core/errors.js";
+import { InvalidOptionError, LatchkeyError } from "../../core/errors.js";
 import type { SessionFields, SessionProperty } from "../../core/session-types.js";
 import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
 import {
@@ -9,14 +9,24 @@ import {
   isSafeMethod,
 } from "../../http/cross-origin.js";
 import { clientIP, isHTTPS, resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
-import { CrossOriginRequestError } from "../../http/http-errors.js";
+import { CrossOriginRequestError, toHTTPError } from "../../http/http-errors.js";
 import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
+import {
+  createExpressSessionMigration,
+  type ExpressSessionMigrationOptions,
+  type MigratedSession,
+} from "./express-session-migration.js";
 
 export type { SessionFields, SessionTypes } from "../../core/session-types.js";
 export type { CrossOriginProtectionOptions } from "../../http/cross-origin.js";
 export type { TrustProxy } from "../../http/forwarded.js";
 export { CrossOriginRequestError, LatchkeyHTTPError } from "../../http/http-errors.js";
 export type { RequestSession } from "../../http/request-session.js";
+export type {
+  ExpressSessionMigrationOptions,
+  ExpressSessionStoreLike,
+  MigratedSession,
+} from "./express-session-migration.js";
 
 declare global {
   namespace Express {
@@ -26,6 +36,13 @@ declare global {
 }
 
 export interface LatchkeyOptions extends SessionAdapterOptions {
+  /**
+   * Switch from express-session without logging anyone out: a request with a valid signed
+   * express-session cookie and no latchkey cookie gets a latchkey session made by `convert` from the
+   * old one, which is deleted (and its cookie cleared) in the same response. Forged, unsigned or unknown
+   * old cookies are ignored. Keep it on for as long as old sessions can live (their `cookie.maxAge`).
+   */
+  migrateExpressSession?: ExpressSessionMigrationOptions;
   /**
    * Whether `X-Forwarded-Proto` (for the cookie's Secure flag) and `X-Forwarded-For` (for the IP kept
    * with a session) are believed. Default false. Express's own `trust proxy` setting is not consulted,
@@ -60,29 +77,48 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
 export function latchkey(options: LatchkeyOptions): Middleware {
   const { sessions, cookie, property, anonymous } = resolveAdapterOptions(options);
   const hops = resolveTrustProxy(options.trustProxy);
+  const migration =
+    options.migrateExpressSession === undefined
+      ? undefined
+      : createExpressSessionMigration(options.migrateExpressSession, sessions);
 
   return function latchkeySession(req, res, next) {
     let context: RequestSessionContext<SessionFields> | undefined;
-    Object.defineProperty(req, property, {
-      configurable: true,
-      enumerable: false,
-      get() {
-        context ??= new RequestSessionContext(
-          sessions,
-          {
-            cookieHeader: req.headers.cookie,
-            https: isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops),
-            userAgent: () => req.headers["user-agent"] ?? "",
-            ip: () => clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops),
-            setCookie: (value) => setSessionCookie(res, value),
-          },
-          cookie,
-          { anonymous },
-        );
-        return context;
-      },
+    const userAgent = () => req.headers["user-agent"] ?? "";
+    const ip = () => clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops);
+    const contextOf = () => {
+      context ??= new RequestSessionContext(
+        sessions,
+        {
+          cookieHeader: req.headers.cookie,
+          https: isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops),
+          userAgent,
+          ip,
+          setCookie: (value) => setSessionCookie(res, value),
+        },
+        cookie,
+        { anonymous },
+      );
+      return context;
+    };
+    Object.defineProperty(req, property, { configurable: true, enumerable: false, get: contextOf });
+    if (migration === undefined || !migration.applies(req) || contextOf().token !== undefined) {
+      next();
+      return;
+    }
+    const withRequest = (migrated: MigratedSession): MigratedSession => ({
+      ...migrated,
+      userAgent: migrated.userAgent ?? userAgent(),
+      ip: migrated.ip ?? ip(),
     });
-    next();
+    migration.migrate(req, withRequest).then(
+      ({ created, clearOldCookie }) => {
+        if (created) contextOf().adopt(created);
+        if (clearOldCookie) setSessionCookie(res, clearOldCookie);
+        next();
+      },
+      (error: unknown) => next(error instanceof LatchkeyError ? toHTTPError(error) : error),
+    );
   };
 }
 
