@@ -47,6 +47,11 @@ export interface RedisDriver {
    * EVAL once on NOSCRIPT.
    */
   runScript(name: ScriptName, keys: readonly string[], args: readonly ScriptArgument[]): Promise<unknown>;
+  /**
+   * WAIT: how many replicas hold every write sent so far on the connection that carried the last
+   * script, waiting at most `timeoutMs` for `replicas` of them. Standalone and Sentinel only.
+   */
+  waitForReplicas(replicas: number, timeoutMs: number): Promise<number>;
   del(key: string): Promise<number>;
   exists(key: string): Promise<number>;
   /** The hash at `key`, `{}` when there is none. */

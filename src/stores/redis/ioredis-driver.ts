@@ -72,6 +72,9 @@ export function openIoredisDriver(options: OwnedClientOptions): RedisDriver {
       db: options.db,
       retryStrategy: reconnectDelay,
       sentinelRetryStrategy: reconnectDelay,
+      // Follow +switch-master at once: without it a planned switchover left the client on the old
+      // master, which kept accepting writes its demotion then erased, for about 11 s.
+      failoverDetector: true,
       ...(options.sentinelPassword === undefined ? {} : { sentinelPassword: options.sentinelPassword }),
       ...(options.tls ? { tls: options.tls, enableTLSForSentinelMode: true } : {}),
     });
@@ -165,6 +168,7 @@ function commandsOf(
   return {
     kind: kindOf(client),
     runScript: (name, keys, args) => (scripts[name] as ScriptCall<unknown>)(keys, ...args),
+    waitForReplicas: (replicas, timeoutMs) => client.call("WAIT", replicas, timeoutMs) as Promise<number>,
     del: (key) => client.del(key),
     exists: (key) => client.exists(key),
     hgetall: (key) => client.hgetall(key),

@@ -155,6 +155,8 @@ export function nodeRedisDriver(
         }
       });
     },
+    waitForReplicas: (replicas, timeoutMs) =>
+      command(undefined, "WAIT", String(replicas), String(timeoutMs)) as Promise<number>,
     del: (key) => command(key, "DEL", key) as Promise<number>,
     exists: (key) => command(key, "EXISTS", key) as Promise<number>,
     hgetall: (key) => command(key, "HGETALL", key).then(hashOf),

@@ -148,6 +148,32 @@ describe("createRedisStore options", () => {
     client.disconnect();
   });
 
+  it("checks waitForReplicas: whole replicas and a timeout under commandTimeoutMs, not on a Cluster", () => {
+    const url = "redis://127.0.0.1:1";
+    for (const bad of [
+      {},
+      { replicas: 0, timeoutMs: 100 },
+      { replicas: 1, timeoutMs: 1000 },
+      { replicas: 1.5, timeoutMs: 10 },
+      1,
+    ]) {
+      refuses({ url, waitForReplicas: bad }, "waitForReplicas", /replicas: 1-100, timeoutMs: 1-999/);
+    }
+    refuses(
+      { clusterNodes: [url], waitForReplicas: { replicas: 1, timeoutMs: 100 } },
+      "waitForReplicas",
+      /not supported on a Cluster/,
+    );
+    assert.deepEqual(
+      resolveRedisStoreOptions({
+        url,
+        commandTimeoutMs: 2000,
+        waitForReplicas: { replicas: 2, timeoutMs: 1500 },
+      }).waitForReplicas,
+      { replicas: 2, timeoutMs: 1500 },
+    );
+  });
+
   it("fills in the defaults", () => {
     const resolved = resolveRedisStoreOptions({ url: "redis://a" });
     assert.equal(resolved.keyPrefix, "lk:");

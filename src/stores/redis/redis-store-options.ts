@@ -74,6 +74,16 @@ export interface RedisStoreOptions {
    * With a caller's `client`, the store listens to its errors only when `onError` is given.
    */
   onError?: (error: Error) => void;
+  /**
+   * Durability over a failover: after every write (a login, rotation, logout, revocation, field update,
+   * counted view, flash, record or throttle change), wait until `replicas` replicas have it (Redis
+   * `WAIT`), at most `timeoutMs` (less than `commandTimeoutMs`). A write they do not confirm in time is
+   * reported as failed (StoreUnavailableError: it may or may not survive), so an acknowledged write is
+   * on a replica and survives the promotion of that replica. Costs a second round trip per write (see
+   * the benchmark); loads without a counter do not wait. Standalone and Sentinel only: on a Cluster,
+   * `WAIT` must reach each key's master, which the clients do not route.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
 }
 
 /** The options after validation, with defaults filled in and URLs taken apart. */
@@ -83,6 +93,7 @@ export type ResolvedRedisStoreOptions = {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   onError?: (error: Error) => void;
+  waitForReplicas?: { replicas: number; timeoutMs: number };
 } & (
   | { mode: "standalone"; node: NodeAddress; credentials: Credentials; db: number; tls?: ConnectionOptions }
   | { mode: "cluster"; nodes: NodeAddress[]; credentials: Credentials; tls?: ConnectionOptions }
@@ -131,6 +142,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   "connectTimeoutMs",
   "tls",
   "onError",
+  "waitForReplicas",
 ]);
 const SENTINEL_ONLY = ["sentinelName", "username", "password", "sentinelPassword", "db"] as const;
 
@@ -185,6 +197,17 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     ),
     ...(options.onError === undefined ? {} : { onError: resolveOnError(options.onError) }),
   };
+  if (options.waitForReplicas !== undefined) {
+    if (options.clusterNodes !== undefined) {
+      throw new InvalidOptionError(
+        "waitForReplicas",
+        "is not supported on a Cluster (WAIT must reach each key's master); use it with url or sentinels",
+      );
+    }
+    Object.assign(common, {
+      waitForReplicas: resolveWaitForReplicas(options.waitForReplicas, common.commandTimeoutMs),
+    });
+  }
   const tls = resolveTLS(options.tls);
 
   if (options.client !== undefined) {
@@ -383,4 +406,23 @@ function resolveBoolean(name: string, value: unknown, fallback: boolean): boolea
     throw new InvalidOptionError(name, `must be true or false, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+function resolveWaitForReplicas(
+  value: unknown,
+  commandTimeoutMs: number,
+): { replicas: number; timeoutMs: number } {
+  const { replicas, timeoutMs } = (typeof value === "object" && value !== null ? value : {}) as Record<
+    string,
+    unknown
+  >;
+  const whole = (n: unknown, min: number, max: number): n is number =>
+    typeof n === "number" && Number.isInteger(n) && n >= min && n <= max;
+  if (!whole(replicas, 1, 100) || !whole(timeoutMs, 1, commandTimeoutMs - 1)) {
+    throw new InvalidOptionError(
+      "waitForReplicas",
+      `must be { replicas: 1-100, timeoutMs: 1-${commandTimeoutMs - 1} } (timeoutMs under commandTimeoutMs), got ${JSON.stringify(value)}`,
+    );
+  }
+  return { replicas, timeoutMs };
 }

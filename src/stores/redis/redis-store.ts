@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { InvalidArgumentError, UnsupportedOperationError } from "../../core/errors.js";
+import { InvalidArgumentError, InvalidOptionError, UnsupportedOperationError } from "../../core/errors.js";
 import { FLASH_FIELD_PREFIX, REVOCATION_MEMORY_MS, type SessionStore } from "../../core/session-store.js";
 import { tagOf, userTagOf } from "../../core/token.js";
 import { createCommandRunner } from "./command-runner.js";
@@ -52,7 +52,14 @@ export function checkRedisStoreOptions(options: RedisStoreOptions): void {
 export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const resolved = resolveRedisStoreOptions(options);
   const driver = openDriver(resolved);
-  const scripts = storeScripts(driver);
+  if (resolved.waitForReplicas !== undefined && driver.kind === "redis-cluster") {
+    void driver.close();
+    throw new InvalidOptionError(
+      "waitForReplicas",
+      "is not supported on a Cluster (WAIT must reach each key's master); use it with url, sentinels or a non-Cluster client",
+    );
+  }
+  const scripts = storeScripts(driver, resolved.waitForReplicas);
   const keys = keyLayout(resolved.keyPrefix);
   const run = createCommandRunner(driver, resolved.commandTimeoutMs);
   /** The per-user calls, on a store that keeps no per-user index. */

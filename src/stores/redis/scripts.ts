@@ -546,11 +546,46 @@ export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = 
   refundCounter: 1,
 };
 
-/** The scripts as typed functions that run on `driver` (each call: one EVALSHA on its keys' slot). */
-export function storeScripts(driver: Pick<RedisDriver, "runScript">): StoreScripts {
+/** Whether a call of script `name` with `args` changes what a user was told (and so must be replicated). */
+function writesData(name: ScriptName, args: readonly ScriptArgument[]): boolean {
+  if (name === "listUserSessions") return false;
+  // A load writes only its idle timer, whose loss costs nothing, unless it counts (field/step pairs
+  // after the 6 fixed arguments) or takes the flash messages.
+  if (name === "loadSession") return args.length > 6 || String(args[5]) === "1";
+  return true;
+}
+
+/** What `waitForReplicas` asks: the replicas that must confirm a write, and how long to wait. */
+export interface ReplicaAcknowledgement {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * The scripts as typed functions that run on `driver` (each call: one EVALSHA on its keys' slot).
+ * With `acknowledgement`, every call that writes is followed by WAIT on the same connection, and fails
+ * when fewer replicas than asked confirm it in time: its outcome is then unknown to the caller.
+ */
+export function storeScripts(
+  driver: Pick<RedisDriver, "runScript" | "waitForReplicas">,
+  acknowledgement?: ReplicaAcknowledgement,
+): StoreScripts {
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
   for (const name of Object.keys(SCRIPT_SOURCES) as ScriptName[]) {
-    scripts[name] = (keys, ...args) => driver.runScript(name, keys, args);
+    scripts[name] = (keys, ...args) => {
+      const result = driver.runScript(name, keys, args);
+      if (acknowledgement === undefined || !writesData(name, args)) return result;
+      return result.then(async (value) => {
+        const { replicas, timeoutMs } = acknowledgement;
+        const confirmed = await driver.waitForReplicas(replicas, timeoutMs);
+        if (confirmed < replicas) {
+          throw new Error(
+            `the write was confirmed by ${confirmed} of ${replicas} replica(s) within ${timeoutMs} ms (waitForReplicas): it may not survive a failover`,
+          );
+        }
+        return value;
+      });
+    };
   }
   return scripts as StoreScripts;
 }
