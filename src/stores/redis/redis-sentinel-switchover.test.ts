@@ -89,10 +89,11 @@ describe("redis store through a planned Sentinel switchover", () => {
     const store = createRedisStore({
       sentinels: sentinels.map((s) => ({ host: "127.0.0.1", port: s.port })),
       sentinelName: "mymaster",
-      commandTimeoutMs: 500,
+      commandTimeoutMs: 1000,
       // Without it the old master, not yet demoted, acknowledged writes that its demotion then erased:
       // 243,124 of 364,131 counted views and 27,018 of 40,454 logins in one run on this machine.
-      waitForReplicas: { replicas: 1, timeoutMs: 200 },
+      // 400 ms, not less: on a loaded CI machine a healthy replica's acknowledgement took over 200 ms.
+      waitForReplicas: { replicas: 1, timeoutMs: 400 },
     });
     resources.defer(() => store.close());
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
@@ -104,10 +105,25 @@ describe("redis store through a planned Sentinel switchover", () => {
     let running = true;
     let firstFailure: number | undefined;
     let lastFailure: number | undefined;
+    // The viewers' sessions exist before the load starts (a slow first acknowledgement is retried
+    // here, not counted), so that every counter is compared from zero.
+    const viewers: string[] = [];
+    for (let n = 0; n < WORKERS; n++) {
+      let created: string | undefined;
+      for (let attempt = 0; created === undefined; attempt++) {
+        try {
+          created = (await sessions.create(`viewer-${n}`)).token;
+        } catch (error) {
+          if (!isStoreUnavailable(error) || attempt >= 20) throw error;
+          await sleep(100);
+        }
+      }
+      viewers.push(created);
+      viewed.set(created, { acknowledged: 0, failed: 0 });
+    }
     const worker = async (n: number) => {
-      const { token } = await sessions.create(`viewer-${n}`);
-      const tally: Tally = { acknowledged: 0, failed: 0 };
-      viewed.set(token, tally);
+      const token = viewers[n] as string;
+      const tally = viewed.get(token) as Tally;
       let i = 0;
       while (running) {
         i += 1;
@@ -130,6 +146,12 @@ describe("redis store through a planned Sentinel switchover", () => {
       }
     };
     const load = Promise.all(Array.from({ length: WORKERS }, (_, n) => worker(n)));
+    // Whatever fails below, the workers stop: a test that throws must not leave them running and the
+    // test process alive.
+    resources.defer(async () => {
+      running = false;
+      await load.catch(() => undefined);
+    });
     await sleep(1000);
 
     const reply = await respCommand(
