@@ -45,11 +45,16 @@ export interface RedisServerHandle {
 }
 
 export interface RedisClusterOptions {
-  /** Number of masters, without replicas. Default 3, at least 3 (what `redis-cli --cluster` needs). */
+  /** Number of masters. Default 3, at least 3 (what `redis-cli --cluster` needs). */
   masters?: number;
+  /** Replicas of each master. Default 0. */
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout`: how long a master may not answer before its replica takes over. Default 2000. */
+  nodeTimeoutMs?: number;
 }
 
 export interface RedisClusterHandle {
+  /** Every node's port: the masters first, then the replicas (as `redis-cli --cluster create` assigns them). */
   ports: number[];
   urls: string[];
   /** Stops every node and removes their temporary directory. */
@@ -137,11 +142,15 @@ export interface TLSRedisClusterHandle extends RedisClusterHandle {
 }
 
 /**
- * Starts a Redis Cluster of `masters` nodes (no replicas) in a temporary directory, joins them with
- * `redis-cli --cluster create`, and resolves once every node reports `cluster_state:ok`.
+ * Starts a Redis Cluster of `masters` nodes (and `replicasPerMaster` replicas of each) in a temporary
+ * directory, joins them with `redis-cli --cluster create`, and resolves once every node reports
+ * `cluster_state:ok` and every replica is in sync with its master.
  */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisClusterHandle> {
-  const { ports, stop } = await startCluster("startRedisCluster", options.masters, {});
+  const { ports, stop } = await startCluster("startRedisCluster", options.masters, {
+    replicasPerMaster: options.replicasPerMaster ?? 0,
+    nodeTimeoutMs: options.nodeTimeoutMs ?? 2000,
+  });
   return { ports, urls: ports.map((p) => `redis://127.0.0.1:${p}`), stop };
 }
 
@@ -183,11 +192,24 @@ export async function startTLSRedisCluster(
 async function startCluster(
   caller: string,
   mastersOption: number | undefined,
-  { certificates, extraArgs = [] }: { certificates?: TestCertificates; extraArgs?: string[] },
+  {
+    certificates,
+    extraArgs = [],
+    replicasPerMaster = 0,
+    nodeTimeoutMs = 2000,
+  }: {
+    certificates?: TestCertificates;
+    extraArgs?: string[];
+    replicasPerMaster?: number;
+    nodeTimeoutMs?: number;
+  },
 ): Promise<{ ports: number[]; stop: () => Promise<void> }> {
   const masters = mastersOption ?? 3;
   if (!Number.isInteger(masters) || masters < 3) {
     throw new Error(`${caller}: masters must be a whole number >= 3, got ${masters}`);
+  }
+  if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) {
+    throw new Error(`${caller}: replicasPerMaster must be a whole number >= 0, got ${replicasPerMaster}`);
   }
   const redisCli = requireExecutable("redis-cli");
   const tls = certificates ? probeTLSOptions(certificates) : undefined;
@@ -199,7 +221,7 @@ async function startCluster(
   };
   try {
     const ports: number[] = [];
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
       const started = await launchOnFreePort(
         undefined,
         (port) => [
@@ -209,7 +231,11 @@ async function startCluster(
           "--cluster-config-file",
           join(dir, `nodes-${port}.conf`),
           "--cluster-node-timeout",
-          "2000",
+          String(nodeTimeoutMs),
+          // A replica that was cut off from its master for a while may still take over (the default
+          // factor refuses one whose data is older than 10 node timeouts).
+          "--cluster-replica-validity-factor",
+          "0",
           "--dir",
           dir,
           ...extraArgs,
@@ -228,7 +254,7 @@ async function startCluster(
         "create",
         ...ports.map((p) => `127.0.0.1:${p}`),
         "--cluster-replicas",
-        "0",
+        String(replicasPerMaster),
         "--cluster-yes",
       ],
       { timeout: 30_000 },
@@ -242,6 +268,11 @@ async function startCluster(
         const target = { host: "127.0.0.1", port, ...(tls ? { tls } : {}) };
         const info = await respCommand(target, "CLUSTER", "INFO").catch(() => "");
         if (typeof info !== "string" || !info.includes("cluster_state:ok")) return false;
+        if (replicasPerMaster === 0) continue;
+        const replication = await respCommand(target, "INFO", "replication").catch(() => "");
+        if (typeof replication !== "string") return false;
+        if (replication.includes("role:slave") && !replication.includes("master_link_status:up"))
+          return false;
       }
       return true;
     });
