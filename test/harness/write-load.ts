@@ -1,0 +1,164 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { isStoreUnavailable } from "../../src/core/errors.js";
+import type { SessionManager } from "../../src/core/session-manager.js";
+
+/**
+ * The load of the failover tests: `workers` clients, each viewing its own session (every view counts,
+ * so a lost or doubled increment shows per session) and logging in every tenth call, while a fault is
+ * injected; then `verify()` reads everything back and reports what users would have seen.
+ *
+ * @example
+ * const load = await startWriteLoad(sessions, { workers: 16 });
+ * await injectFault();
+ * const report = await load.stopAndVerify();
+ * assert.equal(report.lost, 0, report.summary);
+ */
+export interface WriteLoadOptions {
+  workers: number;
+  /** Users of the viewing sessions are `${userPrefix}viewer-N`, of the logins `${userPrefix}login-N-I`. */
+  userPrefix?: string;
+}
+
+export interface WriteLoadReport {
+  /** From the first failed call to the last one, in ms (0 when none failed). */
+  unavailableWindowMs: number;
+  /** Calls that took longer than 2 s to be answered, either way. */
+  answersOver2s: number;
+  viewsAcknowledged: number;
+  viewsFailed: number;
+  /** Acknowledged increments missing from the counters (a lost viewing session loses all of its own). */
+  lost: number;
+  /** Viewing sessions (created before the fault) that no longer load. */
+  viewersLost: number;
+  /** Increments counted beyond the acknowledged and failed calls: applied twice. */
+  doubled: number;
+  loginsAcknowledged: number;
+  /** Acknowledged logins whose session no longer loads. */
+  loginsLost: number;
+  /** Sessions that still load after `destroyForUser` of their user (must be none). */
+  outlivedRevocation: number;
+  /** The first error that was not StoreUnavailableError, if any. */
+  unexpected: unknown;
+  summary: string;
+}
+
+export interface WriteLoad {
+  /** Stops the clients, then reads every session back (through `reader`, default the load's manager). */
+  stopAndVerify(reader?: SessionManager<{ visits: "integer" }>): Promise<WriteLoadReport>;
+  /** Stops the clients without verifying (for a failing test's cleanup). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+interface Tally {
+  acknowledged: number;
+  failed: number;
+}
+
+export async function startWriteLoad(
+  sessions: SessionManager<{ visits: "integer" }>,
+  { workers, userPrefix = "" }: WriteLoadOptions,
+): Promise<WriteLoad> {
+  // The viewers' sessions exist before the load starts (a slow first write is retried here, not
+  // counted), so that every counter is compared from zero.
+  const viewers: { token: string; tally: Tally }[] = [];
+  for (let n = 0; n < workers; n++) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { token } = await sessions.create(`${userPrefix}viewer-${n}`);
+        viewers.push({ token, tally: { acknowledged: 0, failed: 0 } });
+        break;
+      } catch (error) {
+        if (!isStoreUnavailable(error) || attempt >= 20) throw error;
+        await sleep(100);
+      }
+    }
+  }
+  const logins: { token: string; userId: string }[] = [];
+  let unexpected: unknown;
+  let running = true;
+  let firstFailure: number | undefined;
+  let lastFailure: number | undefined;
+  let answersOver2s = 0;
+
+  const worker = async (n: number): Promise<void> => {
+    const viewer = viewers[n] as { token: string; tally: Tally };
+    let i = 0;
+    while (running) {
+      i += 1;
+      const started = Date.now();
+      try {
+        if (i % 10 === 0) {
+          // A user per login: a user's session cap (maxSessionsPerUser) must not end any of them.
+          const userId = `${userPrefix}login-${n}-${i}`;
+          logins.push({ token: (await sessions.create(userId)).token, userId });
+        } else {
+          const session = await sessions.load(viewer.token, { increment: { visits: 1 } });
+          if (session === null) throw new Error(`the session of viewer ${n} vanished`);
+          viewer.tally.acknowledged += 1;
+        }
+      } catch (error) {
+        if (!isStoreUnavailable(error)) unexpected ??= error;
+        firstFailure ??= Date.now();
+        lastFailure = Date.now();
+        if (i % 10 !== 0) viewer.tally.failed += 1;
+        await sleep(20);
+      } finally {
+        if (Date.now() - started > 2000) answersOver2s += 1;
+      }
+    }
+  };
+  const clients = Promise.all(viewers.map((_, n) => worker(n)));
+  const stop = async (): Promise<void> => {
+    running = false;
+    await clients;
+  };
+
+  return {
+    stop,
+    async stopAndVerify(reader = sessions) {
+      await stop();
+      let lost = 0;
+      let doubled = 0;
+      let viewersLost = 0;
+      let viewsAcknowledged = 0;
+      let viewsFailed = 0;
+      for (const { token, tally } of viewers) {
+        const session = await reader.load(token);
+        if (session === null) viewersLost += 1;
+        const visits = session?.data.visits ?? 0;
+        viewsAcknowledged += tally.acknowledged;
+        viewsFailed += tally.failed;
+        lost += Math.max(0, tally.acknowledged - visits);
+        doubled += Math.max(0, visits - tally.acknowledged - tally.failed);
+      }
+      let loginsLost = 0;
+      for (const login of logins) if ((await reader.load(login.token)) === null) loginsLost += 1;
+      // "Log out everywhere" must reach every session that survived, wherever its index lives.
+      for (const userId of new Set(logins.map((login) => login.userId))) await reader.destroyForUser(userId);
+      let outlivedRevocation = 0;
+      for (const login of logins) if ((await reader.load(login.token)) !== null) outlivedRevocation += 1;
+
+      const unavailableWindowMs =
+        firstFailure === undefined ? 0 : (lastFailure as number) - (firstFailure as number);
+      const summary =
+        `503 window ${unavailableWindowMs} ms, ${answersOver2s} answers over 2 s; views: ` +
+        `${viewsAcknowledged} acknowledged, ${viewsFailed} failed, ${lost} lost, ${doubled} doubled, ` +
+        `${viewersLost} of ${viewers.length} sessions lost; ` +
+        `logins: ${logins.length} acknowledged, ${loginsLost} lost, ${outlivedRevocation} outlived revocation`;
+      return {
+        unavailableWindowMs,
+        answersOver2s,
+        viewsAcknowledged,
+        viewsFailed,
+        lost,
+        viewersLost,
+        doubled,
+        loginsAcknowledged: logins.length,
+        loginsLost,
+        outlivedRevocation,
+        unexpected,
+        summary,
+      };
+    },
+  };
+}
