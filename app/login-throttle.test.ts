@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { type RecordStore, userTagOf } from "latchkey";
 import { createMemoryStore } from "latchkey/memory";
+import { keySlot } from "../src/stores/redis/key-slot.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
 
 const OWNER_HOME = "198.51.100.1";
@@ -104,6 +106,34 @@ describe("login throttle", () => {
       [0, 0, 60],
     );
     assert.equal(await throttle.admitSignup(OWNER_HOME), 0);
+    await store.close();
+  });
+
+  test("a login's counters touch two Cluster slots: the client's, and the user's (where its sessions live)", async () => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const touched: string[] = [];
+    // The memory store's records, with every key they are asked for written down (as the Redis store
+    // would key them: its prefix does not change a key's hash tag).
+    const records = new Proxy(store.records, {
+      get(target, name, receiver) {
+        const member = Reflect.get(target, name, receiver);
+        if (typeof member !== "function") return member;
+        return (key: string, ...rest: unknown[]) => {
+          touched.push(key);
+          return member.call(target, key, ...rest);
+        };
+      },
+    }) as RecordStore;
+    const throttle = createLoginThrottle(records, { maxPerAccount: 0 });
+    // Past maxPerAccount (0), so the attempt goes through every counter, the slowing one included.
+    assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0, "the first in its slow interval");
+    assert.ok(touched.some((key) => key.startsWith("login:slow:")));
+    await throttle.loginSucceeded("owner", OWNER_HOME);
+    assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0, "a known client");
+    const slots = new Set(touched.map((key) => keySlot(`lk:h:${key}`)));
+    const userSlot = keySlot(`{${userTagOf("owner")}}`);
+    const clientSlot = keySlot(`lk:h:login:client:${OWNER_HOME}`);
+    assert.deepEqual([...slots].sort(), [clientSlot, userSlot].sort(), touched.join(", "));
     await store.close();
   });
 });

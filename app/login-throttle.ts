@@ -1,4 +1,4 @@
-import type { RecordStore } from "latchkey";
+import { type RecordStore, userTagOf } from "latchkey";
 
 /**
  * Slows down password guessing with fixed-window counters kept in the store (`RecordStore.hit`), so
@@ -77,12 +77,17 @@ export function createLoginThrottle(records: RecordStore, options: LoginThrottle
     maxSignupsPerIP = 10,
   } = options;
   const windowMs = windowSeconds * 1000;
-  // A user id has no ":" (the username rule), so these keys cannot collide.
+  // A user id has no ":" (the username rule), so these keys cannot collide. An account's counters
+  // carry its user's slot tag (`{tag}`, as its sessions' keys): on a Redis Cluster they live on the
+  // master of its sessions, so a login touches two slots besides the account record (the client's
+  // and the user's), not five, and fails while one master is down only if it needs that master.
   const clientKey = (client: string) => `login:client:${client}`;
-  const accountClientKey = (userId: string, client: string) => `login:account:${userId}:client:${client}`;
-  const accountKey = (userId: string) => `login:account:${userId}`;
-  const slowKey = (userId: string) => `login:slow:${userId}`;
-  const knownKey = (userId: string, client: string) => `login:known:${userId}:client:${client}`;
+  const accountOf = (userId: string) => `{${userTagOf(userId)}}${userId}`;
+  const accountClientKey = (userId: string, client: string) =>
+    `login:account:${accountOf(userId)}:client:${client}`;
+  const accountKey = (userId: string) => `login:account:${accountOf(userId)}`;
+  const slowKey = (userId: string) => `login:slow:${accountOf(userId)}`;
+  const knownKey = (userId: string, client: string) => `login:known:${accountOf(userId)}:client:${client}`;
   const signupKey = (client: string) => `signups:client:${client}`;
 
   return {
@@ -111,11 +116,15 @@ export function createLoginThrottle(records: RecordStore, options: LoginThrottle
       // The attempt was counted before it was known to be right: take it back from the per-client and
       // account-wide counts, so that they count failures (and attempts in flight) only. Many people
       // behind one address (an office, a carrier's NAT) then log in as often as they like.
-      await Promise.all([records.refund(clientKey(client)), records.refund(accountKey(userId))]);
-      await records.delete(accountClientKey(userId, client));
-      // Deleted first so that the remembering starts again from this login (a window starts with its
-      // first hit). Best effort: a store too full to remember a client only means it may be slowed.
-      await records.delete(knownKey(userId, client));
+      // The known-client counter is deleted first so that the remembering starts again from this login
+      // (a window starts with its first hit). All in one round trip, then the hit.
+      await Promise.all([
+        records.refund(clientKey(client)),
+        records.refund(accountKey(userId)),
+        records.delete(accountClientKey(userId, client)),
+        records.delete(knownKey(userId, client)),
+      ]);
+      // Best effort: a store too full to remember a client only means it may be slowed.
       await records.hit(knownKey(userId, client), rememberClientSeconds * 1000).catch(() => 0);
     },
 

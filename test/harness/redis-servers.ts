@@ -290,6 +290,8 @@ export interface RedisSentinelOptions {
   masterName?: string;
   /** The master's password, when it has one (`--requirepass`). */
   masterPassword?: string;
+  /** `down-after-milliseconds`: how long the master may not answer before it is failed over. Default 1000. */
+  downAfterMs?: number;
 }
 
 /**
@@ -302,7 +304,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
   const config = join(dir, "sentinel.conf");
   const lines = [
     `sentinel monitor ${name} 127.0.0.1 ${options.masterPort} 1`,
-    `sentinel down-after-milliseconds ${name} 1000`,
+    `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
     ...(options.masterPassword === undefined ? [] : [`sentinel auth-pass ${name} ${options.masterPassword}`]),
   ];
   await writeFile(config, `${lines.join("\n")}\n`);

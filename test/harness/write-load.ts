@@ -43,6 +43,11 @@ export interface WriteLoadReport {
 }
 
 export interface WriteLoad {
+  /**
+   * Resolves once every client has had a call succeed after this one was made (the store serves every
+   * session again, on every master); rejects after `timeoutMs`.
+   */
+  untilServing(timeoutMs?: number): Promise<void>;
   /** Stops the clients, then reads every session back (through `reader`, default the load's manager). */
   stopAndVerify(reader?: SessionManager<{ visits: "integer" }>): Promise<WriteLoadReport>;
   /** Stops the clients without verifying (for a failing test's cleanup). Safe to call twice. */
@@ -80,6 +85,7 @@ export async function startWriteLoad(
   let lastFailure: number | undefined;
   let answersOver2s = 0;
 
+  const lastSuccess = viewers.map(() => 0);
   const worker = async (n: number): Promise<void> => {
     const viewer = viewers[n] as { token: string; tally: Tally };
     let i = 0;
@@ -96,6 +102,7 @@ export async function startWriteLoad(
           if (session === null) throw new Error(`the session of viewer ${n} vanished`);
           viewer.tally.acknowledged += 1;
         }
+        lastSuccess[n] = Date.now();
       } catch (error) {
         if (!isStoreUnavailable(error)) unexpected ??= error;
         firstFailure ??= Date.now();
@@ -115,6 +122,18 @@ export async function startWriteLoad(
 
   return {
     stop,
+    async untilServing(timeoutMs = 30_000) {
+      const since = Date.now();
+      while (!lastSuccess.every((at) => at > since)) {
+        if (Date.now() - since > timeoutMs) {
+          const waiting = lastSuccess.filter((at) => at <= since).length;
+          throw new Error(
+            `${waiting} of ${viewers.length} clients had no call succeed within ${timeoutMs} ms`,
+          );
+        }
+        await sleep(20);
+      }
+    },
     async stopAndVerify(reader = sessions) {
       await stop();
       let lost = 0;

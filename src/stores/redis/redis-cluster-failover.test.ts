@@ -72,6 +72,8 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     assert.equal(await respCommand({ host: "127.0.0.1", port: replica }, "CLUSTER", "FAILOVER"), "OK");
     await waitUntil("the replica's promotion", async () => (await roleOf(replica))?.[0] === "master");
     await waitUntil("the old master to follow it", async () => (await roleOf(master))?.[0] === "slave");
+    // Every client served again, then a second more of load on the new master.
+    await load.untilServing();
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`cluster planned failover: ${report.summary}`);
@@ -91,6 +93,8 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     await sleep(1000);
     await respCommand({ host: "127.0.0.1", port: master }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     await waitUntil("the replica's promotion", async () => (await roleOf(replica))?.[0] === "master");
+    // Every client served again, then a second more of load on the new master.
+    await load.untilServing();
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`cluster unplanned failover: ${report.summary}`);

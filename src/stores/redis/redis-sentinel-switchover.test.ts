@@ -7,19 +7,24 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type RedisServerHandle, startRedisSentinel } from "../../../test/harness/redis-servers.js";
 import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
 import { suiteResources } from "../../../test/harness/suite-resources.js";
+import { startWriteLoad } from "../../../test/harness/write-load.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
-import { createRedisStore } from "./index.js";
+import type { SessionStore } from "../../core/session-store.js";
+import { createRedisStore, type RedisStoreOptions } from "./index.js";
 
 /**
- * A planned Sentinel switchover (`SENTINEL FAILOVER`) under load, as issue 12 found it: the client must
- * move to the promoted replica, and no write it acknowledged may be lost when the old master is demoted
- * and resynced. Load: views that increment a counter (one per session, so a lost or doubled increment is
- * seen per session) and logins; afterwards every acknowledged login must load and every counter must
- * hold at least its acknowledged increments and at most those plus the failed ones.
+ * Sentinel failovers under load (1 master, 1 replica, 3 sentinels; test/harness/write-load.ts: views
+ * that count and logins). A planned switchover (`SENTINEL FAILOVER`), as issue 12 found it: the client
+ * must move to the promoted replica, and with waitForReplicas no write it acknowledged may be lost when
+ * the old master is demoted and resynced. An unplanned one (the master shut down) may lose what
+ * replication had not carried, and must neither double a write nor leave a session that "log out
+ * everywhere" cannot end. Each run reports its 503 window.
  */
 const SENTINELS = 3;
 const WORKERS = 16;
+/** `down-after-milliseconds` of the unplanned run; the README's figures were measured at 5000 and 30000. */
+const DOWN_AFTER_MS = Number(process.env.LATCHKEY_SENTINEL_DOWN_AFTER_MS ?? 5000);
 
 const roleOf = async (port: number): Promise<string> => {
   const reply = await respCommand({ host: "127.0.0.1", port }, "ROLE").catch(() => null);
@@ -29,7 +34,7 @@ const infoField = async (port: number, field: string): Promise<string | undefine
   const reply = (await respCommand({ host: "127.0.0.1", port }, "INFO", "replication")) as RespReply;
   return typeof reply === "string" ? reply.match(new RegExp(`^${field}:(.*)\\r?$`, "m"))?.[1] : undefined;
 };
-const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => {
+const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -37,15 +42,11 @@ const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs 
   }
 };
 
-interface Tally {
-  acknowledged: number;
-  failed: number;
-}
-
-describe("redis store through a planned Sentinel switchover", () => {
+describe("redis store through Sentinel failovers", () => {
   const resources = suiteResources();
 
-  it("with waitForReplicas: moves to the promoted replica and loses no acknowledged write", async () => {
+  /** A master, its replica (in sync) and three sentinels that know both. */
+  const startGroup = async ({ downAfterMs }: { downAfterMs: number }) => {
     // A full resync writes an RDB file unless both sides stream it: keep them off the working tree.
     const dir = await mkdtemp(join(tmpdir(), "latchkey-switchover-"));
     resources.defer(() => rm(dir, { recursive: true, force: true }));
@@ -72,7 +73,7 @@ describe("redis store through a planned Sentinel switchover", () => {
     );
     const sentinels: RedisServerHandle[] = [];
     for (let i = 0; i < SENTINELS; i++) {
-      const sentinel = await startRedisSentinel({ masterPort: master.port });
+      const sentinel = await startRedisSentinel({ masterPort: master.port, downAfterMs });
       resources.defer(() => sentinel.stop());
       sentinels.push(sentinel);
     }
@@ -85,73 +86,36 @@ describe("redis store through a planned Sentinel switchover", () => {
       );
       return replies.every((reply) => Array.isArray(reply) && reply.length === 1);
     });
-
+    return { master, replica, sentinels };
+  };
+  const sentinelStore = (sentinels: RedisServerHandle[], options: Partial<RedisStoreOptions> = {}) => {
     const store = createRedisStore({
       sentinels: sentinels.map((s) => ({ host: "127.0.0.1", port: s.port })),
       sentinelName: "mymaster",
       commandTimeoutMs: 1000,
+      ...options,
+    });
+    resources.defer(() => store.close());
+    return store;
+  };
+  const underLoad = async (store: SessionStore, userPrefix: string) => {
+    const sessions = createSessionManager({ store, fields: { visits: "integer" } });
+    await store.ping();
+    const load = await startWriteLoad(sessions, { workers: WORKERS, userPrefix });
+    // Whatever fails, the clients stop: a failing test must not leave them running and the process alive.
+    resources.defer(() => load.stop());
+    return load;
+  };
+
+  it("planned (SENTINEL FAILOVER) with waitForReplicas: moves to the promoted replica and loses no acknowledged write", async (t) => {
+    const { master, replica, sentinels } = await startGroup({ downAfterMs: 1000 });
+    const store = sentinelStore(sentinels, {
       // Without it the old master, not yet demoted, acknowledged writes that its demotion then erased:
       // 243,124 of 364,131 counted views and 27,018 of 40,454 logins in one run on this machine.
       // 400 ms, not less: on a loaded CI machine a healthy replica's acknowledgement took over 200 ms.
       waitForReplicas: { replicas: 1, timeoutMs: 400 },
     });
-    resources.defer(() => store.close());
-    const sessions = createSessionManager({ store, fields: { visits: "integer" } });
-    await store.ping();
-
-    const viewed = new Map<string, Tally>();
-    const logins: { token: string; acknowledged: boolean }[] = [];
-    let unexpected: unknown;
-    let running = true;
-    let firstFailure: number | undefined;
-    let lastFailure: number | undefined;
-    // The viewers' sessions exist before the load starts (a slow first acknowledgement is retried
-    // here, not counted), so that every counter is compared from zero.
-    const viewers: string[] = [];
-    for (let n = 0; n < WORKERS; n++) {
-      let created: string | undefined;
-      for (let attempt = 0; created === undefined; attempt++) {
-        try {
-          created = (await sessions.create(`viewer-${n}`)).token;
-        } catch (error) {
-          if (!isStoreUnavailable(error) || attempt >= 20) throw error;
-          await sleep(100);
-        }
-      }
-      viewers.push(created);
-      viewed.set(created, { acknowledged: 0, failed: 0 });
-    }
-    const worker = async (n: number) => {
-      const token = viewers[n] as string;
-      const tally = viewed.get(token) as Tally;
-      let i = 0;
-      while (running) {
-        i += 1;
-        try {
-          if (i % 10 === 0) {
-            const login = await sessions.create(`login-${n}-${i}`);
-            logins.push({ token: login.token, acknowledged: true });
-          } else {
-            const session = await sessions.load(token, { increment: { visits: 1 } });
-            if (session === null) throw new Error(`the session of viewer ${n} vanished`);
-            tally.acknowledged += 1;
-          }
-        } catch (error) {
-          if (!isStoreUnavailable(error)) unexpected ??= error;
-          firstFailure ??= Date.now();
-          lastFailure = Date.now();
-          if (i % 10 !== 0) tally.failed += 1;
-          await sleep(20);
-        }
-      }
-    };
-    const load = Promise.all(Array.from({ length: WORKERS }, (_, n) => worker(n)));
-    // Whatever fails below, the workers stop: a test that throws must not leave them running and the
-    // test process alive.
-    resources.defer(async () => {
-      running = false;
-      await load.catch(() => undefined);
-    });
+    const load = await underLoad(store, "planned-");
     await sleep(1000);
 
     const reply = await respCommand(
@@ -168,38 +132,44 @@ describe("redis store through a planned Sentinel switchover", () => {
         (await roleOf(master.port)) === "slave" &&
         (await infoField(master.port, "master_link_status")) === "up",
     );
+    // Every client served again, then a second more of load on the new master.
+    await load.untilServing();
     await sleep(1000);
-    running = false;
-    await load;
-    assert.equal(
-      unexpected,
-      undefined,
-      `only StoreUnavailableError during the switchover: ${String(unexpected)}`,
-    );
-
     // Read back through the store, now on the promoted replica.
-    let lost = 0;
-    let doubled = 0;
-    let acknowledged = 0;
-    let failed = 0;
-    for (const [token, tally] of viewed) {
-      const session = await sessions.load(token);
-      assert.ok(session, "a viewer's session survived");
-      const visits = session.data.visits ?? 0;
-      acknowledged += tally.acknowledged;
-      failed += tally.failed;
-      lost += Math.max(0, tally.acknowledged - visits);
-      doubled += Math.max(0, visits - tally.acknowledged - tally.failed);
-    }
-    let loginsLost = 0;
-    for (const login of logins) if ((await sessions.load(login.token)) === null) loginsLost += 1;
-    const window = firstFailure === undefined ? 0 : (lastFailure as number) - firstFailure;
-    const report = `503 window ${window} ms; views: ${acknowledged} acknowledged, ${failed} failed, ${lost} lost, ${doubled} doubled; logins: ${logins.length} acknowledged, ${loginsLost} lost`;
-    console.log(`# sentinel switchover: ${report}`);
-    assert.ok(acknowledged > 0 && logins.length > 0, report);
-    assert.equal(lost, 0, report);
-    assert.equal(doubled, 0, report);
-    assert.equal(loginsLost, 0, report);
+    const report = await load.stopAndVerify();
+    t.diagnostic(`sentinel planned switchover: ${report.summary}`);
+    assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
+    assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
+    assert.equal(report.lost, 0, report.summary);
+    assert.equal(report.viewersLost, 0, report.summary);
+    assert.equal(report.doubled, 0, report.summary);
+    assert.equal(report.loginsLost, 0, report.summary);
+    assert.equal(report.outlivedRevocation, 0, report.summary);
+  });
+
+  it(`unplanned (the master shut down, down-after ${DOWN_AFTER_MS} ms): the replica takes over; nothing doubled, nothing outlives revocation`, async (t) => {
+    const { master, replica, sentinels } = await startGroup({ downAfterMs: DOWN_AFTER_MS });
+    const store = sentinelStore(sentinels);
+    const load = await underLoad(store, "unplanned-");
+    await sleep(1000);
+    await respCommand({ host: "127.0.0.1", port: master.port }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
+    await waitUntil(
+      "the replica's promotion",
+      async () => (await roleOf(replica.port)) === "master",
+      DOWN_AFTER_MS + 60_000,
+    );
+    // Every client served again, then a second more of load on the new master.
+    await load.untilServing();
+    await sleep(1000);
+    const report = await load.stopAndVerify();
+    t.diagnostic(`sentinel unplanned failover: ${report.summary}`);
+    assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
+    assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
+    assert.equal(report.doubled, 0, report.summary);
+    assert.equal(report.outlivedRevocation, 0, report.summary);
+    assert.equal(report.answersOver2s, 0, report.summary);
+    // What replication had not carried when the master died; the README quotes the measured figure.
+    assert.ok(report.lost <= report.viewsAcknowledged, report.summary);
   });
 
   it("with waitForReplicas and no replica to confirm: writes fail as unavailable, plain loads still work", async () => {
