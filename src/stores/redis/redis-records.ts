@@ -3,18 +3,20 @@ import { type RecordStore, recordTTLOf } from "../../core/session-store.js";
 import type { RunCommand } from "./command-runner.js";
 import type { RedisDriver } from "./driver.js";
 import type { KeyLayout } from "./keys.js";
-import type { StoreScripts } from "./scripts.js";
+import { confirmByReplicas, type ReplicaAcknowledgement, type StoreScripts } from "./scripts.js";
 
 /**
  * Records (hashes under `<prefix>r:`) and fixed-window hit counters (strings under `<prefix>h:`). The two
  * live under different keys, so a record and a counter of the same name are independent, as in the
  * memory store; `delete` forgets both (two DELs: on a Cluster the keys may be on different masters).
+ * With `acknowledgement` (waitForReplicas), `delete` waits for the replicas as the scripts do.
  */
 export function createRedisRecords(
   driver: RedisDriver,
   scripts: StoreScripts,
   keys: KeyLayout,
   run: RunCommand,
+  acknowledgement?: ReplicaAcknowledgement,
 ): RecordStore {
   return {
     async insert(key, fields, options) {
@@ -55,6 +57,9 @@ export function createRedisRecords(
         run("records.delete", () => driver.del(keys.record(key))),
         run("records.delete", () => driver.del(keys.counter(key))),
       ]);
+      if (acknowledgement !== undefined) {
+        await run("records.delete", () => confirmByReplicas(driver, acknowledgement));
+      }
     },
   };
 }

@@ -192,5 +192,6 @@ describe("redis store through Sentinel failovers", () => {
     await assert.rejects(sessions.create("grace"), isStoreUnavailable);
     await assert.rejects(sessions.destroy(token), isStoreUnavailable);
     await assert.rejects(waiting.records.insert("k", { a: "1" }), isStoreUnavailable);
+    await assert.rejects(waiting.records.delete("k"), isStoreUnavailable);
   });
 });

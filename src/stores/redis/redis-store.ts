@@ -75,7 +75,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
 
   const store = {
     kind: driver.kind,
-    records: createRedisRecords(driver, scripts, keys, run),
+    records: createRedisRecords(driver, scripts, keys, run, resolved.waitForReplicas),
 
     async create(session, policy) {
       const anonymous = session.userId === "";

@@ -576,16 +576,26 @@ export function storeScripts(
       const result = driver.runScript(name, keys, args);
       if (acknowledgement === undefined || !writesData(name, args)) return result;
       return result.then(async (value) => {
-        const { replicas, timeoutMs } = acknowledgement;
-        const confirmed = await driver.waitForReplicas(replicas, timeoutMs);
-        if (confirmed < replicas) {
-          throw new Error(
-            `the write was confirmed by ${confirmed} of ${replicas} replica(s) within ${timeoutMs} ms (waitForReplicas): it may not survive a failover`,
-          );
-        }
+        await confirmByReplicas(driver, acknowledgement);
         return value;
       });
     };
   }
   return scripts as StoreScripts;
+}
+
+/**
+ * Redis `WAIT` for the writes this connection made so far; throws (outcome unknown to the caller) when
+ * fewer replicas than asked confirm them in time.
+ */
+export async function confirmByReplicas(
+  driver: Pick<RedisDriver, "waitForReplicas">,
+  { replicas, timeoutMs }: ReplicaAcknowledgement,
+): Promise<void> {
+  const confirmed = await driver.waitForReplicas(replicas, timeoutMs);
+  if (confirmed < replicas) {
+    throw new Error(
+      `the write was confirmed by ${confirmed} of ${replicas} replica(s) within ${timeoutMs} ms (waitForReplicas): it may not survive a failover`,
+    );
+  }
 }
