@@ -66,6 +66,16 @@ describe("loadConfig", () => {
     });
     const cluster = loadConfig({ REDIS_CLUSTER_URL: "redis://a:7000, redis://b:7001" });
     assert.deepEqual(cluster.store, { kind: "redis-cluster", nodes: ["redis://a:7000", "redis://b:7001"] });
+    assert.deepEqual(loadConfig({ REDIS_URL: "redis://h:6379", REDIS_WAIT_FOR_REPLICAS: "2" }).store, {
+      kind: "redis",
+      url: "redis://h:6379",
+      waitForReplicas: { replicas: 2, timeoutMs: 200 },
+    });
+    assert.deepEqual(
+      loadConfig({ REDIS_URL: "redis://h:6379", REDIS_WAIT_FOR_REPLICAS: "1", REDIS_WAIT_TIMEOUT_MS: "500" })
+        .store,
+      { kind: "redis", url: "redis://h:6379", waitForReplicas: { replicas: 1, timeoutMs: 500 } },
+    );
     assert.equal(loadConfig({ TRUST_PROXY: "true" }).trustProxy, true);
     assert.equal(loadConfig({ TRUST_PROXY: "2" }).trustProxy, 2);
     assert.deepEqual(loadConfig({ TRUST_PROXY: "loopback" }).trustProxy, ["loopback"]);
@@ -87,6 +97,15 @@ describe("loadConfig", () => {
       [{ REDIS_URL: "redis://h/?x=1" }, "REDIS_URL"],
       [{ REDIS_URL: "redis://user@h:6379" }, "REDIS_URL"],
       [{ REDIS_CLUSTER_URL: "redis://a:7000,rediss://b:7001" }, "REDIS_CLUSTER_URL"],
+      [{ REDIS_URL: "redis://h:6379", REDIS_WAIT_FOR_REPLICAS: "0" }, "REDIS_WAIT_FOR_REPLICAS"],
+      [{ REDIS_URL: "redis://h:6379", REDIS_WAIT_FOR_REPLICAS: "one" }, "REDIS_WAIT_FOR_REPLICAS"],
+      [{ REDIS_WAIT_FOR_REPLICAS: "1" }, "REDIS_WAIT_FOR_REPLICAS"],
+      [{ REDIS_CLUSTER_URL: "redis://a:7000", REDIS_WAIT_FOR_REPLICAS: "1" }, "REDIS_WAIT_FOR_REPLICAS"],
+      [{ REDIS_URL: "redis://h:6379", REDIS_WAIT_TIMEOUT_MS: "200" }, "REDIS_WAIT_TIMEOUT_MS"],
+      [
+        { REDIS_URL: "redis://h:6379", REDIS_WAIT_FOR_REPLICAS: "1", REDIS_WAIT_TIMEOUT_MS: "1000" },
+        "REDIS_WAIT_TIMEOUT_MS",
+      ],
       [{ SESSION_IDLE_TIMEOUT: "0" }, "SESSION_IDLE_TIMEOUT"],
       [{ SESSION_IDLE_TIMEOUT: "1.5" }, "SESSION_IDLE_TIMEOUT"],
       [{ SESSION_IDLE_TIMEOUT: "ten" }, "SESSION_IDLE_TIMEOUT"],

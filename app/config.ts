@@ -9,7 +9,7 @@ import { checkRedisStoreOptions, type RedisStoreOptions } from "latchkey/redis";
 
 export type StoreConfig =
   | { kind: "memory" }
-  | { kind: "redis"; url: string }
+  | { kind: "redis"; url: string; waitForReplicas?: { replicas: number; timeoutMs: number } }
   | { kind: "redis-cluster"; nodes: string[] };
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -103,7 +103,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return {
     port: port(value("PORT")),
     host: value("HOST") ?? DEFAULT_CONFIG.host,
-    store: store(value("REDIS_URL"), value("REDIS_CLUSTER_URL")),
+    store: store(value),
     idleTimeoutSeconds,
     absoluteTimeoutSeconds,
     rememberTimeoutSeconds,
@@ -157,13 +157,22 @@ function seconds(name: string, raw: string | undefined, fallback: number): numbe
   return n;
 }
 
-function store(url: string | undefined, clusterURLs: string | undefined): StoreConfig {
+function store(value: (name: string) => string | undefined): StoreConfig {
+  const url = value("REDIS_URL");
+  const clusterURLs = value("REDIS_CLUSTER_URL");
+  const waitForReplicas = replicaWait(value("REDIS_WAIT_FOR_REPLICAS"), value("REDIS_WAIT_TIMEOUT_MS"));
   if (url !== undefined && clusterURLs !== undefined) {
     throw new ConfigError("REDIS_URL", "and REDIS_CLUSTER_URL are both set: set one of them");
   }
+  if (waitForReplicas !== undefined && url === undefined) {
+    throw new ConfigError(
+      "REDIS_WAIT_FOR_REPLICAS",
+      "needs REDIS_URL (a master with replicas; a Cluster cannot WAIT for each key's master)",
+    );
+  }
   if (url !== undefined) {
     checkStoreURLs("REDIS_URL", { url });
-    return { kind: "redis", url };
+    return waitForReplicas === undefined ? { kind: "redis", url } : { kind: "redis", url, waitForReplicas };
   }
   if (clusterURLs !== undefined) {
     const nodes = clusterURLs
@@ -175,6 +184,35 @@ function store(url: string | undefined, clusterURLs: string | undefined): StoreC
     return { kind: "redis-cluster", nodes };
   }
   return { kind: "memory" };
+}
+
+/**
+ * REDIS_WAIT_FOR_REPLICAS (1-100) and REDIS_WAIT_TIMEOUT_MS (1-999, default 200: under the store's
+ * 1 s command timeout): the store's `waitForReplicas`, so that every acknowledged write is on a replica.
+ */
+function replicaWait(
+  replicasRaw: string | undefined,
+  timeoutRaw: string | undefined,
+): { replicas: number; timeoutMs: number } | undefined {
+  if (replicasRaw === undefined) {
+    if (timeoutRaw !== undefined) {
+      throw new ConfigError("REDIS_WAIT_TIMEOUT_MS", "needs REDIS_WAIT_FOR_REPLICAS");
+    }
+    return undefined;
+  }
+  const replicas = /^\d{1,3}$/.test(replicasRaw) ? Number(replicasRaw) : Number.NaN;
+  if (!(replicas >= 1 && replicas <= 100)) {
+    throw new ConfigError("REDIS_WAIT_FOR_REPLICAS", `must be a whole number 1-100, got "${replicasRaw}"`);
+  }
+  if (timeoutRaw === undefined) return { replicas, timeoutMs: 200 };
+  const timeoutMs = /^\d{1,3}$/.test(timeoutRaw) ? Number(timeoutRaw) : Number.NaN;
+  if (!(timeoutMs >= 1 && timeoutMs <= 999)) {
+    throw new ConfigError(
+      "REDIS_WAIT_TIMEOUT_MS",
+      `must be a whole number of milliseconds 1-999 (under the 1 s command timeout), got "${timeoutRaw}"`,
+    );
+  }
+  return { replicas, timeoutMs };
 }
 
 /**

@@ -18,7 +18,11 @@ export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionS
     case "memory":
       return createMemoryStore();
     case "redis":
-      return createRedisStore({ url: config.url, onError: connectionLogger(log) });
+      return createRedisStore({
+        url: config.url,
+        onError: connectionLogger(log),
+        ...(config.waitForReplicas === undefined ? {} : { waitForReplicas: config.waitForReplicas }),
+      });
     case "redis-cluster":
       return createRedisStore({ clusterNodes: config.nodes, onError: connectionLogger(log) });
   }

@@ -44,6 +44,7 @@ test("npm run bench -- --quick measures every case and the correctness rows", {
     "floor-headers",
     "latchkey",
     "latchkey-memory",
+    "latchkey-wait",
   ]);
   for (const c of results.cases) {
     assert.ok(c.requestsPerSecond.median > 0, `${c.id}: no requests per second`);
@@ -51,7 +52,7 @@ test("npm run bench -- --quick measures every case and the correctness rows", {
     assert.equal(c.lostUpdates.expected, 200, `${c.id}: lost-update row missing`);
     assert.equal(typeof c.logoutRace.resurrected, "boolean", `${c.id}: logout-race row missing`);
   }
-  for (const id of ["latchkey", "latchkey-memory"]) {
+  for (const id of ["latchkey", "latchkey-memory", "latchkey-wait"]) {
     const c = results.cases.find((x) => x.id === id);
     assert.ok(c);
     assert.equal(c.lostUpdates.lost, 0, `${id} lost updates`);

@@ -5,6 +5,8 @@
  */
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
+import { startRedisServer } from "../test/harness/redis-servers.js";
+import { respCommand } from "../test/harness/resp-client.js";
 import type { Form } from "./forms.js";
 import { type HTTPResponse, request } from "./http.js";
 import { latchkeyLogin, latchkeyLogout, latchkeySessionExists } from "./latchkey-client.js";
@@ -18,7 +20,8 @@ export type CaseId =
   | "latchkey"
   | "express-session"
   | "fastify-session"
-  | "latchkey-memory";
+  | "latchkey-memory"
+  | "latchkey-wait";
 
 /** A logged-in client: the Cookie header to send, and the raw cookies for finding the session. */
 export interface LoggedIn {
@@ -183,6 +186,47 @@ const latchkey: BenchCase = {
   sessionExists: latchkeySessionExists,
 };
 
+/**
+ * The app with REDIS_WAIT_FOR_REPLICAS=1: every write (each view counts a visit) waits for a replica's
+ * confirmation. The replica is started for this case only and stopped with it, so that no other case
+ * pays for replication; its own CPU is not counted (it would run on another machine).
+ */
+const latchkeyWait: BenchCase = {
+  id: "latchkey-wait",
+  label: "latchkey app (Redis store, waitForReplicas 1)",
+  onRedis: true,
+  async start(context) {
+    const masterPort = new URL(context.redisURL).port;
+    const replica = await startRedisServer({ args: ["--replicaof", "127.0.0.1", masterPort] });
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const info = await respCommand({ host: "127.0.0.1", port: replica.port }, "INFO", "replication");
+        if (typeof info === "string" && info.includes("master_link_status:up")) break;
+        if (Date.now() > deadline) throw new Error("latchkey-wait: the replica did not sync within 30 s");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const server = await startScript("latchkey-wait", APP_MAIN, context, {
+        ...appEnv(context.redisURL),
+        REDIS_WAIT_FOR_REPLICAS: "1",
+      });
+      return {
+        ...server,
+        async stop() {
+          await server.stop();
+          await replica.stop();
+        },
+      };
+    } catch (error) {
+      await replica.stop();
+      throw error;
+    }
+  },
+  login: latchkeyLogin,
+  logout: latchkeyLogout,
+  sessionExists: latchkeySessionExists,
+};
+
 const latchkeyMemory: BenchCase = {
   id: "latchkey-memory",
   label: "latchkey app (memory store)",
@@ -201,4 +245,5 @@ export const ALL_CASES: readonly BenchCase[] = [
   expressSession,
   fastifySession,
   latchkeyMemory,
+  latchkeyWait,
 ];
