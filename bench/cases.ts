@@ -181,7 +181,7 @@ const latchkey: BenchCase = {
   label: "latchkey app (Redis store)",
   onRedis: true,
   start: (context) => startScript("latchkey", APP_MAIN, context, appEnv(context.redisURL)),
-  login: latchkeyLogin,
+  login: latchkeyLogin(true),
   logout: latchkeyLogout,
   sessionExists: latchkeySessionExists,
 };
@@ -222,7 +222,7 @@ const latchkeyWait: BenchCase = {
       throw error;
     }
   },
-  login: latchkeyLogin,
+  login: latchkeyLogin(true),
   logout: latchkeyLogout,
   sessionExists: latchkeySessionExists,
 };
@@ -232,7 +232,7 @@ const latchkeyMemory: BenchCase = {
   label: "latchkey app (memory store)",
   onRedis: false,
   start: (context) => startScript("latchkey-memory", APP_MAIN, context, appEnv(undefined)),
-  login: latchkeyLogin,
+  login: latchkeyLogin(false),
   logout: latchkeyLogout,
   sessionExists: async () => null,
 };

@@ -79,15 +79,38 @@ export interface TLSRedisServerHandle extends RedisServerHandle {
   caPem: string;
 }
 
-/** Starts one `redis-server` on a free port and resolves once it answers PING. */
+/**
+ * Starts one `redis-server` on a free port and resolves once it answers PING. Unless `args` name a
+ * `--dir`, it runs in a temporary directory of its own, removed when it stops: a replica's full sync
+ * writes `dump.rdb` to both servers' directories, and a server started later in the same directory
+ * would load it (the working tree's, once: a later benchmark's "fresh" Redis held the last one's data).
+ */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const args = options.args ?? [];
   const pinned = portArgument("startRedisServer", args, "--port");
-  const launched = await launchOnFreePort(pinned, (port) => [...serverArgs(port), ...args], false);
+  const dir = args.includes("--dir") ? undefined : await mkdtemp(join(tmpdir(), "latchkey-redis-"));
+  const removeDir = async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
+  let launched: Awaited<ReturnType<typeof launchOnFreePort>>;
+  try {
+    launched = await launchOnFreePort(
+      pinned,
+      (port) => [...serverArgs(port), ...(dir === undefined ? [] : ["--dir", dir]), ...args],
+      false,
+    );
+  } catch (error) {
+    await removeDir();
+    throw error;
+  }
+  let stopped: Promise<void> | undefined;
   return {
     port: launched.port,
     url: `redis://127.0.0.1:${launched.port}`,
-    stop: () => stopLaunched(launched.server),
+    stop: () => {
+      stopped ??= stopLaunched(launched.server).then(removeDir);
+      return stopped;
+    },
   };
 }
 

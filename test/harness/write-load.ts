@@ -35,6 +35,8 @@ export interface WriteLoadReport {
   loginsAcknowledged: number;
   /** Acknowledged logins whose session no longer loads. */
   loginsLost: number;
+  /** Acknowledged logins whose session loads but is not in its user's `listForUser`. */
+  missingFromIndex: number;
   /** Sessions that still load after `destroyForUser` of their user (must be none). */
   outlivedRevocation: number;
   /** The first error that was not StoreUnavailableError, if any. */
@@ -151,7 +153,17 @@ export async function startWriteLoad(
         doubled += Math.max(0, visits - tally.acknowledged - tally.failed);
       }
       let loginsLost = 0;
-      for (const login of logins) if ((await reader.load(login.token)) === null) loginsLost += 1;
+      let missingFromIndex = 0;
+      for (const login of logins) {
+        const session = await reader.load(login.token);
+        if (session === null) {
+          loginsLost += 1;
+          continue;
+        }
+        // A session its user's index does not list is one "log out everywhere" would miss.
+        const listed = await reader.listForUser(login.userId);
+        if (!listed.some((other) => other.id === session.id)) missingFromIndex += 1;
+      }
       // "Log out everywhere" must reach every session that survived, wherever its index lives.
       for (const userId of new Set(logins.map((login) => login.userId))) await reader.destroyForUser(userId);
       let outlivedRevocation = 0;
@@ -163,7 +175,8 @@ export async function startWriteLoad(
         `503 window ${unavailableWindowMs} ms, ${answersOver2s} answers over 2 s; views: ` +
         `${viewsAcknowledged} acknowledged, ${viewsFailed} failed, ${lost} lost, ${doubled} doubled, ` +
         `${viewersLost} of ${viewers.length} sessions lost; ` +
-        `logins: ${logins.length} acknowledged, ${loginsLost} lost, ${outlivedRevocation} outlived revocation`;
+        `logins: ${logins.length} acknowledged, ${loginsLost} lost, ${missingFromIndex} missing from their ` +
+        `index, ${outlivedRevocation} outlived revocation`;
       return {
         unavailableWindowMs,
         answersOver2s,
@@ -174,6 +187,7 @@ export async function startWriteLoad(
         doubled,
         loginsAcknowledged: logins.length,
         loginsLost,
+        missingFromIndex,
         outlivedRevocation,
         unexpected,
         summary,

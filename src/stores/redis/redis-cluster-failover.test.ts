@@ -44,6 +44,7 @@ function assertNoneDoubledOrOutliving(report: WriteLoadReport): void {
   assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
   assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
   assert.equal(report.doubled, 0, report.summary);
+  assert.equal(report.missingFromIndex, 0, report.summary);
   assert.equal(report.outlivedRevocation, 0, report.summary);
   assert.equal(report.answersOver2s, 0, report.summary);
 }

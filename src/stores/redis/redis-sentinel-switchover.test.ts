@@ -144,6 +144,7 @@ describe("redis store through Sentinel failovers", () => {
     assert.equal(report.viewersLost, 0, report.summary);
     assert.equal(report.doubled, 0, report.summary);
     assert.equal(report.loginsLost, 0, report.summary);
+    assert.equal(report.missingFromIndex, 0, report.summary);
     assert.equal(report.outlivedRevocation, 0, report.summary);
   });
 
@@ -166,6 +167,7 @@ describe("redis store through Sentinel failovers", () => {
     assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
     assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
     assert.equal(report.doubled, 0, report.summary);
+    assert.equal(report.missingFromIndex, 0, report.summary);
     assert.equal(report.outlivedRevocation, 0, report.summary);
     assert.equal(report.answersOver2s, 0, report.summary);
     // What replication had not carried when the master died; the README quotes the measured figure.
