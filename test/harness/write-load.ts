@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isStoreUnavailable } from "../../src/core/errors.js";
 import type { SessionManager } from "../../src/core/session-manager.js";
@@ -194,4 +195,25 @@ export async function startWriteLoad(
       };
     },
   };
+}
+
+/**
+ * What every failover must keep, planned or not: only StoreUnavailableError, load served before and
+ * after, no write applied twice, every surviving login in its user's index and ended by "log out
+ * everywhere", and no answer over 2 s.
+ */
+export function assertFailoverSafe(report: WriteLoadReport): void {
+  assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
+  assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
+  assert.equal(report.doubled, 0, report.summary);
+  assert.equal(report.missingFromIndex, 0, report.summary);
+  assert.equal(report.outlivedRevocation, 0, report.summary);
+  assert.equal(report.answersOver2s, 0, report.summary);
+}
+
+/** What a planned failover must keep besides: every acknowledged write. */
+export function assertNothingLost(report: WriteLoadReport): void {
+  assert.equal(report.lost, 0, report.summary);
+  assert.equal(report.viewersLost, 0, report.summary);
+  assert.equal(report.loginsLost, 0, report.summary);
 }

@@ -3,7 +3,12 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type RedisClusterHandle, startRedisCluster } from "../../../test/harness/redis-servers.js";
 import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
-import { startWriteLoad, type WriteLoad, type WriteLoadReport } from "../../../test/harness/write-load.js";
+import {
+  assertFailoverSafe,
+  assertNothingLost,
+  startWriteLoad,
+  type WriteLoad,
+} from "../../../test/harness/write-load.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { createRedisStore } from "./index.js";
@@ -40,15 +45,6 @@ const replicaOf = async (cluster: RedisClusterHandle, masterPort: number): Promi
   throw new Error(`no replica of ${masterPort}`);
 };
 
-function assertNoneDoubledOrOutliving(report: WriteLoadReport): void {
-  assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
-  assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
-  assert.equal(report.doubled, 0, report.summary);
-  assert.equal(report.missingFromIndex, 0, report.summary);
-  assert.equal(report.outlivedRevocation, 0, report.summary);
-  assert.equal(report.answersOver2s, 0, report.summary);
-}
-
 describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS} ms)`, () => {
   let cluster: RedisClusterHandle;
   let store: SessionStore;
@@ -78,10 +74,8 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`cluster planned failover: ${report.summary}`);
-    assertNoneDoubledOrOutliving(report);
-    assert.equal(report.lost, 0, report.summary);
-    assert.equal(report.viewersLost, 0, report.summary);
-    assert.equal(report.loginsLost, 0, report.summary);
+    assertFailoverSafe(report);
+    assertNothingLost(report);
   });
 
   // Last: the master it shuts down stays down.
@@ -99,8 +93,8 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`cluster unplanned failover: ${report.summary}`);
-    assertNoneDoubledOrOutliving(report);
-    // What replication had not carried when the master died; the README quotes the measured figure.
-    assert.ok(report.lost <= report.viewsAcknowledged, report.summary);
+    assertFailoverSafe(report);
+    // Writes lost here are what replication had not carried when the master died: allowed, reported in
+    // the diagnostic above, and quoted in the README.
   });
 });

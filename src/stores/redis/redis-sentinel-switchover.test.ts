@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type RedisServerHandle, startRedisSentinel } from "../../../test/harness/redis-servers.js";
 import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
 import { suiteResources } from "../../../test/harness/suite-resources.js";
-import { startWriteLoad } from "../../../test/harness/write-load.js";
+import { assertFailoverSafe, assertNothingLost, startWriteLoad } from "../../../test/harness/write-load.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
@@ -138,14 +138,8 @@ describe("redis store through Sentinel failovers", () => {
     // Read back through the store, now on the promoted replica.
     const report = await load.stopAndVerify();
     t.diagnostic(`sentinel planned switchover: ${report.summary}`);
-    assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
-    assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
-    assert.equal(report.lost, 0, report.summary);
-    assert.equal(report.viewersLost, 0, report.summary);
-    assert.equal(report.doubled, 0, report.summary);
-    assert.equal(report.loginsLost, 0, report.summary);
-    assert.equal(report.missingFromIndex, 0, report.summary);
-    assert.equal(report.outlivedRevocation, 0, report.summary);
+    assertFailoverSafe(report);
+    assertNothingLost(report);
   });
 
   it(`unplanned (the master shut down, down-after ${DOWN_AFTER_MS} ms): the replica takes over; nothing doubled, nothing outlives revocation`, async (t) => {
@@ -164,14 +158,9 @@ describe("redis store through Sentinel failovers", () => {
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`sentinel unplanned failover: ${report.summary}`);
-    assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
-    assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
-    assert.equal(report.doubled, 0, report.summary);
-    assert.equal(report.missingFromIndex, 0, report.summary);
-    assert.equal(report.outlivedRevocation, 0, report.summary);
-    assert.equal(report.answersOver2s, 0, report.summary);
-    // What replication had not carried when the master died; the README quotes the measured figure.
-    assert.ok(report.lost <= report.viewsAcknowledged, report.summary);
+    assertFailoverSafe(report);
+    // Writes lost here are what replication had not carried when the master died: allowed, reported in
+    // the diagnostic above, and quoted in the README.
   });
 
   it("with waitForReplicas and no replica to confirm: writes fail as unavailable, plain loads still work", async () => {
