@@ -6,7 +6,6 @@
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import { startRedisServer } from "../test/harness/redis-servers.js";
-import { respCommand } from "../test/harness/resp-client.js";
 import type { Form } from "./forms.js";
 import { type HTTPResponse, request } from "./http.js";
 import { latchkeyLogin, latchkeyLogout, latchkeySessionExists } from "./latchkey-client.js";
@@ -196,16 +195,8 @@ const latchkeyWait: BenchCase = {
   label: "latchkey app (Redis store, waitForReplicas 1)",
   onRedis: true,
   async start(context) {
-    const masterPort = new URL(context.redisURL).port;
-    const replica = await startRedisServer({ args: ["--replicaof", "127.0.0.1", masterPort] });
+    const replica = await startRedisServer({ replicaOf: Number(new URL(context.redisURL).port) });
     try {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const info = await respCommand({ host: "127.0.0.1", port: replica.port }, "INFO", "replication");
-        if (typeof info === "string" && info.includes("master_link_status:up")) break;
-        if (Date.now() > deadline) throw new Error("latchkey-wait: the replica did not sync within 30 s");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
       const server = await startScript("latchkey-wait", APP_MAIN, context, {
         ...appEnv(context.redisURL),
         REDIS_WAIT_FOR_REPLICAS: "1",

@@ -34,6 +34,8 @@ export interface RedisServerOptions {
    * (to restart a server where a client expects it) instead of picking a free one.
    */
   args?: string[];
+  /** The port of a master on 127.0.0.1 to replicate (`--replicaof`): resolves once the sync is done. */
+  replicaOf?: number;
 }
 
 export interface RedisServerHandle {
@@ -86,7 +88,10 @@ export interface TLSRedisServerHandle extends RedisServerHandle {
  * would load it (the working tree's, once: a later benchmark's "fresh" Redis held the last one's data).
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
-  const args = options.args ?? [];
+  const args = [
+    ...(options.args ?? []),
+    ...(options.replicaOf === undefined ? [] : ["--replicaof", "127.0.0.1", String(options.replicaOf)]),
+  ];
   const pinned = portArgument("startRedisServer", args, "--port");
   const dir = args.includes("--dir") ? undefined : await mkdtemp(join(tmpdir(), "latchkey-redis-"));
   const removeDir = async () => {
@@ -104,7 +109,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     throw error;
   }
   let stopped: Promise<void> | undefined;
-  return {
+  const handle: RedisServerHandle = {
     port: launched.port,
     url: `redis://127.0.0.1:${launched.port}`,
     stop: () => {
@@ -112,6 +117,18 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       return stopped;
     },
   };
+  if (options.replicaOf !== undefined) {
+    try {
+      await waitFor(`the replica on port ${handle.port} to sync`, async () => {
+        const info = await respCommand({ host: "127.0.0.1", port: handle.port }, "INFO", "replication");
+        return typeof info === "string" && info.includes("master_link_status:up");
+      });
+    } catch (error) {
+      await handle.stop();
+      throw error;
+    }
+  }
+  return handle;
 }
 
 /**

@@ -14,7 +14,7 @@ import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { createRedisStore } from "./index.js";
-import { keySlot } from "./redis-health.js";
+import { keySlot } from "./key-slot.js";
 
 /**
  * A proxy to `port` that, once `resetAll()` is called, answers every byte a client sends with a TCP

@@ -10,8 +10,6 @@ import { keySlot } from "./key-slot.js";
 import type { KeyLayout } from "./keys.js";
 import type { StoreScripts } from "./scripts.js";
 
-export { keySlot } from "./key-slot.js";
-
 /**
  * `health()` and `persistence()` of the Redis store.
  *

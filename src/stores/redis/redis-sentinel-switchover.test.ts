@@ -4,7 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type RedisServerHandle, startRedisSentinel } from "../../../test/harness/redis-servers.js";
+import {
+  type RedisServerHandle,
+  startRedisSentinel,
+  startRedisServer,
+} from "../../../test/harness/redis-servers.js";
 import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
 import { suiteResources } from "../../../test/harness/suite-resources.js";
 import { assertFailoverSafe, assertNothingLost, startWriteLoad } from "../../../test/harness/write-load.js";
@@ -61,16 +65,8 @@ describe("redis store through Sentinel failovers", () => {
       "swapdb",
     ];
     const master = await resources.started(replication);
-    const replica = await resources.started([
-      ...replication,
-      "--replicaof",
-      "127.0.0.1",
-      String(master.port),
-    ]);
-    await waitUntil(
-      "the replica to sync",
-      async () => (await infoField(replica.port, "master_link_status")) === "up",
-    );
+    const replica = await startRedisServer({ args: replication, replicaOf: master.port });
+    resources.defer(() => replica.stop());
     const sentinels: RedisServerHandle[] = [];
     for (let i = 0; i < SENTINELS; i++) {
       const sentinel = await startRedisSentinel({ masterPort: master.port, downAfterMs });
