@@ -1,16 +1,48 @@
-export * from "./core/errors.js";
-export * from "./core/fields.js";
-export * from "./core/session-manager.js";
-export * from "./core/session-store.js";
-export type { SessionFields, SessionProperty, SessionTypes } from "./core/session-types.js";
+/**
+ * `latchkey`: the session engine. What an application needs (the manager, its options and results, the
+ * field schema types, the errors) and what a backend author needs (the `SessionStore` contract and its
+ * types), named one by one; everything else is internal.
+ * @module
+ */
 export {
-  generateToken,
-  isWellFormedToken,
-  PUBLIC_ID_LENGTH,
-  publicIdOf,
-  sessionIdOf,
-  TOKEN_LENGTH,
-  tagOf,
-  USER_TAG_LENGTH,
-  userTagOf,
-} from "./core/token.js";
+  ERROR_CODES,
+  InvalidArgumentError,
+  InvalidOptionError,
+  isStoreUnavailable,
+  LatchkeyError,
+  type LatchkeyErrorCode,
+  SessionRevokedError,
+  StoreFullError,
+  StoreUnavailableError,
+  UnsupportedOperationError,
+} from "./core/errors.js";
+export type { FieldKind, FieldSchema, IntegerField, SessionData } from "./core/fields.js";
+export {
+  type CreatedSession,
+  type CreateSessionOptions,
+  createSessionManager,
+  type DestroyForUserOptions,
+  type LoadOptions,
+  type PromoteOptions,
+  type Session,
+  type SessionManager,
+  type SessionManagerOptions,
+} from "./core/session-manager.js";
+export type {
+  CreatePolicy,
+  FieldIncrements,
+  RecordInsertOptions,
+  RecordStore,
+  SessionChanges,
+  SessionStore,
+  StoredSession,
+  StoreHealth,
+  StoreHealthStatus,
+  StoreNodeHealth,
+  StoreNodePersistence,
+  StorePersistence,
+  TouchPolicy,
+} from "./core/session-store.js";
+export { idleDeadlineOf } from "./core/session-store.js";
+export type { SessionFields, SessionProperty, SessionTypes } from "./core/session-types.js";
+export { isWellFormedToken, PUBLIC_ID_LENGTH, TOKEN_LENGTH, userTagOf } from "./core/token.js";

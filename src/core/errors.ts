@@ -42,6 +42,14 @@ export class StoreUnavailableError extends LatchkeyError {
   }
 }
 
+/** The embedded store reached one of its size bounds and will not drop data to make room. */
+export class StoreFullError extends LatchkeyError {
+  constructor(message: string) {
+    super("STORE_FULL", message);
+    this.name = "StoreFullError";
+  }
+}
+
 /** Thrown by factories when an option is wrong; the message names the option. */
 export class InvalidOptionError extends LatchkeyError {
   readonly option: string;

@@ -8,16 +8,17 @@ import {
   type SessionData,
   validateSchema,
 } from "./fields.js";
-import type { SessionStore, StoredSession, TouchPolicy } from "./session-store.js";
+import { idleDeadlineOf, type SessionStore, type StoredSession, type TouchPolicy } from "./session-store.js";
 import {
   generateToken,
   isWellFormedToken,
   PUBLIC_ID_LENGTH,
-  publicIdOf,
-  sessionIdOf,
+  publicIdOfStorageId,
+  storageIdOf,
   tagOf,
   userTagOf,
 } from "./token.js";
+import { requireWholeArgument, requireWholeOption } from "./whole-number.js";
 
 export interface SessionManagerOptions<S extends FieldSchema> {
   /** Where sessions live: `createRedisStore(...)` or `createMemoryStore()`. */
@@ -247,30 +248,33 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   if (!store || typeof store.load !== "function") {
     throw new InvalidOptionError("store", "is required: pass createRedisStore(...) or createMemoryStore()");
   }
-  requireWhole("idleTimeoutSeconds", idleTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
-  requireWhole("absoluteTimeoutSeconds", absoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWholeOption("idleTimeoutSeconds", idleTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWholeOption("absoluteTimeoutSeconds", absoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
   if (absoluteTimeoutSeconds < idleTimeoutSeconds) {
     throw new InvalidOptionError("absoluteTimeoutSeconds", "must not be less than idleTimeoutSeconds");
   }
-  requireWhole("touchIntervalSeconds", touchIntervalSeconds, 0, MAX_TIMEOUT_SECONDS);
+  requireWholeOption("touchIntervalSeconds", touchIntervalSeconds, 0, MAX_TIMEOUT_SECONDS);
   if (touchIntervalSeconds >= idleTimeoutSeconds) {
     throw new InvalidOptionError("touchIntervalSeconds", "must be less than idleTimeoutSeconds");
   }
-  if (!Number.isSafeInteger(maxUserAgentLength) || maxUserAgentLength < 0) {
-    throw new InvalidOptionError("maxUserAgentLength", "must be a whole number >= 0");
-  }
-  requireWhole("maxSessionsPerUser", maxSessionsPerUser, 1, 100_000);
-  requireWhole("maxFieldBytes", maxFieldBytes, 1, 512 * 1024 * 1024);
-  requireWhole("maxSessionBytes", maxSessionBytes, 1, 512 * 1024 * 1024);
-  requireWhole("anonymousIdleTimeoutSeconds", anonymousIdleTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
-  requireWhole("anonymousAbsoluteTimeoutSeconds", anonymousAbsoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWholeOption("maxUserAgentLength", maxUserAgentLength, 0, Number.MAX_SAFE_INTEGER);
+  requireWholeOption("maxSessionsPerUser", maxSessionsPerUser, 1, 100_000);
+  requireWholeOption("maxFieldBytes", maxFieldBytes, 1, 512 * 1024 * 1024);
+  requireWholeOption("maxSessionBytes", maxSessionBytes, 1, 512 * 1024 * 1024);
+  requireWholeOption("anonymousIdleTimeoutSeconds", anonymousIdleTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWholeOption(
+    "anonymousAbsoluteTimeoutSeconds",
+    anonymousAbsoluteTimeoutSeconds,
+    1,
+    MAX_TIMEOUT_SECONDS,
+  );
   if (anonymousAbsoluteTimeoutSeconds < anonymousIdleTimeoutSeconds) {
     throw new InvalidOptionError(
       "anonymousAbsoluteTimeoutSeconds",
       "must not be less than anonymousIdleTimeoutSeconds",
     );
   }
-  requireWhole("maxAbsoluteTimeoutSeconds", maxAbsoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
+  requireWholeOption("maxAbsoluteTimeoutSeconds", maxAbsoluteTimeoutSeconds, 1, MAX_TIMEOUT_SECONDS);
   if (maxAbsoluteTimeoutSeconds < absoluteTimeoutSeconds) {
     throw new InvalidOptionError("maxAbsoluteTimeoutSeconds", "must not be less than absoluteTimeoutSeconds");
   }
@@ -301,7 +305,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   };
 
   const toSession = (stored: StoredSession): Session<S> => ({
-    id: publicIdOf(stored.id),
+    id: publicIdOfStorageId(stored.storageId),
     userId: stored.userId === "" ? null : stored.userId,
     createdAt: new Date(stored.createdAt),
     lastSeenAt: new Date(stored.lastSeenAt),
@@ -309,9 +313,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     userAgent: stored.userAgent,
     ip: stored.ip,
     data: decodeFields(schema, stored.fields),
-    idleExpiresAt: new Date(
-      Math.min(stored.lastSeenAt + (stored.idleTimeoutMs ?? idleTimeoutMs), stored.expiresAt),
-    ),
+    idleExpiresAt: new Date(idleDeadlineOf(stored, idleTimeoutMs)),
     browserSession: stored.browserSession === true,
     flash: stored.flash ?? {},
   });
@@ -321,7 +323,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
   const idOf = (token: string | undefined): string | null =>
-    isWellFormedToken(token) ? sessionIdOf(token) : null;
+    isWellFormedToken(token) ? storageIdOf(token) : null;
 
   /** A create's own lifetimes, checked: whole seconds, within `maxAbsoluteTimeoutSeconds`. */
   const ownLifetimes = (createOptions: CreateSessionOptions<S>): { idleMs?: number; absoluteMs?: number } => {
@@ -329,12 +331,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     if (browserSession !== undefined && typeof browserSession !== "boolean") {
       throw new InvalidArgumentError("browserSession must be true or false");
     }
-    const seconds = (name: string, value: unknown, max: number): number => {
-      if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
-        throw new InvalidArgumentError(`${name} must be a whole number of seconds from 1 to ${max}`);
-      }
-      return value * 1000;
-    };
+    const seconds = (name: string, value: unknown, max: number): number =>
+      requireWholeArgument(`${name} (seconds)`, value, 1, max) * 1000;
     const absoluteMs =
       absolute === undefined
         ? undefined
@@ -378,7 +376,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     const createdAt = now();
     const lifetimeMs = own.absoluteMs ?? (userId === null ? anonymousAbsoluteTimeoutMs : absoluteTimeoutMs);
     const stored: StoredSession = {
-      id: sessionIdOf(token),
+      storageId: storageIdOf(token),
       userId: userId ?? "",
       createdAt,
       lastSeenAt: createdAt,
@@ -395,13 +393,14 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     return { token, session: toSession(stored) };
   };
 
+  /** The one check of an increment step: a valid (integer, when declared) field and a safe integer. */
   const integerStep = (field: string, by: unknown): number => {
     assertFieldName(field);
     if (schema && schema[field] !== "integer") {
       throw new InvalidArgumentError(`field "${field}" is not declared as an integer field`);
     }
     if (!Number.isSafeInteger(by))
-      throw new InvalidArgumentError(`increment of "${field}" must be a safe integer`);
+      throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${String(by)}`);
     return by as number;
   };
 
@@ -451,7 +450,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       }
       const id = idOf(token);
       if (id === null) return false;
-      return store.update(id, { flash: { [name]: text }, maxBytes: maxSessionBytes }, now());
+      return (await store.update(id, { flash: { [name]: text }, maxBytes: maxSessionBytes }, now())) !== null;
     },
 
     // Not async: every page view comes through here, as one `then` on the store's promise.
@@ -479,28 +478,33 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       const id = idOf(token);
       if (id === null) return false;
       const set = encodeWithinLimits(data as Record<string, unknown>);
-      return store.update(id, { set, maxBytes: maxSessionBytes }, now());
+      return (await store.update(id, { set, maxBytes: maxSessionBytes }, now())) !== null;
     },
 
     async unset(token, fieldNames) {
       const id = idOf(token);
       if (id === null) return false;
       for (const name of fieldNames) assertFieldName(name);
-      return store.update(id, { remove: fieldNames, maxBytes: maxSessionBytes }, now());
+      return (await store.update(id, { remove: fieldNames, maxBytes: maxSessionBytes }, now())) !== null;
     },
 
     async increment(token, field, by = 1) {
       const step = integerStep(field, by);
       const id = idOf(token);
       if (id === null) return null;
-      return store.increment(id, field, step, now());
+      const counted = await store.update(
+        id,
+        { increment: { [field]: step }, maxBytes: maxSessionBytes },
+        now(),
+      );
+      return counted === null ? null : (counted[field] ?? null);
     },
 
     async rotate(token) {
       const oldId = idOf(token);
       if (oldId === null) return null;
       const newToken = generateToken(tagOf(token as string));
-      const stored = await store.rotate(oldId, sessionIdOf(newToken), policy());
+      const stored = await store.rotate(oldId, storageIdOf(newToken), policy());
       return stored ? { token: newToken, session: toSession(stored) } : null;
     },
 
@@ -512,25 +516,25 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 
     async listForUser(userId) {
       assertUserId(userId);
-      const stored = await store.listByUser(userId, now());
+      const stored = await store.listForUser(userId, now());
       return stored.sort((a, b) => a.createdAt - b.createdAt).map(toSession);
     },
 
     async destroyById(userId, publicId) {
       assertUserId(userId);
       if (typeof publicId !== "string" || !PUBLIC_ID_PATTERN.test(publicId)) return false;
-      return store.destroyByPublicId(userId, publicId, now());
+      return store.destroyById(userId, publicId, now());
     },
 
     async destroyForUser(userId, destroyOptions = {}) {
       assertUserId(userId);
       const exceptId = idOf(destroyOptions.exceptToken) ?? undefined;
-      return store.destroyByUser(userId, now(), exceptId);
+      return store.destroyForUser(userId, now(), exceptId);
     },
 
     publicIdOf(token) {
       const id = idOf(token);
-      return id === null ? null : publicIdOf(id);
+      return id === null ? null : publicIdOfStorageId(id);
     },
   };
 }
@@ -542,14 +546,5 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 function assertUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
     throw new InvalidArgumentError(`userId must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
-  }
-}
-
-function requireWhole(option: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(
-      option,
-      `must be a whole number from ${min} to ${max}, got ${String(value)}`,
-    );
   }
 }

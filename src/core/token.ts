@@ -18,7 +18,7 @@ export const PUBLIC_ID_LENGTH = 16;
  * that neither a collision between sessions (2^66 sessions) nor a preimage (2^132 hashes, from a stolen
  * dump) is within reach, and 19 bytes shorter than tag + whole digest in every key and index entry.
  */
-export const SESSION_ID_LENGTH = USER_TAG_LENGTH + 22;
+export const STORAGE_ID_LENGTH = USER_TAG_LENGTH + 22;
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -63,15 +63,16 @@ export function isWellFormedToken(value: unknown): value is string {
 }
 
 /**
- * The session's storage id: SHA-256 of the token, base64url, cut to SESSION_ID_LENGTH characters. The
+ * The session's storage id: the token's slot tag, then SHA-256 of the token, base64url, cut to
+ * STORAGE_ID_LENGTH characters. The
  * store only ever sees this, so a leaked database dump or `MONITOR` output cannot be replayed as a cookie.
  */
-export function sessionIdOf(token: string): string {
+export function storageIdOf(token: string): string {
   // crypto.hash (Node >= 20.12) is the one-shot form: a third of the cost of createHash().digest().
-  return tagOf(token) + hash("sha256", token, "base64url").slice(0, SESSION_ID_LENGTH - USER_TAG_LENGTH);
+  return tagOf(token) + hash("sha256", token, "base64url").slice(0, STORAGE_ID_LENGTH - USER_TAG_LENGTH);
 }
 
-/** The short part of a session id that is safe to show in pages and logs (the digest, not the tag). */
-export function publicIdOf(sessionId: string): string {
-  return sessionId.slice(USER_TAG_LENGTH, USER_TAG_LENGTH + PUBLIC_ID_LENGTH);
+/** The public id of a storage id: the part safe to show in pages and logs (the digest, not the tag). */
+export function publicIdOfStorageId(storageId: string): string {
+  return storageId.slice(USER_TAG_LENGTH, USER_TAG_LENGTH + PUBLIC_ID_LENGTH);
 }

@@ -5,7 +5,7 @@ import { LatchkeyError, type LatchkeyErrorCode } from "../../src/core/errors.js"
 import type { FieldSchema } from "../../src/core/fields.js";
 import { createSessionManager, type SessionManager } from "../../src/core/session-manager.js";
 import type { SessionStore } from "../../src/core/session-store.js";
-import { sessionIdOf, USER_TAG_LENGTH } from "../../src/core/token.js";
+import { storageIdOf, USER_TAG_LENGTH } from "../../src/core/token.js";
 
 /** What a store's test file hands to `runSessionStoreConformance`. */
 export interface ConformanceTarget {
@@ -163,7 +163,7 @@ export function tracked<S extends FieldSchema>(
  * the tag in braces, `s:{tag}digest`, and index entries hold tag + digest).
  */
 export function storedIdOf(token: string): string {
-  return sessionIdOf(token).slice(USER_TAG_LENGTH);
+  return storageIdOf(token).slice(USER_TAG_LENGTH);
 }
 
 /** Asserts that no key or value in the backend contains any of `needles`; does nothing without a dump. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSessionManager } from "../../src/core/session-manager.js";
-import { generateToken, isWellFormedToken, sessionIdOf, userTagOf } from "../../src/core/token.js";
+import { generateToken, isWellFormedToken, storageIdOf, userTagOf } from "../../src/core/token.js";
 import { anonymousTests } from "./anonymous-conformance.js";
 import {
   assertNotStored,
@@ -339,7 +339,7 @@ function concurrencyTests(ctx: () => Context): void {
     const now = Date.now();
     const userId = user("no-write");
     const session = {
-      id: sessionIdOf(generateToken(userTagOf(userId))),
+      storageId: storageIdOf(generateToken(userTagOf(userId))),
       userId,
       createdAt: now,
       lastSeenAt: now,
@@ -352,7 +352,10 @@ function concurrencyTests(ctx: () => Context): void {
       target.store.create(session, { now, idleTimeoutMs: 1000, touchIntervalMs: 0, maxSessionsPerUser: 10 }),
       latchkeyError("INVALID_ARGUMENT"),
     );
-    assert.equal(await target.store.load(session.id, { now, idleTimeoutMs: 1000, touchIntervalMs: 0 }), null);
+    assert.equal(
+      await target.store.load(session.storageId, { now, idleTimeoutMs: 1000, touchIntervalMs: 0 }),
+      null,
+    );
   });
 
   it("200 concurrent increments of one field count exactly 200", async () => {

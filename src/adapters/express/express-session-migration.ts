@@ -85,6 +85,13 @@ export function createExpressSessionMigration(
   const settings = resolveMigrationOptions(options);
   const { store, convert, cookieName, timeoutMs } = settings;
   const records = sessions.store.records;
+  if (records === undefined) {
+    // The hand-off record is what lets concurrent requests with one old cookie share one session.
+    throw new InvalidOptionError(
+      "migrateExpressSession",
+      `needs a store with records (the memory and Redis stores have them; this "${sessions.store.kind}" store does not)`,
+    );
+  }
   const inFlight = new Map<string, Promise<MigrationOutcome>>();
   const clearOldCookie = serializeCookie(cookieName, "", {
     secure: false,

@@ -2,4 +2,4 @@
  * `latchkey/memory`: the embedded store, for running without Redis (development, tests, one process).
  * @module
  */
-export { createMemoryStore, type MemoryStoreOptions } from "./memory-store.js";
+export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./memory-store.js";

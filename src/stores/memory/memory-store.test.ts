@@ -18,8 +18,8 @@ const policy = (now: number, idleTimeoutMs = 60_000, touchIntervalMs = 0): Creat
 });
 const LIMIT = 1 << 20;
 
-const session = (id: string, now: number, userId = "u"): StoredSession => ({
-  id,
+const session = (storageId: string, now: number, userId = "u"): StoredSession => ({
+  storageId,
   userId,
   createdAt: now,
   lastSeenAt: now,
@@ -83,7 +83,7 @@ describe("memory store bounds", () => {
     await store.create(session("d", now + 2), policy(now + 2));
     assert.deepEqual(heldIds(store), ["c", "a", "d"]);
     assert.equal(await store.load("b", policy(now + 3)), null);
-    assert.deepEqual((await store.listByUser("u", now + 3)).map((s) => s.id).sort(), ["a", "c", "d"]);
+    assert.deepEqual((await store.listForUser("u", now + 3)).map((s) => s.storageId).sort(), ["a", "c", "d"]);
     await store.close();
   });
 
@@ -120,7 +120,7 @@ describe("memory store bounds", () => {
       Array.from({ length: 50 }, (_, i) => `s${950 + i}`),
     );
     let listed = 0;
-    for (let u = 0; u < 7; u++) listed += (await store.listByUser(`user-${u}`, now)).length;
+    for (let u = 0; u < 7; u++) listed += (await store.listForUser(`user-${u}`, now)).length;
     assert.equal(listed, 50);
     const indexed = dumpMemoryStore(store).filter((entry) => /^s\d+$/.test(entry));
     assert.equal(indexed.length, 50, "the user index holds exactly the held ids");
@@ -143,7 +143,7 @@ describe("memory store copies", () => {
     assert.equal(loaded.userId, "u");
     loaded.fields.name = "mutated";
     loaded.expiresAt = 0;
-    const listed = await store.listByUser("u", now);
+    const listed = await store.listForUser("u", now);
     assert.equal(listed[0]?.fields.name, "n");
     assert.ok(listed[0]);
     listed[0].fields.extra = "x";
@@ -181,12 +181,26 @@ describe("memory store increments", () => {
       { ...session("a", now), fields: { n: String(Number.MAX_SAFE_INTEGER - 1) } },
       policy(now),
     );
-    assert.equal(await store.increment("a", "n", 1, Date.now()), Number.MAX_SAFE_INTEGER);
-    await assert.rejects(store.increment("a", "n", 1, Date.now()), rejectsWith("INVALID_ARGUMENT"));
-    await assert.rejects(store.increment("a", "m", 0.5, Date.now()), rejectsWith("INVALID_ARGUMENT"));
-    await assert.rejects(store.increment("a", "m", 2 ** 60, Date.now()), rejectsWith("INVALID_ARGUMENT"));
-    assert.equal(await store.increment("a", "m", -5, Date.now()), -5);
-    assert.equal(await store.increment("a", "m", 5, Date.now()), 0);
+    const add = (field: string, by: number) =>
+      store.update("a", { increment: { [field]: by }, maxBytes: LIMIT }, Date.now());
+    assert.deepEqual(await add("n", 1), { n: Number.MAX_SAFE_INTEGER });
+    await assert.rejects(add("n", 1), rejectsWith("INVALID_ARGUMENT"));
+    await assert.rejects(add("m", 2 ** 60), rejectsWith("INVALID_ARGUMENT"));
+    assert.deepEqual(await add("m", -5), { m: -5 });
+    assert.deepEqual(await add("m", 5), { m: 0 });
+    await store.close();
+  });
+
+  it("an update whose increment fails writes nothing, not even its set", async () => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const now = Date.now();
+    await store.create({ ...session("a", now), fields: { bad: "x" } }, policy(now));
+    await assert.rejects(
+      store.update("a", { set: { name: "changed" }, increment: { bad: 1 }, maxBytes: LIMIT }, now),
+      rejectsWith("INVALID_ARGUMENT"),
+    );
+    assert.deepEqual((await store.load("a", policy(now)))?.fields, { bad: "x" });
+    assert.equal(await store.update("missing", { increment: { n: 1 }, maxBytes: LIMIT }, now), null);
     await store.close();
   });
 
@@ -226,17 +240,17 @@ describe("memory store lifecycle", () => {
     }
   });
 
-  it("the sweep frees expired sessions and counters nobody asks for", async () => {
+  it("the sweep frees expired sessions and records nobody asks for", async () => {
     const store = createMemoryStore({ sweepIntervalMs: 20 });
     const now = Date.now();
     await store.create(session("short", now), policy(now, 30));
     await store.create(session("long", now), policy(now));
-    await store.records.hit("c", 30);
+    await store.records.insert("brief", { v: "1" }, { ttlMs: 30 });
     await store.records.insert("r", { v: "1" });
     await sleep(120);
     assert.deepEqual(heldIds(store), ["long"]);
     const dump = dumpMemoryStore(store);
-    assert.ok(!dump.includes("hits:c") && dump.includes("record:r"));
+    assert.ok(!dump.includes("record:brief") && dump.includes("record:r"));
     assert.ok(!dump.includes("short"), "the user index no longer names it");
     await store.close();
   });
@@ -246,7 +260,7 @@ describe("memory store lifecycle", () => {
     const script = `
       const { createMemoryStore } = await import(${JSON.stringify(moduleUrl)});
       const store = createMemoryStore({ sweepIntervalMs: 5 });
-      await store.create({ id: "a", userId: "u", createdAt: 0, lastSeenAt: 0, expiresAt: 9e15, userAgent: "", ip: "", fields: {} },
+      await store.create({ storageId: "a", userId: "u", createdAt: 0, lastSeenAt: 0, expiresAt: 9e15, userAgent: "", ip: "", fields: {} },
         { now: Date.now(), idleTimeoutMs: 60000, touchIntervalMs: 0 });
       console.log("created");`;
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
@@ -278,15 +292,13 @@ describe("memory store lifecycle", () => {
       ["create", () => store.create(session("b", now), policy(now))],
       ["load", () => store.load("a", policy(now))],
       ["update", () => store.update("a", { set: { x: "1" }, maxBytes: LIMIT }, Date.now())],
-      ["increment", () => store.increment("a", "x", 1, Date.now())],
+      ["update (increment)", () => store.update("a", { increment: { x: 1 }, maxBytes: LIMIT }, Date.now())],
       ["rotate", () => store.rotate("a", "c", policy(now))],
       ["destroy", () => store.destroy("a", Date.now())],
-      ["listByUser", () => store.listByUser("u", now)],
-      ["destroyByUser", () => store.destroyByUser("u", Date.now())],
+      ["listForUser", () => store.listForUser("u", now)],
+      ["destroyForUser", () => store.destroyForUser("u", Date.now())],
       ["records.insert", () => store.records.insert("k", { v: "1" })],
       ["records.get", () => store.records.get("k")],
-      ["records.hit", () => store.records.hit("k", 1000)],
-      ["records.hits", () => store.records.hits("k")],
       ["records.delete", () => store.records.delete("k")],
     ];
     for (const [name, call] of calls) await assert.rejects(call(), rejectsWith("STORE_UNAVAILABLE"), name);
@@ -294,100 +306,40 @@ describe("memory store lifecycle", () => {
 });
 
 describe("memory store arguments", () => {
-  it("refuses field names starting with $ (metadata in the Redis hash), before looking the session up", async () => {
-    const store = createMemoryStore({ sweepIntervalMs: 0 });
-    const now = Date.now();
-    const invalid = rejectsWith("INVALID_ARGUMENT");
-    await assert.rejects(store.create({ ...session("a", now), fields: { $u: "x" } }, policy(now)), invalid);
-    await store.create(session("a", now), policy(now));
-    for (const id of ["a", "missing"]) {
-      await assert.rejects(store.update(id, { set: { $e: "0" }, maxBytes: LIMIT }, Date.now()), invalid);
-      await assert.rejects(store.update(id, { remove: ["$u"], maxBytes: LIMIT }, Date.now()), invalid);
-      await assert.rejects(store.increment(id, "$t", 1, Date.now()), invalid);
-      await assert.rejects(store.increment(id, "n", 1.5, Date.now()), invalid);
-      await assert.rejects(store.load(id, policy(now), { $c: 1 }), invalid);
-    }
-    assert.deepEqual((await store.load("a", policy(now)))?.fields, { name: "n" });
-    await store.close();
-  });
-
-  it("refuses an empty record and a window that is not a positive number", async () => {
+  it("refuses an empty record and a TTL that is not a whole number of ms > 0", async () => {
     const store = createMemoryStore({ sweepIntervalMs: 0 });
     await assert.rejects(store.records.insert("k", {}), rejectsWith("INVALID_ARGUMENT"));
-    for (const window of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      await assert.rejects(store.records.hit("k", window), rejectsWith("INVALID_ARGUMENT"), String(window));
+    for (const ttlMs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(
+        store.records.insert("k", { v: "1" }, { ttlMs }),
+        rejectsWith("INVALID_ARGUMENT"),
+        String(ttlMs),
+      );
     }
+    assert.equal(await store.records.get("k"), null, "nothing was written");
     await store.close();
   });
 });
 
-describe("memory store record and counter bounds", () => {
-  const held = (store: ReturnType<typeof createMemoryStore>, prefix: string) =>
-    dumpMemoryStore(store).filter((entry) => entry.startsWith(prefix)).length;
-
-  for (const value of [0, -1, 1.5, "10", Number.POSITIVE_INFINITY]) {
-    it(`rejects maxCounters: ${String(value)}`, () => {
-      assert.throws(
-        () => createMemoryStore({ maxCounters: value } as MemoryStoreOptions),
-        (error) => error instanceof InvalidOptionError && error.option === "maxCounters",
-      );
-    });
-  }
-
-  it("records have their own bound: counters neither take their room nor are evicted for them", async () => {
-    const store = createMemoryStore({ maxRecords: 2, maxCounters: 2, sweepIntervalMs: 0 });
+describe("memory store record bound", () => {
+  it("a full record bound refuses a new record with STORE_FULL and evicts none", async () => {
+    const store = createMemoryStore({ maxRecords: 2, sweepIntervalMs: 0 });
     const { records } = store;
-    await records.hit("c1", 60_000);
-    await records.hit("c2", 60_000);
     await records.insert("r1", { v: "1" });
     await records.insert("r2", { v: "2" });
     await assert.rejects(records.insert("r3", { v: "3" }), rejectsWith("STORE_FULL"));
-    assert.equal(await records.hits("c1"), 1, "no counter was dropped to make room for a record");
-    assert.equal(await records.hits("c2"), 1);
     assert.deepEqual(await records.get("r1"), { v: "1" });
     assert.equal(await records.get("r3"), null);
-    // A full record bound does not stop counting: a failed login must still be counted.
-    await records.delete("c1");
-    assert.equal(await records.hit("c3", 60_000), 1);
+    await records.delete("r1");
+    assert.equal(await records.insert("r3", { v: "3" }), true, "a deleted record made room");
     await store.close();
   });
 
-  it("a live counter is never evicted: a full bound refuses a new key with STORE_FULL, old keys still count", async () => {
-    const store = createMemoryStore({ maxCounters: 3, sweepIntervalMs: 0 });
-    const { records } = store;
-    await records.hit("lockout", 60_000);
-    await records.hit("lockout", 60_000);
-    await records.hit("b", 60_000);
-    await records.hit("c", 60_000);
-    for (let i = 0; i < 10; i++) {
-      await assert.rejects(records.hit(`flood-${i}`, 60_000), rejectsWith("STORE_FULL"));
-    }
-    assert.equal(await records.hits("lockout"), 2, "the flood did not reset the lockout");
-    assert.equal(await records.hit("lockout", 60_000), 3, "a held counter still counts when full");
-    assert.equal(await records.hits("flood-0"), 0);
-    assert.equal(held(store, "hits:"), 3);
-    await store.close();
-  });
-
-  it("expired counters are swept to make room when the bound is reached", async () => {
-    const store = createMemoryStore({ maxCounters: 2, sweepIntervalMs: 0 });
-    const { records } = store;
-    await records.hit("short", 10);
-    await records.hit("long", 60_000);
+  it("records whose TTL ran out are swept to make room", async () => {
+    const store = createMemoryStore({ maxRecords: 1, sweepIntervalMs: 0 });
+    await store.records.insert("brief", { v: "1" }, { ttlMs: 10 });
     await sleep(30);
-    assert.equal(await records.hit("new", 60_000), 1, "the expired counter made room");
-    assert.equal(await records.hits("long"), 1);
-    assert.equal(held(store, "hits:"), 2);
-    await assert.rejects(records.hit("another", 60_000), rejectsWith("STORE_FULL"));
-    await store.close();
-  });
-
-  it("the background sweep frees expired counters, so a full bound recovers", async () => {
-    const store = createMemoryStore({ maxCounters: 1, sweepIntervalMs: 20 });
-    await store.records.hit("a", 10);
-    await sleep(60);
-    assert.equal(held(store, "hits:"), 0);
-    assert.equal(await store.records.hit("b", 60_000), 1);
+    assert.equal(await store.records.insert("next", { v: "2" }), true);
     await store.close();
   });
 });

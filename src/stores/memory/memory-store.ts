@@ -4,8 +4,16 @@ import {
   SessionRevokedError,
   StoreUnavailableError,
 } from "../../core/errors.js";
-import { REVOCATION_MEMORY_MS, type SessionStore, type StoredSession } from "../../core/session-store.js";
-import { publicIdOf } from "../../core/token.js";
+import { REVOCATION_MEMORY_MS } from "../../core/revocation-memory.js";
+import {
+  type FieldIncrements,
+  idleDeadlineOf,
+  type RecordStore,
+  type SessionStore,
+  type StoredSession,
+} from "../../core/session-store.js";
+import { publicIdOfStorageId } from "../../core/token.js";
+import { requireWholeOption } from "../../core/whole-number.js";
 import { createMemoryRecords } from "./memory-records.js";
 
 export interface MemoryStoreOptions {
@@ -28,14 +36,7 @@ export interface MemoryStoreOptions {
    */
   maxRecords?: number;
   /**
-   * Most hit counters (`records.hit`) kept at once, apart from the records. Default 100_000. A counter
-   * whose window is still running is never evicted (it may hold a lockout); when full, expired counters
-   * are swept, and if none had expired a hit on a new key is refused with STORE_FULL, so a throttle
-   * built on the store fails closed.
-   */
-  maxCounters?: number;
-  /**
-   * Milliseconds between background sweeps that free expired sessions and counters nobody asks for
+   * Milliseconds between background sweeps that free expired sessions and records nobody asks for
    * again. Default 60_000; 0 turns the sweep off (expiry is always checked on access anyway). The timer
    * is `unref()`ed, so it never keeps the process alive, and `close()` clears it.
    */
@@ -43,7 +44,7 @@ export interface MemoryStoreOptions {
   /**
    * The clock of the background sweep of sessions, in ms since the epoch. Default `Date.now`. Sessions
    * otherwise run on the time the session manager passes in: give both the same clock (the manager's
-   * `clock`). Records and hit counters always use the real clock.
+   * `clock`). Records always use the real clock.
    */
   clock?: () => number;
 }
@@ -53,7 +54,7 @@ interface Entry {
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;
-  /** End of the idle lifetime: min(last refresh + idle timeout, expiresAt). What a Redis TTL would be. */
+  /** End of the idle lifetime (`idleDeadlineOf`), as of the last refresh: what a Redis TTL would be. */
   deadline: number;
   userAgent: string;
   ip: string;
@@ -71,6 +72,9 @@ const MAX_TIMER_MS = 2_147_483_647;
 /** What Redis accepts as an integer for HINCRBY: no sign on zero, no leading zeros, no spaces. */
 const INTEGER_TEXT = /^(0|-?[1-9][0-9]*)$/;
 
+/** The memory store: a SessionStore with the `records` capability. */
+export type MemoryStore = SessionStore & { readonly records: RecordStore };
+
 const dumps = new WeakMap<SessionStore, () => string[]>();
 
 /**
@@ -81,16 +85,16 @@ const dumps = new WeakMap<SessionStore, () => string[]>();
  * @example
  * const sessions = createSessionManager({ store: createMemoryStore() });
  */
-export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   if (typeof options !== "object" || options === null) {
     throw new InvalidOptionError("options", "must be an object");
   }
   const { maxSessions = DEFAULT_MAX, maxRecords = DEFAULT_MAX, sweepIntervalMs = DEFAULT_SWEEP_MS } = options;
-  requireWhole("maxSessions", maxSessions, 1, Number.MAX_SAFE_INTEGER);
+  requireWholeOption("maxSessions", maxSessions, 1, Number.MAX_SAFE_INTEGER);
   const maxAnonymousSessions = options.maxAnonymousSessions ?? DEFAULT_MAX;
-  requireWhole("maxAnonymousSessions", maxAnonymousSessions, 1, Number.MAX_SAFE_INTEGER);
-  requireWhole("maxRecords", maxRecords, 1, Number.MAX_SAFE_INTEGER);
-  requireWhole("sweepIntervalMs", sweepIntervalMs, 0, MAX_TIMER_MS);
+  requireWholeOption("maxAnonymousSessions", maxAnonymousSessions, 1, Number.MAX_SAFE_INTEGER);
+  requireWholeOption("maxRecords", maxRecords, 1, Number.MAX_SAFE_INTEGER);
+  requireWholeOption("sweepIntervalMs", sweepIntervalMs, 0, MAX_TIMER_MS);
   const clock = options.clock ?? Date.now;
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
 
@@ -107,7 +111,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const assertOpen = (): void => {
     if (closed) throw new StoreUnavailableError("latchkey: the memory store is closed");
   };
-  const records = createMemoryRecords({ maxRecords, maxCounters: options.maxCounters }, assertOpen);
+  const records = createMemoryRecords(maxRecords, assertOpen);
 
   const remove = (id: string): void => {
     const entry = sessions.get(id) ?? anonymous.get(id);
@@ -185,7 +189,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   /** Restarts the idle timer at `now` and moves the session to the back of the eviction order. */
   const refresh = (id: string, entry: Entry, now: number, idleTimeoutMs: number): void => {
     entry.lastSeenAt = now;
-    entry.deadline = Math.min(now + (entry.idleTimeoutMs ?? idleTimeoutMs), entry.expiresAt);
+    entry.deadline = idleDeadlineOf(entry, idleTimeoutMs);
     const pool = poolOf(entry);
     pool.delete(id);
     pool.set(id, entry);
@@ -193,7 +197,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
   const sweepAll = (): void => {
     sweep(clock());
-    // Records and counters take no time from their callers: they run on the real clock.
+    // Records take no time from their callers: they run on the real clock.
     records.sweep(Date.now());
   };
   const timer = sweepIntervalMs > 0 ? setInterval(sweepAll, sweepIntervalMs) : undefined;
@@ -205,9 +209,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async create(session, policy) {
       assertOpen();
-      for (const field of Object.keys(session.fields)) assertUserField(field);
-      const idleTimeoutMs = session.idleTimeoutMs ?? policy.idleTimeoutMs;
-      if (Math.min(idleTimeoutMs, session.expiresAt - policy.now) < 1) {
+      // A create (or a restored session) starts its idle timer now.
+      const deadline = idleDeadlineOf({ ...session, lastSeenAt: policy.now }, policy.idleTimeoutMs);
+      if (deadline - policy.now < 1) {
         throw new InvalidArgumentError("the session would expire at once: nothing was written");
       }
       const revoked = session.userId === "" ? undefined : revokedAt.get(session.userId);
@@ -218,19 +222,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       ) {
         throw new SessionRevokedError("sessions of this user were revoked while this one was being created");
       }
-      if (live(session.id, policy.now)) {
+      const id = session.storageId;
+      if (live(id, policy.now)) {
         throw new InvalidArgumentError("a session with this id already exists: nothing was written");
       }
-      remove(session.id);
+      remove(id);
       const isAnonymous = session.userId === "";
       if (isAnonymous) makeRoom(policy.now, anonymous, maxAnonymousSessions);
       else makeRoom(policy.now, sessions, maxSessions);
-      add(session.id, {
+      add(id, {
         userId: session.userId,
         createdAt: session.createdAt,
         lastSeenAt: session.lastSeenAt,
         expiresAt: session.expiresAt,
-        deadline: Math.min(policy.now + idleTimeoutMs, session.expiresAt),
+        deadline,
         userAgent: session.userAgent,
         ip: session.ip,
         fields: new Map(Object.entries(session.fields)),
@@ -238,12 +243,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         browserSession: session.browserSession === true,
         flash: new Map(Object.entries(session.flash ?? {})),
       });
-      if (!isAnonymous) capUser(session.userId, session.id, policy.maxSessionsPerUser, policy.now);
+      if (!isAnonymous) capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
     },
 
     async load(id, policy, increments) {
       assertOpen();
-      for (const [field, by] of Object.entries(increments ?? {})) assertStep(field, by);
       const entry = live(id, policy.now);
       if (!entry) return null;
       // Every step is checked before anything is written, so a failing load changes nothing.
@@ -259,25 +263,23 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async update(id, changes, now) {
       assertOpen();
-      for (const field of Object.keys(changes.set ?? {})) assertUserField(field);
-      for (const field of changes.remove ?? []) assertUserField(field);
-      const entry = live(id, now);
-      if (!entry) return false;
-      assertFitsWithin(entry.fields, changes.set ?? {}, changes.remove ?? [], changes.maxBytes);
-      for (const [field, value] of Object.entries(changes.set ?? {})) entry.fields.set(field, value);
-      for (const field of changes.remove ?? []) entry.fields.delete(field);
-      for (const [name, text] of Object.entries(changes.flash ?? {})) entry.flash.set(name, text);
-      return true;
-    },
-
-    async increment(id, field, by, now) {
-      assertOpen();
-      assertStep(field, by);
       const entry = live(id, now);
       if (!entry) return null;
-      const value = added(entry.fields, field, by);
-      entry.fields.set(field, value);
-      return Number(value);
+      const { set = {}, remove = [], increment, flash = {} } = changes;
+      // Everything is checked before anything is written, so a failing update changes nothing.
+      if (changes.set !== undefined || changes.remove !== undefined) {
+        assertFitsWithin(entry.fields, set, remove, changes.maxBytes);
+      }
+      const sums = increment ? addAll(entry.fields, increment) : [];
+      for (const [field, value] of Object.entries(set)) entry.fields.set(field, value);
+      for (const field of remove) entry.fields.delete(field);
+      for (const [name, text] of Object.entries(flash)) entry.flash.set(name, text);
+      const counted: Record<string, number> = {};
+      for (const [field, value] of sums) {
+        entry.fields.set(field, value);
+        counted[field] = Number(value);
+      }
+      return counted;
     },
 
     async rotate(oldId, newId, policy) {
@@ -306,7 +308,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return existed;
     },
 
-    async listByUser(userId, now) {
+    async listForUser(userId, now) {
       assertOpen();
       const found: StoredSession[] = [];
       for (const id of byUser.get(userId) ?? []) {
@@ -316,10 +318,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return found;
     },
 
-    async destroyByPublicId(userId, publicId, now) {
+    async destroyById(userId, publicId, now) {
       assertOpen();
       for (const id of byUser.get(userId) ?? []) {
-        if (publicIdOf(id) !== publicId) continue;
+        if (publicIdOfStorageId(id) !== publicId) continue;
         const existed = live(id, now) !== undefined;
         remove(id);
         return existed;
@@ -327,7 +329,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return false;
     },
 
-    async destroyByUser(userId, now, exceptId) {
+    async destroyForUser(userId, now, exceptId) {
       assertOpen();
       revokedAt.set(userId, Math.max(now, revokedAt.get(userId) ?? now));
       let count = 0;
@@ -353,7 +355,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       revokedAt.clear();
       records.clear();
     },
-  } satisfies SessionStore;
+  } satisfies MemoryStore;
 
   dumps.set(store, () => {
     const out: string[] = [];
@@ -382,7 +384,7 @@ export function dumpMemoryStore(store: SessionStore): string[] {
 /** A copy the caller may change freely; with its flash messages only when they are being taken. */
 function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
   const copy: StoredSession = {
-    id,
+    storageId: id,
     userId: entry.userId,
     createdAt: entry.createdAt,
     lastSeenAt: entry.lastSeenAt,
@@ -415,15 +417,6 @@ function added(fields: Map<string, string>, field: string, by: number): string {
   return String(next);
 }
 
-/** Names starting with "$" hold metadata in the Redis hash; the memory store refuses them just the same. */
-function assertUserField(name: string): void {
-  if (name.startsWith("$")) {
-    throw new InvalidArgumentError(
-      `field name ${JSON.stringify(name)} is reserved: names starting with "$" hold session metadata`,
-    );
-  }
-}
-
 /**
  * The session's own fields after `set` and `remove` must hold at most `maxBytes` (names and values,
  * UTF-8), as the Redis update script counts them.
@@ -448,24 +441,7 @@ function assertFitsWithin(
   }
 }
 
-/** An increment step is checked before the session is looked up, as the Redis store does. */
-function assertStep(field: string, by: unknown): void {
-  assertUserField(field);
-  if (typeof by !== "number" || !Number.isSafeInteger(by)) {
-    throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${String(by)}`);
-  }
-}
-
 /** All the new values of a multi-field increment, computed (and checked) before any is written. */
-function addAll(fields: Map<string, string>, steps: Readonly<Record<string, number>>): [string, string][] {
+function addAll(fields: Map<string, string>, steps: FieldIncrements): [string, string][] {
   return Object.entries(steps).map(([field, by]) => [field, added(fields, field, by)]);
-}
-
-function requireWhole(option: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(
-      option,
-      `must be a whole number from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
 }

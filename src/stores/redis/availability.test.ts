@@ -9,7 +9,7 @@ import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
 import { userTagOf } from "../../core/token.js";
-import { createRedisStore } from "./index.js";
+import { createRedisStore, type RedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
 /** Pings until the store answers, for at most `ms`. */
@@ -29,7 +29,7 @@ async function waitForPing(store: SessionStore, ms: number): Promise<number> {
 
 describe("redis store when Redis is unavailable", () => {
   const { defer, started } = suiteResources();
-  const opened = (options: Parameters<typeof createRedisStore>[0]): SessionStore => {
+  const opened = (options: Parameters<typeof createRedisStore>[0]): RedisStore => {
     const store = createRedisStore(options);
     defer(() => store.close());
     return store;
@@ -99,7 +99,7 @@ describe("redis store when Redis is unavailable", () => {
       const next = await unavailable(() => sessions.create("outage"));
       assert.ok(next.ms < 100, `a call while disconnected took ${next.ms} ms instead of failing fast`);
       await unavailable(() => store.ping());
-      await unavailable(() => store.records.hit("outage", 1000));
+      await unavailable(() => store.records.insert("outage", { a: "1" }));
       await sleep(300);
       assert.ok(errors.length > 0, "onError heard about the reconnect attempts");
     } finally {
@@ -178,7 +178,7 @@ describe("redis store when Redis is unavailable", () => {
     assert.ok(await sessions.rotate(token));
     assert.equal((await sessions.listForUser("acl-user")).length, 1);
     assert.equal(await sessions.destroyForUser("acl-user"), 1);
-    assert.equal(await store.records.hit("acl", 1000), 1);
+    assert.equal(await store.records.insert("acl", { a: "1" }), true);
 
     const wrongUser = opened({ url: `redis://someone:app-pass@127.0.0.1:${server.port}` });
     const { error } = await unavailable(() => wrongUser.ping());

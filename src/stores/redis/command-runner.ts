@@ -5,7 +5,7 @@ import {
   StoreUnavailableError,
 } from "../../core/errors.js";
 import { CommandTimeoutError, type RedisDriver } from "./driver.js";
-import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./scripts.js";
+import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./lua.js";
 
 /**
  * Runs one Redis round trip for a store operation and turns every failure into a latchkey error.

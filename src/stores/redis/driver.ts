@@ -1,4 +1,4 @@
-import type { ScriptArgument, ScriptName } from "./scripts.js";
+import type { ScriptArgument, ScriptName } from "./lua.js";
 
 /** What `store.kind` says: one server, a Cluster, or a master found through Sentinel. */
 export type RedisStoreKind = "redis" | "redis-cluster" | "redis-sentinel";

@@ -12,5 +12,5 @@
  */
 export type { RedisStoreKind } from "./driver.js";
 export type { NodeRedisClient, NodeRedisCluster } from "./node-redis-driver.js";
-export { checkRedisStoreOptions, createRedisStore } from "./redis-store.js";
+export { checkRedisStoreOptions, createRedisStore, type RedisStore } from "./redis-store.js";
 export type { RedisStoreOptions } from "./redis-store-options.js";

@@ -8,15 +8,10 @@ import {
   type Topology,
 } from "./driver.js";
 import { type ClusterNodeWatch, watchClusterNodes } from "./ioredis-cluster-nodes.js";
+import { SCRIPT_KEY_COUNTS, SCRIPT_SOURCES, type ScriptArgument, type ScriptName } from "./lua.js";
 import { requireOptionalPeer } from "./optional-peer.js";
 import type { Credentials, ResolvedRedisStoreOptions } from "./redis-store-options.js";
-import {
-  SCRIPT_KEY_COUNTS,
-  SCRIPT_SOURCES,
-  type ScriptArgument,
-  type ScriptCall,
-  type ScriptName,
-} from "./scripts.js";
+import type { ScriptCall } from "./script-calls.js";
 
 /** The options that make the store create its own ioredis client. */
 type OwnedClientOptions = Extract<ResolvedRedisStoreOptions, { mode: "standalone" | "cluster" | "sentinel" }>;

@@ -5,15 +5,16 @@ import { USER_TAG_LENGTH, userTagOf } from "../../core/token.js";
  *
  * | key                           | type   | holds                                                      |
  * | ----------------------------- | ------ | ---------------------------------------------------------- |
- * | `<prefix>s:{<tag>}<id rest>`  | hash   | one session: META_FIELDS (`$u $c $t $e`, `$a $i` when not  |
+ * | `<prefix>s:{<tag>}<id rest>`  | hash   | one session: HASH_FIELDS (`$u $c $t $e`, `$a $i` when not  |
  * |                               |        | empty) plus the user's fields; TTL = idle deadline, never  |
  * |                               |        | past `$e`                                                  |
  * | `<prefix>u:{<tag>}<userId>`   | zset   | the user's session ids scored by creation time (ms);       |
  * |                               |        | expires with its latest session                            |
  * | `<prefix>v:{<tag>}<userId>`   | string | when the user's sessions were last revoked (ms); TTL       |
  * |                               |        | REVOCATION_MEMORY_MS                                       |
- * | `<prefix>r:<key>`             | hash   | a record (RecordStore.insert/get), no TTL                  |
- * | `<prefix>h:<key>`             | string | a hit counter (RecordStore.hit/hits), TTL = its window     |
+ * | `<prefix>r:<key>`             | hash   | a record (RecordStore.insert/get), TTL when inserted with  |
+ * |                               |        | one                                                        |
+ * | `<prefix>h:<key>`             | string | the health check's write probe (redis-health.ts), TTL 1 s  |
  *
  * `<id>` is the storage id: the slot tag, then SHA-256 of the token. No key or value holds a token.
  * `<tag>` is the user's slot tag (`userTagOf`), which every one of the user's storage ids starts with:
@@ -29,7 +30,8 @@ export interface KeyLayout {
   userIndexPrefix(tag: string): string;
   revocation(userId: string): string;
   record(key: string): string;
-  counter(key: string): string;
+  /** The health check's write probe. */
+  health(key: string): string;
 }
 
 export function keyLayout(prefix: string): KeyLayout {
@@ -43,6 +45,6 @@ export function keyLayout(prefix: string): KeyLayout {
     userIndexPrefix,
     revocation: (userId) => `${prefix}v:{${userTagOf(userId)}}${userId}`,
     record: (key) => `${prefix}r:${key}`,
-    counter: (key) => `${prefix}h:${key}`,
+    health: (key) => `${prefix}h:${key}`,
   };
 }

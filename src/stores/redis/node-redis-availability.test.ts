@@ -9,8 +9,8 @@ import { startTCPProxy } from "../../../test/harness/tcp-proxy.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf } from "../../core/token.js";
-import { createRedisStore } from "./index.js";
+import { storageIdOf } from "../../core/token.js";
+import { createRedisStore, type RedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
 /** Pings until the store answers, for at most `ms`. */
@@ -49,7 +49,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
     });
     return client;
   };
-  const opened = (options: Parameters<typeof createRedisStore>[0]): SessionStore => {
+  const opened = (options: Parameters<typeof createRedisStore>[0]): RedisStore => {
     const store = createRedisStore(options);
     defer(() => store.close());
     return store;
@@ -72,7 +72,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
     assert.ok(next.ms < 100, `a call while disconnected took ${next.ms} ms instead of failing fast`);
     assert.match(next.error.message, /not ready/);
     await unavailable(() => store.ping());
-    await unavailable(() => store.records.hit("outage", 1000));
+    await unavailable(() => store.records.insert("outage", { a: "1" }));
     await sleep(300);
     assert.ok(errors.length > 0, "onError heard about the reconnect attempts");
 
@@ -112,7 +112,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("queued");
     assert.equal(await sessions.increment(token, "visits"), 1);
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
 
     const pid = await serverPid(server.port);
     process.kill(pid, "SIGSTOP");
@@ -156,7 +156,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
     await waitForPing(store, 3000);
     assert.ok(proxy.connections() >= 2, "the client reconnected");
     await sleep(100);
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     assert.equal(await respCommand({ host: "127.0.0.1", port: server.port }, "HGET", key, "visits"), "1");
     assert.equal(await sessions.increment(token, "visits"), 2);
   });

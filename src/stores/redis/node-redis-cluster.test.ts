@@ -11,7 +11,7 @@ import { type RespReply, respCommand } from "../../../test/harness/resp-client.j
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf } from "../../core/token.js";
+import { storageIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
@@ -77,7 +77,7 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("one-command");
     await sessions.load(token); // the script is known to that master from here on
-    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
+    const port = await ownerOf(keyLayout("lk:").session(storageIdOf(token)));
     const before = await Promise.all(cluster.urls.map(redisCommandCalls));
     const sent = await clientCommandsDuring(`redis://127.0.0.1:${port}`, async () => {
       assert.ok(await sessions.load(token, { increment: { visits: 1 } }));
@@ -100,7 +100,7 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
   it("a master that stops answering costs a call at most commandTimeoutMs", async () => {
     const sessions = createSessionManager({ store });
     const { token } = await sessions.create("paused-master");
-    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
+    const port = await ownerOf(keyLayout("lk:").session(storageIdOf(token)));
     await node(port, "CLIENT", "PAUSE", "1000", "ALL");
     const started = Date.now();
     await assert.rejects(sessions.load(token), isStoreUnavailable);
@@ -120,7 +120,7 @@ describe("redis store on a node-redis cluster (3 masters)", () => {
     const onVictim: string[] = [];
     const elsewhere: string[] = [];
     for (const token of tokens) {
-      ((await ownerOf(keyLayout("lk:").session(sessionIdOf(token)))) === victim ? onVictim : elsewhere).push(
+      ((await ownerOf(keyLayout("lk:").session(storageIdOf(token)))) === victim ? onVictim : elsewhere).push(
         token,
       );
     }

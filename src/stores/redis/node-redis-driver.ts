@@ -7,7 +7,7 @@ import {
   type ServerNode,
   type Topology,
 } from "./driver.js";
-import { SCRIPT_SOURCES, type ScriptName } from "./scripts.js";
+import { SCRIPT_SOURCES, type ScriptName } from "./lua.js";
 
 /**
  * The per-command options of node-redis v5/v6 the store passes. `abortSignal` takes a command out of

@@ -7,7 +7,7 @@ import { type RedisClusterHandle, startRedisCluster } from "../../../test/harnes
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf } from "../../core/token.js";
+import { storageIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
@@ -44,7 +44,7 @@ interface Outcome {
 async function incrementUnderKills(store: SessionStore, cluster: RedisClusterHandle): Promise<Outcome> {
   const sessions = createSessionManager({ store });
   const ids: string[] = [];
-  for (let i = 0; i < SESSIONS; i++) ids.push(sessionIdOf((await sessions.create(`replay-${i}`)).token));
+  for (let i = 0; i < SESSIONS; i++) ids.push(storageIdOf((await sessions.create(`replay-${i}`)).token));
   const acknowledged = new Set<number>();
   const failed = new Map<number, string>();
   const otherErrors: string[] = [];
@@ -55,7 +55,12 @@ async function incrementUnderKills(store: SessionStore, cluster: RedisClusterHan
     while (Date.now() < deadline) {
       const call = next++;
       try {
-        const value = await store.increment(ids[call % SESSIONS] as string, `c${call}`, 1, Date.now());
+        const counted = await store.update(
+          ids[call % SESSIONS] as string,
+          { increment: { [`c${call}`]: 1 }, maxBytes: 1 << 20 },
+          Date.now(),
+        );
+        const value = counted?.[`c${call}`];
         // An answer of 2 is a call that ran twice before it was acknowledged: the fields say so below.
         if (typeof value === "number") acknowledged.add(call);
         else otherErrors.push(`call ${call} answered ${String(value)}`);

@@ -11,7 +11,7 @@ import { type RespReply, respCommand } from "../../../test/harness/resp-client.j
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf } from "../../core/token.js";
+import { storageIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
@@ -68,7 +68,7 @@ describe("redis store on a 3-master Redis Cluster", () => {
       const tokens: string[] = [];
       for (let i = 0; i < 8; i++) tokens.push((await sessions.create(userId)).token);
       for (const token of tokens) {
-        const key = keyLayout("lk:").session(sessionIdOf(token));
+        const key = keyLayout("lk:").session(storageIdOf(token));
         assert.equal(await ownerOf(key), port, "a session lives with its user's index");
         assert.equal(await node(port, "EXISTS", key), 1);
       }
@@ -76,7 +76,7 @@ describe("redis store on a 3-master Redis Cluster", () => {
       const [kept, ...others] = tokens as [string, ...string[]];
       assert.equal(await sessions.destroyForUser(userId, { exceptToken: kept }), others.length);
       for (const token of tokens) {
-        const key = keyLayout("lk:").session(sessionIdOf(token));
+        const key = keyLayout("lk:").session(storageIdOf(token));
         assert.equal(await node(port, "EXISTS", key), token === kept ? 1 : 0, `${key} on ${port}`);
       }
       assert.equal(await sessions.destroyForUser(userId), 1);
@@ -90,7 +90,7 @@ describe("redis store on a 3-master Redis Cluster", () => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const { token } = await sessions.create("one-command");
     await sessions.load(token); // the script is known to that master from here on
-    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
+    const port = await ownerOf(keyLayout("lk:").session(storageIdOf(token)));
     const before = await Promise.all(cluster.urls.map(redisCommandCalls));
     const sent = await clientCommandsDuring(`redis://127.0.0.1:${port}`, async () => {
       assert.ok(await sessions.load(token, { increment: { visits: 1 } }));
@@ -106,14 +106,14 @@ describe("redis store on a 3-master Redis Cluster", () => {
     const { token } = await sessions.create("rotate-slots", { data: { name: "r" } });
     const rotated = await sessions.rotate(token);
     assert.ok(rotated);
-    const oldKey = keyLayout("lk:").session(sessionIdOf(token));
-    const newKey = keyLayout("lk:").session(sessionIdOf(rotated.token));
+    const oldKey = keyLayout("lk:").session(storageIdOf(token));
+    const newKey = keyLayout("lk:").session(storageIdOf(rotated.token));
     const port = await ownerOf(oldKey);
     assert.equal(await ownerOf(newKey), port, "the old and new keys share the user's slot");
     assert.equal(await node(port, "EXISTS", oldKey), 0);
     assert.equal(await node(port, "EXISTS", newKey), 1);
     assert.deepEqual(await node(port, "ZRANGE", keyLayout("lk:").userIndex("rotate-slots"), "0", "-1"), [
-      sessionIdOf(rotated.token),
+      storageIdOf(rotated.token),
     ]);
     assert.equal((await sessions.load(rotated.token))?.data.name, "r");
   });
@@ -121,7 +121,7 @@ describe("redis store on a 3-master Redis Cluster", () => {
   it("a master that stops answering costs a call at most commandTimeoutMs", async () => {
     const sessions = createSessionManager({ store });
     const { token } = await sessions.create("paused-master");
-    const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
+    const port = await ownerOf(keyLayout("lk:").session(storageIdOf(token)));
     await node(port, "CLIENT", "PAUSE", "1000", "ALL");
     const started = Date.now();
     await assert.rejects(sessions.load(token), isStoreUnavailable);
@@ -154,7 +154,7 @@ describe("redis store on a 3-master Redis Cluster", () => {
     const onVictim: string[] = [];
     const elsewhere: string[] = [];
     for (const token of tokens) {
-      ((await ownerOf(keyLayout("lk:").session(sessionIdOf(token)))) === victim ? onVictim : elsewhere).push(
+      ((await ownerOf(keyLayout("lk:").session(storageIdOf(token)))) === victim ? onVictim : elsewhere).push(
         token,
       );
     }

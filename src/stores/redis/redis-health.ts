@@ -8,20 +8,20 @@ import type { RunCommand } from "./command-runner.js";
 import { CLUSTER_SLOTS, type RedisDriver, type ServerNode } from "./driver.js";
 import { keySlot } from "./key-slot.js";
 import type { KeyLayout } from "./keys.js";
-import type { StoreScripts } from "./scripts.js";
+import type { StoreScripts } from "./script-calls.js";
 
 /**
  * `health()` and `persistence()` of the Redis store.
  *
  * Health is one keyed read (GET) and one small write per server or Cluster master, all at once, each
  * bounded by the command timeout. The write is a hit on a health counter with a 1 s TTL (the
- * `hitCounter` script, whose first write is an INCR): Redis refuses it under OOM with noeviction, as it
+ * `healthWrite` script, whose first write is an INCR): Redis refuses it under OOM with noeviction, as it
  * refuses every create and visit count, while a DEL or a read would still pass. It lives under the
- * counter prefix, so an ACL user limited to `~<prefix>*` may run it. On a Cluster each master gets a
+ * store's key prefix, so an ACL user limited to `~<prefix>*` may run it. On a Cluster each master gets a
  * counter whose hash tag falls in one of its slots, routed like any store call.
  */
 
-/** The health counter's name (RecordStore counter namespace); a Cluster master's adds a hash tag. */
+/** The health counter's name (`KeyLayout.health`); a Cluster master's adds a hash tag. */
 const HEALTH_COUNTER = "$latchkey-health";
 const HEALTH_TTL_MS = 1000;
 /** Candidate hash tags tried to give every master a key of its own (3 masters need about 6). */
@@ -30,15 +30,15 @@ const MAX_TAG_CANDIDATES = 100_000;
 export interface HealthDeps {
   driver: RedisDriver;
   run: RunCommand;
-  scripts: Pick<StoreScripts, "hitCounter">;
-  keys: Pick<KeyLayout, "counter">;
+  scripts: Pick<StoreScripts, "healthWrite">;
+  keys: Pick<KeyLayout, "health">;
 }
 
 export async function checkHealth(deps: HealthDeps): Promise<StoreHealth> {
   const { driver, run, keys } = deps;
   if (driver.kind !== "redis-cluster") {
     const address = driver.topology().nodes[0]?.address ?? "";
-    return summarize(driver.kind, [await probe(deps, address, keys.counter(HEALTH_COUNTER))], []);
+    return summarize(driver.kind, [await probe(deps, address, keys.health(HEALTH_COUNTER))], []);
   }
   if (!driver.clusterReady()) {
     // No slot map: nothing can be routed. The ping waits for the first one, or says why there is none
@@ -83,7 +83,7 @@ async function probe(deps: HealthDeps, address: string, key: string): Promise<St
       () => undefined,
       (error: unknown) => messageOf(error),
     ),
-    run("health", () => scripts.hitCounter([key], HEALTH_TTL_MS)).then(
+    run("health", () => scripts.healthWrite([key], HEALTH_TTL_MS)).then(
       () => undefined,
       (error: unknown) => messageOf(error),
     ),
@@ -123,11 +123,11 @@ function summarize(kind: string, nodes: StoreNodeHealth[], problems: string[]): 
 function masterKeys(
   slotOwners: readonly (string | undefined)[],
   masters: number,
-  keys: Pick<KeyLayout, "counter">,
+  keys: Pick<KeyLayout, "health">,
 ): Map<string, string> {
   const found = new Map<string, string>();
   for (let i = 0; found.size < masters && i < MAX_TAG_CANDIDATES; i++) {
-    const key = keys.counter(`${HEALTH_COUNTER}{${i}}`);
+    const key = keys.health(`${HEALTH_COUNTER}{${i}}`);
     const owner = slotOwners[keySlot(key)];
     if (owner !== undefined && !found.has(owner)) found.set(owner, key);
   }

@@ -11,16 +11,15 @@ import {
 import { respCommand, respCommands } from "../../../test/harness/resp-client.js";
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
-import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf, userTagOf } from "../../core/token.js";
-import { createRedisStore } from "./index.js";
+import { storageIdOf, userTagOf } from "../../core/token.js";
+import { createRedisStore, type RedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
 const SCHEMA = { name: "string", visits: "integer", prefs: "json" } as const;
 
 describe("redis store on a real redis-server", () => {
   let server: RedisServerHandle;
-  let store: SessionStore;
+  let store: RedisStore;
   const raw = (...command: string[]) => respCommand({ host: "127.0.0.1", port: server.port }, ...command);
 
   before(async () => {
@@ -55,7 +54,6 @@ describe("redis store on a real redis-server", () => {
     tokens.push(rotated.token);
     await sessions.listForUser("token-user");
     await store.records.insert("account:ada", { user: "token-user" });
-    await store.records.hit("login:ada", 60_000);
 
     const dump = await dumpRedis([server.url]);
     for (const token of tokens) {
@@ -66,12 +64,11 @@ describe("redis store on a real redis-server", () => {
       );
     }
     // The positive control: the storage id (SHA-256 of the token) is what the keys hold.
-    const id = sessionIdOf(rotated.token);
+    const id = storageIdOf(rotated.token);
     const sessionKey = keyLayout("lk:").session(id);
     assert.ok(dump.includes(sessionKey));
     assert.ok(dump.includes(keyLayout("lk:").userIndex("token-user")));
     assert.ok(dump.includes("lk:r:account:ada"));
-    assert.ok(dump.includes("lk:h:login:ada"));
     assert.equal(await raw("TYPE", sessionKey), "hash");
     assert.equal(await raw("TYPE", keyLayout("lk:").userIndex("token-user")), "zset");
   });
@@ -83,7 +80,7 @@ describe("redis store on a real redis-server", () => {
       absoluteTimeoutSeconds: 10 * 365 * 86400,
     });
     const { token, session } = await sessions.create("meta-user");
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     const hash = (await raw("HGETALL", key)) as string[];
     const fields = Object.fromEntries(
       Array.from({ length: hash.length / 2 }, (_, i) => [hash[2 * i], hash[2 * i + 1]]),
@@ -132,7 +129,7 @@ describe("redis store on a real redis-server", () => {
       userAgent,
       ip: "203.0.113.9",
     });
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     assert.equal(await raw("OBJECT", "ENCODING", key), "hashtable");
 
     // `visits` is absent at first: the increment appends it to the reply.
@@ -162,7 +159,7 @@ describe("redis store on a real redis-server", () => {
   it("update and increment keep the TTL: they never extend a session", async () => {
     const sessions = createSessionManager({ store, fields: SCHEMA, idleTimeoutSeconds: 60 });
     const { token } = await sessions.create("keep-ttl");
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     assert.equal(await raw("PEXPIRE", key, "5000"), 1);
     await sessions.set(token, { name: "x" });
     await sessions.unset(token, ["name"]);
@@ -174,7 +171,7 @@ describe("redis store on a real redis-server", () => {
   it("a write after the hash is gone creates nothing (no resurrection by a slow request)", async () => {
     const sessions = createSessionManager({ store, fields: SCHEMA });
     const { token } = await sessions.create("no-resurrection");
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     assert.equal(await raw("DEL", key), 1); // as if its TTL ran out
     assert.equal(await sessions.set(token, { name: "ghost" }), false);
     assert.equal(await sessions.increment(token, "visits"), null);
@@ -186,11 +183,11 @@ describe("redis store on a real redis-server", () => {
     const { token } = await sessions.create("rotate-keys");
     const rotated = await sessions.rotate(token);
     assert.ok(rotated);
-    assert.equal(await raw("EXISTS", keyLayout("lk:").session(sessionIdOf(token))), 0);
-    const ttl = (await raw("PTTL", keyLayout("lk:").session(sessionIdOf(rotated.token)))) as number;
+    assert.equal(await raw("EXISTS", keyLayout("lk:").session(storageIdOf(token))), 0);
+    const ttl = (await raw("PTTL", keyLayout("lk:").session(storageIdOf(rotated.token)))) as number;
     assert.ok(ttl > 59_000 && ttl <= 60_000, `TTL ${ttl}`);
     assert.deepEqual(await raw("ZRANGE", keyLayout("lk:").userIndex("rotate-keys"), "0", "-1"), [
-      sessionIdOf(rotated.token),
+      storageIdOf(rotated.token),
     ]);
   });
 
@@ -200,11 +197,11 @@ describe("redis store on a real redis-server", () => {
       const sessions = createSessionManager({ store: prefixed });
       const { token } = await sessions.create("prefixed-user");
       await prefixed.records.insert("k", { a: "1" });
-      await prefixed.records.hit("k", 1000);
-      assert.equal(await raw("EXISTS", keyLayout("app1:").session(sessionIdOf(token))), 1);
+      assert.equal(await raw("EXISTS", keyLayout("app1:").session(storageIdOf(token))), 1);
       assert.equal(await raw("EXISTS", keyLayout("app1:").userIndex("prefixed-user")), 1);
       assert.equal(await raw("EXISTS", "app1:r:k"), 1);
-      assert.equal(await raw("EXISTS", "app1:h:k"), 1);
+      assert.ok((await prefixed.health()).status === "ok");
+      assert.equal(await raw("EXISTS", "app1:h:$latchkey-health"), 1, "the health probe's key too");
     } finally {
       await prefixed.close();
     }
@@ -234,7 +231,7 @@ describe("redis store on a real redis-server", () => {
     const { token } = await sessions.create("crowded-user");
     assert.equal(Number(await raw("ZCARD", keyLayout("lk:").userIndex("crowded-user"))), 1);
     assert.equal(
-      sessionIdOf(token),
+      storageIdOf(token),
       await raw("ZRANGE", keyLayout("lk:").userIndex("crowded-user"), "0", "-1").then((ids) => String(ids)),
     );
   });
@@ -251,7 +248,7 @@ describe("redis store on a real redis-server", () => {
       assert.equal((after.zadd ?? 0) - (before.zadd ?? 0), 0, "no index entry");
       const rotated = await sessions.rotate(token);
       assert.ok(rotated);
-      assert.equal(await raw("EXISTS", keyLayout("ni:").session(sessionIdOf(rotated.token))), 1);
+      assert.equal(await raw("EXISTS", keyLayout("ni:").session(storageIdOf(rotated.token))), 1);
       const beforeLogout = await redisCommandCalls(server.url);
       assert.equal(await sessions.destroy(rotated.token), true);
       const afterLogout = await redisCommandCalls(server.url);
@@ -315,9 +312,9 @@ describe("redis store on a real redis-server", () => {
     const second = await sessions.create("orphaned");
     const third = await sessions.create("orphaned");
     // One entry gone: that session alone ends, and its hash with it.
-    assert.equal(await raw("ZREM", index, sessionIdOf(first.token)), 1);
+    assert.equal(await raw("ZREM", index, storageIdOf(first.token)), 1);
     assert.equal(await sessions.load(first.token), null);
-    assert.equal(await raw("EXISTS", keyLayout("lk:").session(sessionIdOf(first.token))), 0);
+    assert.equal(await raw("EXISTS", keyLayout("lk:").session(storageIdOf(first.token))), 0);
     assert.ok(await sessions.load(second.token), "the others live on");
     // The whole index gone (what volatile-lru may evict): every session of the user ends.
     assert.equal(await raw("DEL", index), 1);
@@ -329,7 +326,7 @@ describe("redis store on a real redis-server", () => {
   it("an anonymous session is a hash with its own TTL and no user: no index, no revocation marker", async () => {
     const sessions = createSessionManager({ store, fields: SCHEMA, anonymousIdleTimeoutSeconds: 300 });
     const { token } = await sessions.createAnonymous({ data: { name: "guest" } });
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     const ttl = (await raw("PTTL", key)) as number;
     assert.ok(ttl > 290_000 && ttl <= 300_000, `TTL ${ttl} is the anonymous idle timeout`);
     assert.equal(await raw("HEXISTS", key, "$u"), 0);

@@ -1,6 +1,13 @@
 import type { Cluster, Redis } from "ioredis";
 import { InvalidArgumentError, InvalidOptionError, UnsupportedOperationError } from "../../core/errors.js";
-import { FLASH_FIELD_PREFIX, REVOCATION_MEMORY_MS, type SessionStore } from "../../core/session-store.js";
+import { REVOCATION_MEMORY_MS } from "../../core/revocation-memory.js";
+import {
+  idleDeadlineOf,
+  type RecordStore,
+  type SessionStore,
+  type StoreHealth,
+  type StorePersistence,
+} from "../../core/session-store.js";
 import { tagOf, userTagOf } from "../../core/token.js";
 import { createCommandRunner } from "./command-runner.js";
 import type { RedisDriver } from "./driver.js";
@@ -14,8 +21,8 @@ import {
   type ResolvedRedisStoreOptions,
   resolveRedisStoreOptions,
 } from "./redis-store-options.js";
-import { storeScripts } from "./scripts.js";
-import { assertUserField, sessionFromHash, sessionToHash } from "./session-hash.js";
+import { storeScripts } from "./script-calls.js";
+import { FLASH_FIELD_PREFIX, sessionFromHash, sessionToHash } from "./session-hash.js";
 
 /**
  * Checks store options as `createRedisStore` does, without connecting: throws the same
@@ -29,10 +36,17 @@ export function checkRedisStoreOptions(options: RedisStoreOptions): void {
   resolveRedisStoreOptions(options);
 }
 
+/** The Redis store: a SessionStore with the `records`, `health` and `persistence` capabilities. */
+export type RedisStore = SessionStore & {
+  readonly records: RecordStore;
+  health(): Promise<StoreHealth>;
+  persistence(): Promise<StorePersistence>;
+};
+
 /**
  * A session store on Redis: one server, a Cluster (sessions of one user spread over all masters) or a
- * master found through Sentinel, with or without TLS. See `keys.ts` for the key layout and `scripts.ts`
- * for what each script makes atomic.
+ * master found through Sentinel, with or without TLS. See `keys.ts` for the key layout, `session-hash.ts`
+ * for a session's hash and `lua.ts` for what each script makes atomic.
  *
  * Every call is bounded by `commandTimeoutMs` and fails fast with StoreUnavailableError while Redis is
  * unreachable; the client reconnects in the background, so the store recovers by itself. At start-up,
@@ -49,7 +63,7 @@ export function checkRedisStoreOptions(options: RedisStoreOptions): void {
  * const client = await createClient({ url }).on("error", log).connect();
  * const borrowed = createRedisStore({ client });
  */
-export function createRedisStore(options: RedisStoreOptions): SessionStore {
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const resolved = resolveRedisStoreOptions(options);
   const driver = openDriver(resolved);
   if (resolved.waitForReplicas !== undefined && driver.kind === "redis-cluster") {
@@ -79,26 +93,29 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
 
     async create(session, policy) {
       const anonymous = session.userId === "";
-      if (!anonymous && tagOf(session.id) !== userTagOf(session.userId)) {
-        // The manager always makes ids this way; a caller's own store driver might not.
-        throw new InvalidArgumentError("a session id must start with its user's slot tag (userTagOf)");
+      const id = session.storageId;
+      if (!anonymous && tagOf(id) !== userTagOf(session.userId)) {
+        // Checked here because it must hold for the Cluster slot layout: a caller other than the
+        // manager could break it, and the session would then live apart from its index.
+        throw new InvalidArgumentError("a storage id must start with its user's slot tag (userTagOf)");
       }
       const hash = sessionToHash(session);
-      const idleTimeoutMs = session.idleTimeoutMs ?? policy.idleTimeoutMs;
-      const ttl = Math.ceil(Math.min(idleTimeoutMs, session.expiresAt - policy.now));
+      // A create (or a restored session) starts its idle timer now.
+      const deadline = idleDeadlineOf({ ...session, lastSeenAt: policy.now }, policy.idleTimeoutMs);
+      const ttl = Math.ceil(deadline - policy.now);
       // An anonymous session is in no index and cannot be revoked per user: its hash alone.
       const sessionKeys =
         resolved.userIndex && !anonymous
-          ? [keys.session(session.id), keys.userIndex(session.userId), keys.revocation(session.userId)]
-          : [keys.session(session.id)];
+          ? [keys.session(id), keys.userIndex(session.userId), keys.revocation(session.userId)]
+          : [keys.session(id)];
       await run("create", () =>
         scripts.createSession(
           sessionKeys,
           policy.now,
           ttl,
           policy.maxSessionsPerUser,
-          keys.sessionPrefix(tagOf(session.id)),
-          session.id,
+          keys.sessionPrefix(tagOf(id)),
+          id,
           session.createdAt,
           session.expiresAt,
           ...hash,
@@ -116,13 +133,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         id,
         policy.takeFlash ? "1" : "0",
       ];
-      try {
-        if (increments !== undefined) {
-          for (const field of Object.keys(increments))
-            args.push(field, integerStep(field, increments[field]));
-        }
-      } catch (error) {
-        return Promise.reject(error);
+      if (increments !== undefined) {
+        for (const field in increments) args.push(field, increments[field] as number);
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
@@ -132,24 +144,30 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     },
 
     async update(id, changes, now) {
-      const set = Object.entries(changes.set ?? {});
-      for (const [name] of set) assertUserField(name);
+      const { set = {}, remove = [], increment = {}, flash = {} } = changes;
+      const setArgs: string[] = [];
+      for (const field in set) setArgs.push(field, set[field] as string);
       // Flash messages are hash fields of their own prefix, outside the user fields' byte count.
-      for (const [name, text] of Object.entries(changes.flash ?? {}))
-        set.push([FLASH_FIELD_PREFIX + name, text]);
-      const remove = changes.remove ?? [];
-      const args: string[] = [String(changes.maxBytes), String(set.length)];
-      for (const [field, value] of set) args.push(field, value);
-      for (const field of remove) {
-        assertUserField(field);
-        args.push(field);
-      }
-      return (await run("update", () => scripts.updateSession([keys.session(id)], now, ...args))) === 1;
-    },
-
-    async increment(id, field, by, now) {
-      const step = integerStep(field, by);
-      return run("increment", () => scripts.incrementSession([keys.session(id)], now, field, step));
+      for (const name in flash) setArgs.push(FLASH_FIELD_PREFIX + name, flash[name] as string);
+      const budget =
+        changes.set !== undefined || changes.remove !== undefined ? String(changes.maxBytes) : "";
+      const args: (string | number)[] = [
+        now,
+        budget,
+        setArgs.length / 2,
+        remove.length,
+        ...setArgs,
+        ...remove,
+      ];
+      const counted = Object.keys(increment);
+      for (const field of counted) args.push(field, increment[field] as number);
+      const values = await run("update", () => scripts.updateSession([keys.session(id)], ...args));
+      if (values === null) return null;
+      const result: Record<string, number> = {};
+      counted.forEach((field, i) => {
+        result[field] = Number(values[i]);
+      });
+      return result;
     },
 
     async rotate(oldId, newId, policy) {
@@ -184,15 +202,15 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       return flat ? sessionFromHash(id, flat, true) : null;
     },
 
-    async listByUser(userId, now) {
+    async listForUser(userId, now) {
       needIndex();
-      const json = await run("listByUser", () =>
+      const json = await run("listForUser", () =>
         scripts.listUserSessions([keys.userIndex(userId)], now, keys.sessionPrefix(userTagOf(userId))),
       );
       return (JSON.parse(json) as string[][]).map(([id, ...flat]) => sessionFromHash(id as string, flat));
     },
 
-    async destroyByPublicId(userId, publicId, now) {
+    async destroyById(userId, publicId, now) {
       needIndex();
       const ended = await run("destroyById", () =>
         scripts.destroyByPublicId(
@@ -205,9 +223,9 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       return ended === 1;
     },
 
-    async destroyByUser(userId, now, exceptId) {
+    async destroyForUser(userId, now, exceptId) {
       needIndex();
-      return run("destroyByUser", () =>
+      return run("destroyForUser", () =>
         scripts.destroyUserSessions(
           [keys.userIndex(userId), keys.revocation(userId)],
           now,
@@ -239,17 +257,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     async close() {
       await driver.close();
     },
-  } satisfies SessionStore;
+  } satisfies RedisStore;
   return store;
-}
-
-/** An increment step must be a safe integer, and the field a user field. */
-function integerStep(field: string, by: unknown): number {
-  assertUserField(field);
-  if (typeof by !== "number" || !Number.isSafeInteger(by)) {
-    throw new InvalidArgumentError(`increment of "${field}" must be a safe integer, got ${String(by)}`);
-  }
-  return by;
 }
 
 /** The driver for the client library the options name (ioredis is loaded only when needed). */

@@ -1,31 +1,48 @@
-import { InvalidArgumentError } from "../../core/errors.js";
-import { FLASH_FIELD_PREFIX, META_FIELDS, type StoredSession } from "../../core/session-store.js";
+import type { StoredSession } from "../../core/session-store.js";
 
 /**
- * A session as a flat Redis hash: the META_FIELDS plus the user's own fields and flash messages
+ * Names of the reserved hash fields that hold a session's metadata: the one table of the Redis hash
+ * encoding, which the Lua scripts (`lua.ts`) take their field names from. They start with "$", which
+ * field names the manager accepts may not, and are short because every session pays for them in memory.
+ */
+export const HASH_FIELDS = {
+  userId: "$u",
+  createdAt: "$c",
+  lastSeenAt: "$t",
+  expiresAt: "$e",
+  userAgent: "$a",
+  ip: "$i",
+  /** The session's own idle timeout in ms, when it has one. */
+  idleTimeout: "$l",
+  /** "1" when the session's cookie ends with the browser. */
+  browserSession: "$b",
+} as const;
+
+/** Prefix of the hash fields that hold flash messages: `$f:<name>`. */
+export const FLASH_FIELD_PREFIX = "$f:";
+
+/**
+ * A session as a flat Redis hash: the HASH_FIELDS plus the user's own fields and flash messages
  * (`$f:<name>`). The user id (absent: anonymous), user agent, IP and own idle timeout are left out when
  * empty, to save the memory every session would pay for them.
  */
 export function sessionToHash(session: StoredSession): string[] {
   const flat: string[] = [];
-  if (session.userId) flat.push(META_FIELDS.userId, session.userId);
+  if (session.userId) flat.push(HASH_FIELDS.userId, session.userId);
   flat.push(
-    META_FIELDS.createdAt,
+    HASH_FIELDS.createdAt,
     String(session.createdAt),
-    META_FIELDS.lastSeenAt,
+    HASH_FIELDS.lastSeenAt,
     String(session.lastSeenAt),
-    META_FIELDS.expiresAt,
+    HASH_FIELDS.expiresAt,
     String(session.expiresAt),
   );
-  if (session.userAgent) flat.push(META_FIELDS.userAgent, session.userAgent);
-  if (session.ip) flat.push(META_FIELDS.ip, session.ip);
-  if (session.idleTimeoutMs !== undefined) flat.push(META_FIELDS.idleTimeout, String(session.idleTimeoutMs));
-  if (session.browserSession) flat.push(META_FIELDS.browserSession, "1");
+  if (session.userAgent) flat.push(HASH_FIELDS.userAgent, session.userAgent);
+  if (session.ip) flat.push(HASH_FIELDS.ip, session.ip);
+  if (session.idleTimeoutMs !== undefined) flat.push(HASH_FIELDS.idleTimeout, String(session.idleTimeoutMs));
+  if (session.browserSession) flat.push(HASH_FIELDS.browserSession, "1");
   for (const [name, text] of Object.entries(session.flash ?? {})) flat.push(FLASH_FIELD_PREFIX + name, text);
-  for (const [name, value] of Object.entries(session.fields)) {
-    assertUserField(name);
-    flat.push(name, value);
-  }
+  for (const [name, value] of Object.entries(session.fields)) flat.push(name, value);
   return flat;
 }
 
@@ -33,9 +50,13 @@ export function sessionToHash(session: StoredSession): string[] {
  * Reads back a hash from HGETALL or the load script (`[field, value, field, value, ...]`). Flash
  * messages are returned only with `withFlash` (a load that took them).
  */
-export function sessionFromHash(id: string, flat: readonly string[], withFlash = false): StoredSession {
+export function sessionFromHash(
+  storageId: string,
+  flat: readonly string[],
+  withFlash = false,
+): StoredSession {
   const session: StoredSession = {
-    id,
+    storageId,
     userId: "",
     createdAt: 0,
     lastSeenAt: 0,
@@ -48,28 +69,28 @@ export function sessionFromHash(id: string, flat: readonly string[], withFlash =
     const name = flat[i] as string;
     const value = flat[i + 1] as string;
     switch (name) {
-      case META_FIELDS.userId:
+      case HASH_FIELDS.userId:
         session.userId = value;
         break;
-      case META_FIELDS.createdAt:
+      case HASH_FIELDS.createdAt:
         session.createdAt = Number(value);
         break;
-      case META_FIELDS.lastSeenAt:
+      case HASH_FIELDS.lastSeenAt:
         session.lastSeenAt = Number(value);
         break;
-      case META_FIELDS.expiresAt:
+      case HASH_FIELDS.expiresAt:
         session.expiresAt = Number(value);
         break;
-      case META_FIELDS.userAgent:
+      case HASH_FIELDS.userAgent:
         session.userAgent = value;
         break;
-      case META_FIELDS.ip:
+      case HASH_FIELDS.ip:
         session.ip = value;
         break;
-      case META_FIELDS.idleTimeout:
+      case HASH_FIELDS.idleTimeout:
         session.idleTimeoutMs = Number(value);
         break;
-      case META_FIELDS.browserSession:
+      case HASH_FIELDS.browserSession:
         session.browserSession = value === "1";
         break;
       default:
@@ -81,13 +102,4 @@ export function sessionFromHash(id: string, flat: readonly string[], withFlash =
     }
   }
   return session;
-}
-
-/** Names starting with "$" are the store's own; the session manager never passes them, this makes sure. */
-export function assertUserField(name: string): void {
-  if (name.startsWith("$")) {
-    throw new InvalidArgumentError(
-      `field name ${JSON.stringify(name)} is reserved: names starting with "$" hold session metadata`,
-    );
-  }
 }

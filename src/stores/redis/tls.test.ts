@@ -22,7 +22,7 @@ import {
 } from "../../../test/harness/resp-client.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { sessionIdOf } from "../../core/token.js";
+import { storageIdOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
@@ -74,7 +74,7 @@ describe("redis store over TLS (ElastiCache encryption in transit)", () => {
     assert.equal(store.kind, "redis");
     const sessions = createSessionManager({ store, fields: { visits: "integer", name: "string" } });
     const { token } = await sessions.create("tls-user", { data: { visits: 1, name: "ada" } });
-    const key = keyLayout("lk:").session(sessionIdOf(token));
+    const key = keyLayout("lk:").session(storageIdOf(token));
     const loaded = await sessions.load(token, { increment: { visits: 1 } });
     assert.deepEqual(loaded?.data, { visits: 2, name: "ada" });
     assert.equal(await raw("HGET", key, "visits"), "2", "the increment reached the server");
@@ -217,8 +217,8 @@ describe("redis store on a TLS Redis Cluster", () => {
       for (let j = 0; j < 2; j++) tokens.push((await sessions.create(userId, { data: { visits: 1 } })).token);
       byUser.set(userId, tokens);
       for (const token of tokens) {
-        const port = await ownerOf(keyLayout("lk:").session(sessionIdOf(token)));
-        assert.equal(await node(port, "EXISTS", keyLayout("lk:").session(sessionIdOf(token))), 1);
+        const port = await ownerOf(keyLayout("lk:").session(storageIdOf(token)));
+        assert.equal(await node(port, "EXISTS", keyLayout("lk:").session(storageIdOf(token))), 1);
         ports.add(port);
       }
     }

@@ -1,7 +1,8 @@
-import type { RedisDriver } from "./driver.js";
+import { HASH_FIELDS as F, FLASH_FIELD_PREFIX } from "./session-hash.js";
 
 /**
- * The store's Lua scripts. Each one exists because its steps must happen atomically on the server, and
+ * The store's Lua scripts. Hash field names come from `HASH_FIELDS` (session-hash.ts), interpolated
+ * below as `${F.expiresAt}` and so on: the encoding has one table. Each one exists because its steps must happen atomically on the server, and
  * each stays in ONE hash slot: on a Cluster a script may not reach keys in two. A user's sessions, index
  * and revocation marker all carry the user's slot tag (`{tag}` in their keys, see keys.ts), so the
  * scripts that must change a session and its index together can: they reach the session keys named in
@@ -25,39 +26,49 @@ export const INVALID_ARGUMENT_REPLY = "LATCHKEY_INVALID ";
 export const REVOKED_REPLY = "LATCHKEY_REVOKED ";
 
 /**
+ * Shared Lua: the idle deadline as a TTL from `now`: the session's idle timeout, never past its absolute
+ * expiry. The twin of `idleDeadlineOf` (session-store.ts), the one TypeScript formula.
+ */
+const IDLE_TTL = `
+local function idleTTL(now, idle, expiresAt)
+  return string.format('%d', math.min(idle, expiresAt - now))
+end
+`;
+
+/**
+ * Shared Lua: `text` (a field's stored value, '0' when absent) plus `by`, or nil and the error reply.
+ * Values must be integers written as Redis writes them and stay within JavaScript's safe integers,
+ * like the memory store's. Every sum of a call is checked before its first write.
+ */
+const CHECKED_SUM = `
+local MAX_SAFE = 9007199254740991
+local function checkedSum(field, text, by)
+  local current = tonumber(text)
+  if not (text == '0' or string.match(text, '^%-?[1-9]%d*$')) or not current or math.abs(current) > MAX_SAFE then
+    return nil, redis.error_reply('${INVALID_ARGUMENT_REPLY}field "' .. field .. '" holds "' .. string.sub(text, 1, 40) .. '", not an integer')
+  end
+  local sum = current + tonumber(by)
+  if math.abs(sum) > MAX_SAFE then
+    return nil, redis.error_reply('${INVALID_ARGUMENT_REPLY}incrementing "' .. field .. '" by ' .. by .. ' would leave the safe integer range')
+  end
+  return sum
+end
+`;
+
+/**
  * Shared Lua: the session at KEYS[1] if it is alive at `now`, else false. A session past its absolute
  * expiry `$e` is deleted on the spot (its TTL would have removed it by then anyway, unless clocks
  * differ), exactly as a load that finds it would.
  */
 const LIVE = `
 local function live(key, now)
-  local expiresAt = tonumber(redis.call('HGET', key, '$e'))
+  local expiresAt = tonumber(redis.call('HGET', key, '${F.expiresAt}'))
   if not expiresAt then return false end
   if now >= expiresAt then
     redis.call('DEL', key)
     return false
   end
   return expiresAt
-end
-`;
-
-/**
- * Shared Lua: the value of `field` plus `by`, or an error string. Values must be integers written as
- * Redis writes them and stay within JavaScript's safe integers, like the memory store.
- */
-const ADD = `
-local MAX_SAFE = 9007199254740991
-local function add(key, field, by)
-  local text = redis.call('HGET', key, field) or '0'
-  local current = tonumber(text)
-  if not (text == '0' or string.match(text, '^%-?[1-9]%d*$')) or not current or math.abs(current) > MAX_SAFE then
-    return nil, 'field "' .. field .. '" holds "' .. string.sub(text, 1, 40) .. '", not an integer'
-  end
-  local sum = current + tonumber(by)
-  if math.abs(sum) > MAX_SAFE then
-    return nil, 'incrementing "' .. field .. '" by ' .. by .. ' would leave the safe integer range'
-  end
-  return sum
 end
 `;
 
@@ -90,57 +101,48 @@ end
  * ARGV: now, idleTimeoutMs, touchIntervalMs, indexKeyPrefix, id, takeFlash, [field, by]...
  * Reply: false, or JSON `[field, value, field, value, ...]` (the HGETALL form, meta fields included).
  */
-export const LOAD_SESSION = `
-local MAX_SAFE = 9007199254740991
+export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}
 local key = KEYS[1]
 local flat = redis.call('HGETALL', key)
 local now = tonumber(ARGV[1])
 local nargs = #ARGV
--- Value positions in flat: of '$e', '$t', '$u', '$l', and of each counter (false until found).
+-- Value positions in flat: of the expiry, last refresh, user and own idle timeout fields, and of each
+-- counter (false until found).
 local atE, atT, atU, atL
 local at = {}
 for i = 7, nargs, 2 do at[ARGV[i]] = false end
 for i = 1, #flat, 2 do
   local name = flat[i]
-  if name == '$e' then atE = i + 1
-  elseif name == '$t' then atT = i + 1
-  elseif name == '$u' then atU = i + 1
-  elseif name == '$l' then atL = i + 1
+  if name == '${F.expiresAt}' then atE = i + 1
+  elseif name == '${F.lastSeenAt}' then atT = i + 1
+  elseif name == '${F.userId}' then atU = i + 1
+  elseif name == '${F.idleTimeout}' then atL = i + 1
   elseif at[name] == false then at[name] = i + 1 end
 end
 local expiresAt = atE and tonumber(flat[atE])
 if not expiresAt then return false end
+-- The index is derived from the session's user (see "Keys a script derives"): same slot as KEYS[1].
 if now >= expiresAt or (ARGV[4] ~= '' and atU and not redis.call('ZSCORE', ARGV[4] .. flat[atU], ARGV[5])) then
   redis.call('DEL', key)
   return false
 end
-local sums = {}
 for i = 7, nargs, 2 do
   local field = ARGV[i]
-  local text = at[field] and flat[at[field]] or '0'
-  local current = tonumber(text)
-  if not (text == '0' or string.match(text, '^%-?[1-9]%d*$')) or not current or math.abs(current) > MAX_SAFE then
-    return redis.error_reply('${INVALID_ARGUMENT_REPLY}field "' .. field .. '" holds "' .. string.sub(text, 1, 40) .. '", not an integer')
-  end
-  local sum = (sums[field] or current) + tonumber(ARGV[i + 1])
-  if math.abs(sum) > MAX_SAFE then
-    return redis.error_reply('${INVALID_ARGUMENT_REPLY}incrementing "' .. field .. '" by ' .. ARGV[i + 1] .. ' would leave the safe integer range')
-  end
-  sums[field] = sum
+  local sum, problem = checkedSum(field, at[field] and flat[at[field]] or '0', ARGV[i + 1])
+  if not sum then return problem end
 end
 local lastSeenAt = atT and tonumber(flat[atT]) or 0
 if now - lastSeenAt >= tonumber(ARGV[3]) then
   -- PEXPIRE first: Redis refuses a script's first write on a full server (OOM) only if that command
   -- can grow memory (HSET can, PEXPIRE cannot), and lets a script that has written finish. So a view
   -- still works on a full Redis, where a new session (whose first write is HSET) is refused.
-  local idle = atL and tonumber(flat[atL]) or tonumber(ARGV[2])
-  redis.call('PEXPIRE', key, string.format('%d', math.min(idle, expiresAt - now)))
-  redis.call('HSET', key, '$t', ARGV[1])
+  redis.call('PEXPIRE', key, idleTTL(now, atL and tonumber(flat[atL]) or tonumber(ARGV[2]), expiresAt))
+  redis.call('HSET', key, '${F.lastSeenAt}', ARGV[1])
   if atT then flat[atT] = ARGV[1] end
 end
 if ARGV[6] == '1' then
   for i = 1, #flat, 2 do
-    if string.sub(flat[i], 1, 3) == '$f:' then redis.call('HDEL', key, flat[i]) end
+    if string.sub(flat[i], 1, ${FLASH_FIELD_PREFIX.length}) == '${FLASH_FIELD_PREFIX}' then redis.call('HDEL', key, flat[i]) end
   end
 end
 for i = 7, nargs, 2 do
@@ -223,48 +225,50 @@ extendIndex(index, now, tonumber(ARGV[7]))
 return ended
 `;
 /**
- * Sets and removes fields only if the session is still alive: a slow request that finishes after a
- * logout must not bring the session back as a hash without meta fields or TTL. HSET/HDEL keep the TTL,
- * so an update never extends the session. The session's own fields (names + values, in bytes) must
- * stay within `maxBytes` after the change, checked before anything is written.
- * ARGV: now, maxBytes, setCount, [field, value] x setCount, fieldToRemove...
+ * Changes a session's fields only if it is still alive: a slow request that finishes after a logout
+ * must not bring the session back as a hash without meta fields or TTL. Sets, removes, adds to integer
+ * fields and queues flash messages (`$f:<name>`, outside the byte count) in one step. With a byte
+ * budget (maxBytes not ''), the session's own fields (names + values, in bytes) must stay within it
+ * after the change; that and every sum are checked before anything is written. HSET/HDEL/HINCRBY keep
+ * the TTL, so an update never extends the session.
+ * ARGV: now, maxBytes ('' for no check), setCount, removeCount, [field, value] x setCount,
+ *       field x removeCount, [field, by]...
+ * Reply: false, or the new values of the incremented fields, in order.
  */
-export const UPDATE_SESSION = `${LIVE}
-local key = KEYS[1]
-if not live(key, tonumber(ARGV[1])) then return 0 end
-local firstRemove = 4 + 2 * tonumber(ARGV[3])
-local sizes = {}
-local flat = redis.call('HGETALL', key)
-for i = 1, #flat, 2 do
-  if string.sub(flat[i], 1, 1) ~= '$' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
-end
-for i = 4, firstRemove - 1, 2 do sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
-for i = firstRemove, #ARGV do sizes[ARGV[i]] = nil end
-local total = 0
-for _, size in pairs(sizes) do total = total + size end
-if total > tonumber(ARGV[2]) then
-  return redis.error_reply('${INVALID_ARGUMENT_REPLY}the session would hold ' .. total .. ' bytes of fields, over its limit of ' .. ARGV[2] .. ': nothing was written')
-end
-for i = 4, firstRemove - 1, 2 do
-  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-end
-for i = firstRemove, #ARGV do
-  redis.call('HDEL', key, ARGV[i])
-end
-return 1
-`;
-
-/**
- * Adds to an integer field only if the session is alive (same reason as UPDATE_SESSION), checked and
- * written in one step. Returns the new value, or false.
- * ARGV: now, field, by
- */
-export const INCREMENT_SESSION = `${LIVE}${ADD}
+export const UPDATE_SESSION = `${LIVE}${CHECKED_SUM}
 local key = KEYS[1]
 if not live(key, tonumber(ARGV[1])) then return false end
-local _, problem = add(key, ARGV[2], ARGV[3])
-if problem then return redis.error_reply('${INVALID_ARGUMENT_REPLY}' .. problem) end
-return redis.call('HINCRBY', key, ARGV[2], ARGV[3])
+local firstRemove = 5 + 2 * tonumber(ARGV[3])
+local firstIncrement = firstRemove + tonumber(ARGV[4])
+if ARGV[2] ~= '' then
+  local sizes = {}
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do
+    if string.sub(flat[i], 1, 1) ~= '$' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
+  end
+  for i = 5, firstRemove - 1, 2 do sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
+  for i = firstRemove, firstIncrement - 1 do sizes[ARGV[i]] = nil end
+  local total = 0
+  for _, size in pairs(sizes) do total = total + size end
+  if total > tonumber(ARGV[2]) then
+    return redis.error_reply('${INVALID_ARGUMENT_REPLY}the session would hold ' .. total .. ' bytes of fields, over its limit of ' .. ARGV[2] .. ': nothing was written')
+  end
+end
+for i = firstIncrement, #ARGV, 2 do
+  local sum, problem = checkedSum(ARGV[i], redis.call('HGET', key, ARGV[i]) or '0', ARGV[i + 1])
+  if not sum then return problem end
+end
+for i = 5, firstRemove - 1, 2 do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+end
+for i = firstRemove, firstIncrement - 1 do
+  redis.call('HDEL', key, ARGV[i])
+end
+local counted = {}
+for i = firstIncrement, #ARGV, 2 do
+  counted[#counted + 1] = redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1])
+end
+return counted
 `;
 
 /**
@@ -276,7 +280,7 @@ return redis.call('HINCRBY', key, ARGV[2], ARGV[3])
  * ARGV: now, idleTimeoutMs, oldId, newId, indexKeyPrefix ('' without a per-user index)
  * Reply: false, or the new hash as HGETALL.
  */
-export const ROTATE_SESSION = `${EXTEND_INDEX}
+export const ROTATE_SESSION = `${EXTEND_INDEX}${IDLE_TTL}
 local old, new = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', old)
@@ -284,11 +288,11 @@ local expiresAt, userId, createdAt, atT
 local idle = tonumber(ARGV[2])
 for i = 1, #flat, 2 do
   local name = flat[i]
-  if name == '$e' then expiresAt = tonumber(flat[i + 1])
-  elseif name == '$u' then userId = flat[i + 1]
-  elseif name == '$c' then createdAt = flat[i + 1]
-  elseif name == '$l' then idle = tonumber(flat[i + 1])
-  elseif name == '$t' then atT = i + 1 end
+  if name == '${F.expiresAt}' then expiresAt = tonumber(flat[i + 1])
+  elseif name == '${F.userId}' then userId = flat[i + 1]
+  elseif name == '${F.createdAt}' then createdAt = flat[i + 1]
+  elseif name == '${F.idleTimeout}' then idle = tonumber(flat[i + 1])
+  elseif name == '${F.lastSeenAt}' then atT = i + 1 end
 end
 if not expiresAt then return false end
 redis.call('DEL', old)
@@ -296,12 +300,12 @@ if now >= expiresAt then return false end
 -- Not in its index (evicted, lost in a failover): it could not be revoked, so it ends here too.
 -- (An anonymous session, without '$u', has no index.)
 if ARGV[5] ~= '' and userId and not redis.call('ZSCORE', ARGV[5] .. userId, ARGV[3]) then return false end
-if atT then flat[atT] = ARGV[1] else flat[#flat + 1] = '$t'; flat[#flat + 1] = ARGV[1] end
+if atT then flat[atT] = ARGV[1] else flat[#flat + 1] = '${F.lastSeenAt}'; flat[#flat + 1] = ARGV[1] end
 redis.call('DEL', new)
 for i = 1, #flat, 2 do
   redis.call('HSET', new, flat[i], flat[i + 1])
 end
-redis.call('PEXPIRE', new, string.format('%d', math.min(idle, expiresAt - now)))
+redis.call('PEXPIRE', new, idleTTL(now, idle, expiresAt))
 if ARGV[5] ~= '' and userId then
   local index = ARGV[5] .. userId
   redis.call('ZREM', index, ARGV[3])
@@ -319,7 +323,7 @@ return flat
  */
 export const DESTROY_SESSION = `
 local key = KEYS[1]
-local meta = redis.call('HMGET', key, '$u', '$e')
+local meta = redis.call('HMGET', key, '${F.userId}', '${F.expiresAt}')
 if redis.call('DEL', key) == 0 then return 0 end
 if ARGV[3] ~= '' and meta[1] then redis.call('ZREM', ARGV[3] .. meta[1], ARGV[2]) end
 local expiresAt = tonumber(meta[2])
@@ -339,8 +343,8 @@ if #flat == 0 then return false end
 redis.call('DEL', key)
 local expiresAt, userId
 for i = 1, #flat, 2 do
-  if flat[i] == '$e' then expiresAt = tonumber(flat[i + 1])
-  elseif flat[i] == '$u' then userId = flat[i + 1] end
+  if flat[i] == '${F.expiresAt}' then expiresAt = tonumber(flat[i + 1])
+  elseif flat[i] == '${F.userId}' then userId = flat[i + 1] end
 end
 if ARGV[3] ~= '' and userId then redis.call('ZREM', ARGV[3] .. userId, ARGV[2]) end
 if not expiresAt or tonumber(ARGV[1]) >= expiresAt then return false end
@@ -376,7 +380,7 @@ for _, entry in ipairs(entries(index, ARGV[2])) do
   local flat = redis.call('HGETALL', entry[2])
   local expiresAt
   for i = 1, #flat, 2 do
-    if flat[i] == '$e' then expiresAt = tonumber(flat[i + 1]) end
+    if flat[i] == '${F.expiresAt}' then expiresAt = tonumber(flat[i + 1]) end
   end
   if expiresAt and now < expiresAt then
     table.insert(flat, 1, entry[1])
@@ -399,7 +403,7 @@ export const DESTROY_BY_PUBLIC_ID = `${INDEX_ENTRIES}
 local index = KEYS[1]
 for _, entry in ipairs(entries(index, ARGV[2])) do
   if string.sub(entry[1], 3, 2 + #ARGV[3]) == ARGV[3] then
-    local expiresAt = tonumber(redis.call('HGET', entry[2], '$e'))
+    local expiresAt = tonumber(redis.call('HGET', entry[2], '${F.expiresAt}'))
     local existed = redis.call('DEL', entry[2])
     redis.call('ZREM', index, entry[1])
     return (existed == 1 and expiresAt and tonumber(ARGV[1]) < expiresAt) and 1 or 0
@@ -428,7 +432,7 @@ redis.call('SET', marker, string.format('%d', latest), 'PX', ARGV[4])
 local ended = 0
 for _, entry in ipairs(entries(index, ARGV[2])) do
   if entry[1] ~= ARGV[3] then
-    local expiresAt = tonumber(redis.call('HGET', entry[2], '$e'))
+    local expiresAt = tonumber(redis.call('HGET', entry[2], '${F.expiresAt}'))
     if redis.call('DEL', entry[2]) == 1 and expiresAt and now < expiresAt then ended = ended + 1 end
     redis.call('ZREM', index, entry[1])
   end
@@ -454,13 +458,12 @@ return 1
 `;
 
 /**
- * One hit on a fixed-window counter: INCR, and the window's TTL set on the first hit only. Atomic, so
- * a crash between the two can never leave a counter without TTL that would lock a user out forever.
- * Checking for "no TTL yet" (PTTL = -1) rather than "count is 1" also repairs such a counter.
- * Works on Redis 6 (PEXPIRE ... NX needs 7). Returns the count.
- * ARGV: windowMs
+ * The health check's write (redis-health.ts): one hit on a short-lived counter, INCR then its TTL when
+ * it has none, in one step so that no counter is ever left without a TTL. Its first write is INCR, which
+ * Redis refuses on a full server (OOM), as it would a new session. Returns the count.
+ * ARGV: ttlMs
  */
-export const HIT_COUNTER = `
+export const HEALTH_WRITE = `
 local key = KEYS[1]
 local count = redis.call('INCR', key)
 if redis.call('PTTL', key) == -1 then
@@ -469,53 +472,11 @@ end
 return count
 `;
 
-/**
- * Takes one hit back from a counter: DECR only while it is above zero, so a refund can neither create a
- * counter (one without TTL would never expire) nor take it below zero. DECR keeps the TTL.
- * Returns the count left.
- */
-export const REFUND_COUNTER = `
-local key = KEYS[1]
-local count = tonumber(redis.call('GET', key))
-if not count or count <= 0 then return 0 end
-return redis.call('DECR', key)
-`;
-
-/** An ARGV value: numbers are sent as their decimal string. */
-export type ScriptArgument = string | number;
-/** A script call: its KEYS (all in one slot, routed by the first), then its ARGV. */
-export type ScriptCall<T> = (keys: readonly string[], ...args: ScriptArgument[]) => Promise<T>;
-
-/**
- * The scripts as typed functions. The reply types are what Lua's replies become in RESP2 (and in
- * RESP3, since the scripts never call `redis.setresp`): a Lua string a string, a number an integer,
- * a table an array, false nil (null).
- */
-export interface StoreScripts {
-  loadSession: ScriptCall<string | null>;
-  createSession: ScriptCall<number>;
-  updateSession: ScriptCall<number>;
-  incrementSession: ScriptCall<number | null>;
-  rotateSession: ScriptCall<string[] | null>;
-  takeSession: ScriptCall<string[] | null>;
-  destroySession: ScriptCall<number>;
-  listUserSessions: ScriptCall<string>;
-  destroyByPublicId: ScriptCall<number>;
-  destroyUserSessions: ScriptCall<number>;
-  insertRecord: ScriptCall<number>;
-  hitCounter: ScriptCall<number>;
-  refundCounter: ScriptCall<number>;
-}
-
-/** The name of a store script, as the drivers know it. */
-export type ScriptName = keyof StoreScripts;
-
 /** The Lua source of every script, by name. */
-export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
+export const SCRIPT_SOURCES = {
   loadSession: LOAD_SESSION,
   createSession: CREATE_SESSION,
   updateSession: UPDATE_SESSION,
-  incrementSession: INCREMENT_SESSION,
   rotateSession: ROTATE_SESSION,
   takeSession: TAKE_SESSION,
   destroySession: DESTROY_SESSION,
@@ -523,9 +484,14 @@ export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
   destroyByPublicId: DESTROY_BY_PUBLIC_ID,
   destroyUserSessions: DESTROY_USER_SESSIONS,
   insertRecord: INSERT_RECORD,
-  hitCounter: HIT_COUNTER,
-  refundCounter: REFUND_COUNTER,
-};
+  healthWrite: HEALTH_WRITE,
+} as const;
+
+/** The name of a store script, as the drivers know it. */
+export type ScriptName = keyof typeof SCRIPT_SOURCES;
+
+/** An ARGV value: numbers are sent as their decimal string. */
+export type ScriptArgument = string | number;
 
 /**
  * How many KEYS each script takes, where it is always the same (ioredis then sends them with a fixed
@@ -534,7 +500,6 @@ export const SCRIPT_SOURCES: Readonly<Record<ScriptName, string>> = {
 export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = {
   loadSession: 1,
   updateSession: 1,
-  incrementSession: 1,
   rotateSession: 2,
   takeSession: 1,
   destroySession: 1,
@@ -542,60 +507,5 @@ export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = 
   destroyByPublicId: 1,
   destroyUserSessions: 2,
   insertRecord: 1,
-  hitCounter: 1,
-  refundCounter: 1,
+  healthWrite: 1,
 };
-
-/** Whether a call of script `name` with `args` changes what a user was told (and so must be replicated). */
-function writesData(name: ScriptName, args: readonly ScriptArgument[]): boolean {
-  if (name === "listUserSessions") return false;
-  // A load writes only its idle timer, whose loss costs nothing, unless it counts (field/step pairs
-  // after the 6 fixed arguments) or takes the flash messages.
-  if (name === "loadSession") return args.length > 6 || String(args[5]) === "1";
-  return true;
-}
-
-/** What `waitForReplicas` asks: the replicas that must confirm a write, and how long to wait. */
-export interface ReplicaAcknowledgement {
-  replicas: number;
-  timeoutMs: number;
-}
-
-/**
- * The scripts as typed functions that run on `driver` (each call: one EVALSHA on its keys' slot).
- * With `acknowledgement`, every call that writes is followed by WAIT on the same connection, and fails
- * when fewer replicas than asked confirm it in time: its outcome is then unknown to the caller.
- */
-export function storeScripts(
-  driver: Pick<RedisDriver, "runScript" | "waitForReplicas">,
-  acknowledgement?: ReplicaAcknowledgement,
-): StoreScripts {
-  const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
-  for (const name of Object.keys(SCRIPT_SOURCES) as ScriptName[]) {
-    scripts[name] = (keys, ...args) => {
-      const result = driver.runScript(name, keys, args);
-      if (acknowledgement === undefined || !writesData(name, args)) return result;
-      return result.then(async (value) => {
-        await confirmByReplicas(driver, acknowledgement);
-        return value;
-      });
-    };
-  }
-  return scripts as StoreScripts;
-}
-
-/**
- * Redis `WAIT` for the writes this connection made so far; throws (outcome unknown to the caller) when
- * fewer replicas than asked confirm them in time.
- */
-export async function confirmByReplicas(
-  driver: Pick<RedisDriver, "waitForReplicas">,
-  { replicas, timeoutMs }: ReplicaAcknowledgement,
-): Promise<void> {
-  const confirmed = await driver.waitForReplicas(replicas, timeoutMs);
-  if (confirmed < replicas) {
-    throw new Error(
-      `the write was confirmed by ${confirmed} of ${replicas} replica(s) within ${timeoutMs} ms (waitForReplicas): it may not survive a failover`,
-    );
-  }
-}
