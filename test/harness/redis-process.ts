@@ -74,7 +74,7 @@ export async function launchOnFreePort(
   needsBusPort: boolean,
   tls?: ConnectionOptions,
 ): Promise<{ port: number; server: Launched }> {
-  const redisServer = requireExecutable("redis-server");
+  const redisServer = requireExecutable(serverExecutable());
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < (pinned === undefined ? PORT_ATTEMPTS : 1); attempt++) {
     const port = pinned ?? (await freePort(needsBusPort));
@@ -205,7 +205,15 @@ function listenOnce(port: number): Promise<number | undefined> {
   });
 }
 
-export function requireExecutable(name: "redis-server" | "redis-cli"): string {
+/**
+ * The server the tests run: redis-server, or another that speaks its protocol and takes its
+ * arguments, named by LATCHKEY_TEST_SERVER (CI runs the Redis suites again on `valkey-server`).
+ */
+export function serverExecutable(): string {
+  return process.env.LATCHKEY_TEST_SERVER || "redis-server";
+}
+
+export function requireExecutable(name: string): string {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);

@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { InvalidOptionError, StoreUnavailableError } from "../../core/errors.js";
 import type { CreatedSession, CreateSessionOptions, SessionManager } from "../../core/session-manager.js";
 import type { SessionFields } from "../../core/session-types.js";
+import { isWholeNumber } from "../../core/whole-number.js";
 import { isValidCookieName, readCookie, serializeCookie } from "../../http/cookie.js";
 import { verifySignedSessionId } from "./signed-cookie.js";
 
@@ -284,7 +285,7 @@ function resolveMigrationOptions(options: ExpressSessionMigrationOptions): Resol
       `must be a host name, got ${JSON.stringify(cookieDomain)}`,
     );
   }
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
+  if (!isWholeNumber(timeoutMs, 1, 60_000)) {
     throw new InvalidOptionError(
       option("timeoutMs"),
       "must be a whole number of milliseconds from 1 to 60000",

@@ -11,7 +11,7 @@ import { type RespReply, respCommand } from "../../../test/harness/resp-client.j
 import { isStoreUnavailable } from "../../core/errors.js";
 import { createSessionManager } from "../../core/session-manager.js";
 import type { SessionStore } from "../../core/session-store.js";
-import { storageIdOf } from "../../core/token.js";
+import { storageIdOf, tagOf } from "../../core/token.js";
 import { createRedisStore } from "./index.js";
 import { keyLayout } from "./keys.js";
 
@@ -99,6 +99,43 @@ describe("redis store on a 3-master Redis Cluster", () => {
     assert.deepEqual(sent, ["evalsha"]);
     assert.equal(sum(after, "evalsha") - sum(before, "evalsha"), 1, "one EVALSHA in the whole cluster");
     assert.equal(sum(after, "eval") - sum(before, "eval"), 0);
+  });
+
+  it("keys a script derives (the index from a session's user, sessions from the index) are in the declared key's slot, and are read there", async () => {
+    // lua.ts, "Keys a script derives": the load, rotate, destroy and take scripts build the user's
+    // index key from the session's `$u`; the list and revoke scripts build session keys from the
+    // index. Redis Cluster runs a script only on the node of its declared keys and refuses a key of
+    // another slot: that every derived key shares the declared key's slot is what makes them safe.
+    const layout = keyLayout("lk:");
+    const sessions = createSessionManager({ store });
+    for (let i = 0; i < 20; i++) {
+      const userId = `derived-${i}-${"x".repeat(i)}`;
+      const { token } = await sessions.create(userId);
+      const id = storageIdOf(token);
+      const declared = (await node(
+        cluster.ports[0] as number,
+        "CLUSTER",
+        "KEYSLOT",
+        layout.session(id),
+      )) as number;
+      const fromUser = layout.userIndexPrefix(tagOf(id)) + userId; // as the scripts build it from `$u`
+      const fromIndex = layout.sessionPrefix(tagOf(id)) + id.slice(2); // as built from an index entry
+      assert.equal(fromUser, layout.userIndex(userId));
+      for (const derived of [fromUser, fromIndex, layout.revocation(userId)]) {
+        assert.equal(
+          await node(cluster.ports[0] as number, "CLUSTER", "KEYSLOT", derived),
+          declared,
+          derived,
+        );
+      }
+    }
+    // And the scripts do read the derived index on a Cluster: a session whose index entry is gone ends
+    // at its next load (it would live on if the ZSCORE were skipped or refused).
+    const { token } = await sessions.create("derived-orphan");
+    const index = layout.userIndex("derived-orphan");
+    assert.equal(await node(await ownerOf(index), "ZREM", index, storageIdOf(token)), 1);
+    assert.equal(await sessions.load(token), null);
+    assert.equal(await node(await ownerOf(index), "EXISTS", layout.session(storageIdOf(token))), 0);
   });
 
   it("rotates within the user's slot, in one script with the index", async () => {

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from "node:tls";
 import { InvalidOptionError } from "../../core/errors.js";
+import { isWholeNumber } from "../../core/whole-number.js";
 import type { NodeRedisClient, NodeRedisCluster, NodeRedisTarget } from "./node-redis-driver.js";
 import { type Credentials, type NodeAddress, type ParsedURL, parseRedisURL } from "./redis-url.js";
 
@@ -278,13 +279,7 @@ function resolveSentinels(options: RedisStoreOptions, tls: ConnectionOptions | u
   }
   sentinels.forEach((sentinel: unknown, index) => {
     const { host, port } = (sentinel ?? {}) as Partial<NodeAddress>;
-    if (
-      typeof host !== "string" ||
-      host.length === 0 ||
-      !Number.isInteger(port) ||
-      (port as number) <= 0 ||
-      (port as number) > 65_535
-    ) {
+    if (typeof host !== "string" || host.length === 0 || !isWholeNumber(port, 1, 65_535)) {
       throw new InvalidOptionError(`sentinels[${index}]`, "must be { host: string, port: 1-65535 }");
     }
   });
@@ -305,7 +300,7 @@ function resolveSentinels(options: RedisStoreOptions, tls: ConnectionOptions | u
   if (username !== undefined && password === undefined) {
     throw new InvalidOptionError("username", "needs a password");
   }
-  if (!Number.isInteger(db) || db < 0)
+  if (!isWholeNumber(db, 0, Number.MAX_SAFE_INTEGER))
     throw new InvalidOptionError("db", `must be a whole number >= 0, got ${String(db)}`);
   const credentials: Credentials = {};
   if (username !== undefined) credentials.username = username;
@@ -371,7 +366,7 @@ function resolvePrefix(value: unknown): string {
 
 function resolveTimeout(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
+  if (!isWholeNumber(value, 1, MAX_TIMEOUT_MS)) {
     throw new InvalidOptionError(
       option,
       `must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${String(value)}`,
@@ -416,9 +411,7 @@ function resolveWaitForReplicas(
     string,
     unknown
   >;
-  const whole = (n: unknown, min: number, max: number): n is number =>
-    typeof n === "number" && Number.isInteger(n) && n >= min && n <= max;
-  if (!whole(replicas, 1, 100) || !whole(timeoutMs, 1, commandTimeoutMs - 1)) {
+  if (!isWholeNumber(replicas, 1, 100) || !isWholeNumber(timeoutMs, 1, commandTimeoutMs - 1)) {
     throw new InvalidOptionError(
       "waitForReplicas",
       `must be { replicas: 1-100, timeoutMs: 1-${commandTimeoutMs - 1} } (timeoutMs under commandTimeoutMs), got ${JSON.stringify(value)}`,
