@@ -8,6 +8,8 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import ts from "typescript";
 import { packRepository, ROOT, runCommand } from "./npm.js";
 
 interface PackageJSON {
@@ -123,6 +125,37 @@ describe("the packed package", () => {
     }
   });
 
+  test("the root export is the public API named one by one: no internals", async () => {
+    const root = (await import(pathToFileURL(join(unpacked, "dist/lib/index.js")).href)) as object;
+    assert.deepEqual(Object.keys(root).sort(), [...ROOT_VALUES].sort());
+    const types = exportedTypes(join(unpacked, "dist/lib/index.d.ts"));
+    for (const internal of ["encodeFields", "decodeFields", "validateSchema", "assertFieldName"]) {
+      assert.ok(!types.names.has(internal), `${internal} is not exported`);
+    }
+    for (const name of ["SessionStore", "StoredSession", "RecordStore", "SessionManager", "Session"]) {
+      assert.ok(types.names.has(name), `${name} is exported`);
+    }
+  });
+
+  test("SessionStore, as shipped, has at most 12 required members (an object of methods counts with its methods)", () => {
+    const { required } = exportedTypes(join(unpacked, "dist/lib/index.d.ts"));
+    assert.ok(required.length <= 12, `${required.length} required: ${required.join(", ")}`);
+    assert.deepEqual(required, [
+      "kind",
+      "create",
+      "load",
+      "update",
+      "rotate",
+      "destroy",
+      "take",
+      "listForUser",
+      "destroyById",
+      "destroyForUser",
+      "ping",
+      "close",
+    ]);
+  });
+
   test("has no dependencies, and every peer dependency is optional", async () => {
     const pkg = JSON.parse(await readFile(join(unpacked, "package.json"), "utf8")) as PackageJSON;
     assert.deepEqual(Object.keys(pkg.dependencies ?? {}), [], "no dependencies");
@@ -133,3 +166,56 @@ describe("the packed package", () => {
     }
   });
 });
+
+/** The values the root export holds: what an application and a backend author need. */
+const ROOT_VALUES = [
+  "ERROR_CODES",
+  "InvalidArgumentError",
+  "InvalidOptionError",
+  "LatchkeyError",
+  "SessionRevokedError",
+  "StoreFullError",
+  "StoreUnavailableError",
+  "UnsupportedOperationError",
+  "isStoreUnavailable",
+  "createSessionManager",
+  "idleDeadlineOf",
+  "isWellFormedToken",
+  "PUBLIC_ID_LENGTH",
+  "TOKEN_LENGTH",
+  "userTagOf",
+];
+
+/**
+ * The names a declaration file exports, and the required members of its `SessionStore` as a backend
+ * author must write them: each required property or method counts one, and a required property whose
+ * type is an object of methods counts its methods instead.
+ */
+function exportedTypes(declarationFile: string): { names: Set<string>; required: string[] } {
+  const program = ts.createProgram([declarationFile], { strict: true, noEmit: true });
+  const checker = program.getTypeChecker();
+  const source = program.getSourceFile(declarationFile);
+  assert.ok(source, `${declarationFile} was read`);
+  const moduleSymbol = checker.getSymbolAtLocation(source);
+  assert.ok(moduleSymbol, "the declaration file is a module");
+  const exports = checker.getExportsOfModule(moduleSymbol);
+  const names = new Set(exports.map((symbol) => symbol.name));
+  const store = exports.find((symbol) => symbol.name === "SessionStore");
+  assert.ok(store, "SessionStore is exported");
+  const storeType = checker.getDeclaredTypeOfSymbol(checker.getAliasedSymbol(store));
+  const required: string[] = [];
+  for (const member of checker.getPropertiesOfType(storeType)) {
+    if (member.flags & ts.SymbolFlags.Optional) continue;
+    const memberType = checker.getNonNullableType(checker.getTypeOfSymbol(member));
+    const methods = checker
+      .getPropertiesOfType(memberType)
+      .filter((inner) => checker.getTypeOfSymbol(inner).getCallSignatures().length > 0);
+    const isObjectOfMethods =
+      memberType.getCallSignatures().length === 0 &&
+      !(memberType.flags & ts.TypeFlags.StringLike) &&
+      methods.length > 0;
+    if (isObjectOfMethods) required.push(...methods.map((method) => `${member.name}.${method.name}`));
+    else required.push(member.name);
+  }
+  return { names, required };
+}

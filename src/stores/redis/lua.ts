@@ -1,4 +1,4 @@
-import { HASH_FIELDS as F, FLASH_FIELD_PREFIX } from "./session-hash.js";
+import { HASH_FIELDS as F, FLASH_FIELD_PREFIX, RESERVED_FIELD_PREFIX } from "./session-hash.js";
 
 /**
  * The store's Lua scripts. Hash field names come from `HASH_FIELDS` (session-hash.ts), interpolated
@@ -244,7 +244,7 @@ if ARGV[2] ~= '' then
   local sizes = {}
   local flat = redis.call('HGETALL', key)
   for i = 1, #flat, 2 do
-    if string.sub(flat[i], 1, 1) ~= '$' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
+    if string.sub(flat[i], 1, 1) ~= '${RESERVED_FIELD_PREFIX}' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
   end
   for i = 5, firstRemove - 1, 2 do sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
   for i = firstRemove, firstIncrement - 1 do sizes[ARGV[i]] = nil end

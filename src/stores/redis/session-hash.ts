@@ -18,6 +18,9 @@ export const HASH_FIELDS = {
   browserSession: "$b",
 } as const;
 
+/** What every field of the store's own starts with: a session's fields are the hash's other fields. */
+export const RESERVED_FIELD_PREFIX = "$";
+
 /** Prefix of the hash fields that hold flash messages: `$f:<name>`. */
 export const FLASH_FIELD_PREFIX = "$f:";
 
@@ -94,7 +97,7 @@ export function sessionFromHash(
         session.browserSession = value === "1";
         break;
       default:
-        if (!name.startsWith("$")) session.fields[name] = value;
+        if (!name.startsWith(RESERVED_FIELD_PREFIX)) session.fields[name] = value;
         else if (withFlash && name.startsWith(FLASH_FIELD_PREFIX)) {
           session.flash ??= {};
           session.flash[name.slice(FLASH_FIELD_PREFIX.length)] = value;
