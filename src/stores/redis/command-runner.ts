@@ -4,31 +4,33 @@ import {
   SessionRevokedError,
   StoreUnavailableError,
 } from "../../core/errors.js";
-import { CommandTimeoutError, type RedisDriver } from "./driver.js";
+import { CommandTimeoutError, createCommandDeadline } from "./command-deadline.js";
+import type { RedisDriver } from "./driver.js";
 import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./lua.js";
 
 /**
  * Runs one Redis round trip for a store operation and turns every failure into a latchkey error.
  *
  * - Fails at once (no queueing) while the connection is known to be down or the store is closed.
- * - Bounds the call by `commandTimeoutMs` where the driver does not (`boundsCommands`): an ioredis
- *   Cluster queues commands while it has no slot map, and a caller's ioredis client may have no
- *   `commandTimeout`.
+ * - Bounds the call by `commandTimeoutMs`: the runner owns the deadline (`command-deadline.ts`) and
+ *   hands the call its AbortSignal, for either client library (an ioredis Cluster queues commands while
+ *   it has no slot map, a caller's client may have no timeout of its own: the bound is the same).
  * - Maps connection errors, timeouts and refusals (NOAUTH, READONLY, OOM, CLUSTERDOWN, ...) to
  *   StoreUnavailableError with the client's error as `cause`; a script's LATCHKEY_INVALID reply becomes
  *   InvalidArgumentError, and LATCHKEY_REVOKED SessionRevokedError.
  */
-export type RunCommand = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
+export type RunCommand = <T>(operation: string, call: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 
 /** The `run` function of a store: see RunCommand. */
 
 /** What the runner needs to know of a driver. */
 export type ConnectionState = Pick<
   RedisDriver,
-  "kind" | "tls" | "boundsCommands" | "offlineReason" | "lastError" | "clearLastError"
+  "kind" | "tls" | "offlineReason" | "lastError" | "clearLastError"
 >;
 
 export function createCommandRunner(connection: ConnectionState, commandTimeoutMs: number): RunCommand {
+  const deadline = createCommandDeadline(commandTimeoutMs);
   /** Whether any call succeeded yet: a reset after that is a restart, not a TLS mismatch. */
   let answeredBefore = false;
   const fail = (operation: string, problem: string, cause?: unknown): StoreUnavailableError => {
@@ -55,7 +57,7 @@ export function createCommandRunner(connection: ConnectionState, commandTimeoutM
     }
     if (message.startsWith(REVOKED_REPLY))
       return new SessionRevokedError(message.slice(REVOKED_REPLY.length));
-    // ioredis's commandTimeout, or a driver that bounds calls itself.
+    // The runner's deadline, or the commandTimeout of a caller's own ioredis client.
     if (message === "Command timed out" || error instanceof CommandTimeoutError)
       return fail(operation, `no reply within ${commandTimeoutMs} ms`, error);
     // With maxRetriesPerRequest 0, ioredis fails queued commands with this error when a connection
@@ -71,38 +73,15 @@ export function createCommandRunner(connection: ConnectionState, commandTimeoutM
     return result;
   };
 
-  /** Where ioredis cannot bound the call: a guard timer fires a little after its own commandTimeout. */
-  const guarded = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      // Where both apply, the ioredis error (with its details) wins.
-      const guard = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no reply within ${commandTimeoutMs} ms`)),
-          commandTimeoutMs + 20,
-        );
-      });
-      return succeeded(await Promise.race([call(), guard]));
-    } catch (error) {
-      throw translate(operation, error);
-    } finally {
-      clearTimeout(timer);
-    }
+  const failed = (operation: string) => (error: unknown) => {
+    throw translate(operation, error);
   };
 
-  return function run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  // Not async: the page-view path is one `then` on the bounded call.
+  return function run<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const offline = connection.offlineReason();
     if (offline !== undefined) return Promise.reject(fail(operation, offline));
-    if (!connection.boundsCommands) return guarded(operation, call);
-    // The hot path (every page view): the client or driver bounds the call, so no timer here, and
-    // one `then` instead of an async frame with try/catch.
-    try {
-      return call().then(succeeded, (error: unknown) => {
-        throw translate(operation, error);
-      });
-    } catch (error) {
-      return Promise.reject(translate(operation, error));
-    }
+    return deadline.bound(call).then(succeeded, failed(operation));
   };
 }
 

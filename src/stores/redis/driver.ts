@@ -7,7 +7,7 @@ export type RedisStoreKind = "redis" | "redis-cluster" | "redis-sentinel";
 export interface ClusterMaster {
   /** `host:port`, to say which master failed. */
   readonly address: string;
-  ping(): Promise<unknown>;
+  ping(signal: AbortSignal): Promise<unknown>;
 }
 
 /** A server as `health()` and `persistence()` see it: the one server, or one Cluster master. */
@@ -16,8 +16,8 @@ export interface ServerNode {
   readonly address: string;
   /** False when the client holds no usable connection to it now (calls would fail). */
   readonly connected: boolean;
-  /** A command that names no key (INFO, CONFIG GET) on this server. Not bounded: the runner bounds it. */
-  command(args: readonly string[]): Promise<unknown>;
+  /** A command that names no key (INFO, CONFIG GET) on this server. */
+  command(args: readonly string[], signal: AbortSignal): Promise<unknown>;
 }
 
 /** The servers behind a driver, from its own view (no round trip). */
@@ -32,33 +32,36 @@ export interface Topology {
  * only this, never ioredis or node-redis directly. One implementation per library
  * (`ioredis-driver.ts`, `node-redis-driver.ts`). Every call is one command (or one script) on ONE key
  * or on keys of one slot, so that it can be routed to the master of that slot on a Cluster.
+ *
+ * A driver does not bound its calls: the command runner does (`command-deadline.ts`), and passes each
+ * call the `signal` that aborts when its time is up, for a library that can withdraw a queued command.
  */
 export interface RedisDriver {
   readonly kind: RedisStoreKind;
   /** Whether connections use TLS (to explain failures that mean "TLS on one side only"). */
   readonly tls: boolean;
   /**
-   * True when every call is bounded by the command timeout without the runner's guard timer, queued
-   * ones included (see `command-runner.ts`).
-   */
-  readonly boundsCommands: boolean;
-  /**
    * Runs a store script (`scripts.ts`) on `keys` (one slot; the first routes the call): EVALSHA, and
    * EVAL once on NOSCRIPT.
    */
-  runScript(name: ScriptName, keys: readonly string[], args: readonly ScriptArgument[]): Promise<unknown>;
+  runScript(
+    name: ScriptName,
+    keys: readonly string[],
+    args: readonly ScriptArgument[],
+    signal: AbortSignal,
+  ): Promise<unknown>;
   /**
    * WAIT: how many replicas hold every write sent so far on the connection that carried the last
    * script, waiting at most `timeoutMs` for `replicas` of them. Standalone and Sentinel only.
    */
-  waitForReplicas(replicas: number, timeoutMs: number): Promise<number>;
-  del(key: string): Promise<number>;
-  exists(key: string): Promise<number>;
+  waitForReplicas(replicas: number, timeoutMs: number, signal: AbortSignal): Promise<number>;
+  del(key: string, signal: AbortSignal): Promise<number>;
+  exists(key: string, signal: AbortSignal): Promise<number>;
   /** The hash at `key`, `{}` when there is none. */
-  hgetall(key: string): Promise<Record<string, string>>;
-  get(key: string): Promise<string | null>;
+  hgetall(key: string, signal: AbortSignal): Promise<Record<string, string>>;
+  get(key: string, signal: AbortSignal): Promise<string | null>;
   /** PING on the client (on a Cluster: on any one node). */
-  ping(): Promise<unknown>;
+  ping(signal: AbortSignal): Promise<unknown>;
   /** True for a Cluster client that knows its slot map: then `ping()` pings every master instead. */
   clusterReady(): boolean;
   /**
@@ -79,14 +82,6 @@ export interface RedisDriver {
   clearLastError(): void;
   /** Quits an owned client (bounded in time) or detaches from a caller's client, which stays open. */
   close(): Promise<void>;
-}
-
-/** A call that got no reply within the command timeout (from a driver that bounds calls itself). */
-export class CommandTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`no reply within ${timeoutMs} ms`);
-    this.name = "CommandTimeoutError";
-  }
 }
 
 /** Number of hash slots of a Redis Cluster. */

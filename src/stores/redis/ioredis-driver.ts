@@ -11,7 +11,6 @@ import { type ClusterNodeWatch, watchClusterNodes } from "./ioredis-cluster-node
 import { SCRIPT_KEY_COUNTS, SCRIPT_SOURCES, type ScriptArgument, type ScriptName } from "./lua.js";
 import { requireOptionalPeer } from "./optional-peer.js";
 import type { Credentials, ResolvedRedisStoreOptions } from "./redis-store-options.js";
-import type { ScriptCall } from "./script-calls.js";
 
 /** The options that make the store create its own ioredis client. */
 type OwnedClientOptions = Extract<ResolvedRedisStoreOptions, { mode: "standalone" | "cluster" | "sentinel" }>;
@@ -25,7 +24,8 @@ const OPTION_OF_MODE = { standalone: "url", cluster: "clusterNodes", sentinel: "
 /**
  * Opens the ioredis connection the options describe, loading ioredis only now (an optional peer:
  * without it, InvalidOptionError names the option). Owned clients are set up so that no call can hang:
- * - `commandTimeout`: every reply is awaited at most `commandTimeoutMs`;
+ * - no `commandTimeout` of ioredis's: the command runner bounds every call (`command-deadline.ts`),
+ *   for this client as for any other;
  * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`: when the connection drops,
  *   queued and in-flight commands fail at once and are never replayed later (a replayed HINCRBY would
  *   count twice), while ioredis keeps reconnecting in the background with `reconnectDelay`;
@@ -43,7 +43,6 @@ export function openIoredisDriver(options: OwnedClientOptions): RedisDriver {
   const errors = errorRecorder(options.onError);
   const common: RedisOptions = {
     connectTimeout: options.connectTimeoutMs,
-    commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     enableOfflineQueue: true,
@@ -111,8 +110,6 @@ export function openIoredisDriver(options: OwnedClientOptions): RedisDriver {
   return {
     ...commandsOf(client, () => closed, errors, nodes),
     tls: options.tls !== undefined,
-    // A Cluster queues commands while it has no slot map, beyond its commandTimeout.
-    boundsCommands: !client.isCluster,
     async close() {
       if (closed) return;
       closed = true;
@@ -133,8 +130,8 @@ export function openIoredisDriver(options: OwnedClientOptions): RedisDriver {
 /**
  * A driver on a caller's ioredis `Redis` or `Cluster`, used as configured. The caller owns the client
  * and its error handling: the store listens to its errors only when asked to report them (`onError`),
- * and `close()` leaves the client open. The client may have no `commandTimeout`, so the command
- * runner bounds every call itself.
+ * and `close()` leaves the client open. Its own `commandTimeout`, if any, may end a call first; the
+ * command runner bounds every call either way.
  */
 export function ioredisClientDriver(client: Redis | Cluster, onError?: (error: Error) => void): RedisDriver {
   const errors = errorRecorder(onError);
@@ -144,7 +141,6 @@ export function ioredisClientDriver(client: Redis | Cluster, onError?: (error: E
   return {
     ...commandsOf(client, () => closed, errors, nodes),
     tls: usesTLS(client),
-    boundsCommands: false,
     async close() {
       closed = true;
       nodes?.stop();
@@ -176,17 +172,19 @@ function commandsOf(
   isClosed: () => boolean,
   errors: ReturnType<typeof errorRecorder>,
   nodes: ClusterNodeWatch | undefined,
-): Omit<RedisDriver, "tls" | "boundsCommands" | "close"> {
+): Omit<RedisDriver, "tls" | "close"> {
   const scripts = defineStoreScripts(client);
   /** Runs `call` unless `key`'s Cluster master is known down: then it fails at once, unsent. */
   const onKey = <T>(key: string | undefined, call: () => Promise<T>): Promise<T> => {
     const down = key === undefined ? undefined : nodes?.unreachable(key);
     return down === undefined ? call() : Promise.reject(new Error(down));
   };
+  // ioredis cannot withdraw a command, so the runner's signal is not passed on: a command is written at
+  // once (or fails: no offline queue once the connection is known down), and a call past its deadline
+  // is rejected by the runner while ioredis still reads its reply.
   return {
     kind: kindOf(client),
-    runScript: (name, keys, args) =>
-      onKey(keys[0], () => (scripts[name] as ScriptCall<unknown>)(keys, ...args)),
+    runScript: (name, keys, args) => onKey(keys[0], () => (scripts[name] as ClientScript)(keys, ...args)),
     waitForReplicas: (replicas, timeoutMs) => client.call("WAIT", replicas, timeoutMs) as Promise<number>,
     del: (key) => onKey(key, () => client.del(key)),
     exists: (key) => onKey(key, () => client.exists(key)),
@@ -202,14 +200,17 @@ function commandsOf(
   };
 }
 
+/** A script defined on the client: its KEYS, then its ARGV. */
+type ClientScript = (keys: readonly string[], ...args: ScriptArgument[]) => Promise<unknown>;
+
 /**
  * Defines the scripts on the client with ioredis `defineCommand`: each call is an EVALSHA, and on
  * NOSCRIPT (a restarted server, a new Cluster node) ioredis sends the script once with EVAL.
  * Command names carry a `latchkey` prefix so they cannot clash with the caller's own.
  */
-function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ScriptCall<unknown>> {
+function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ClientScript> {
   const commands = client as unknown as Record<string, (...args: ScriptArgument[]) => Promise<unknown>>;
-  const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
+  const scripts: Partial<Record<ScriptName, ClientScript>> = {};
   for (const [name, lua] of Object.entries(SCRIPT_SOURCES) as [ScriptName, string][]) {
     const command = `latchkey${name[0]?.toUpperCase()}${name.slice(1)}`;
     const numberOfKeys = SCRIPT_KEY_COUNTS[name];
@@ -222,7 +223,7 @@ function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ScriptC
         ? (keys, ...args) => call.call(client, keys.length, ...keys, ...args)
         : (keys, ...args) => call.call(client, ...keys, ...args);
   }
-  return scripts as Record<ScriptName, ScriptCall<unknown>>;
+  return scripts as Record<ScriptName, ClientScript>;
 }
 
 /** The connected master of every hash slot, or an error saying which slot or master is missing. */

@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import {
   CLUSTER_SLOTS,
   type ClusterMaster,
-  CommandTimeoutError,
   type RedisDriver,
   type ServerNode,
   type Topology,
@@ -74,21 +73,18 @@ const SHAS = Object.fromEntries(
  * A driver on a caller's node-redis client or cluster, created and connected by the caller, who also
  * chooses its reconnect strategy and closes it (`close()` leaves it open). The guarantees are those of
  * the ioredis driver:
- * - every call is bounded by `commandTimeoutMs` here, including a cluster's waits for a node's
- *   connection or a new slot map; when the time is up the command is aborted, which takes it out of
- *   node-redis's queue if it is not written yet, so a call reported as failed cannot run later (one
- *   already written may have reached Redis, as with any client);
+ * - every call gets the command runner's AbortSignal (the runner bounds it by `commandTimeoutMs`,
+ *   including a cluster's waits for a node's connection or a new slot map); when the time is up the
+ *   signal aborts, which takes the command out of node-redis's queue if it is not written yet, so a
+ *   call reported as failed cannot run later (one already written may have reached Redis, as with any
+ *   client);
  * - while the client is not ready, calls fail at once (`offlineReason`) instead of waiting in its
  *   offline queue; node-redis rejects in-flight commands when a connection drops and never resends
  *   them, so an increment is not replayed after a reconnect;
  * - the same Lua scripts, one EVALSHA per call (EVAL once after NOSCRIPT).
  * The store sends raw commands, so a node-redis `keyPrefix` does not apply: use `keyPrefix` instead.
  */
-export function nodeRedisDriver(
-  target: NodeRedisTarget,
-  commandTimeoutMs: number,
-  onError?: (error: Error) => void,
-): RedisDriver {
+export function nodeRedisDriver(target: NodeRedisTarget, onError?: (error: Error) => void): RedisDriver {
   let last: Error | undefined;
   let closed = false;
   const record = (error: Error): void => {
@@ -106,32 +102,9 @@ export function nodeRedisDriver(
     : (_key, args, signal) =>
         target.client.sendCommand(args, { abortSignal: signal, typeMapping: DEFAULT_TYPES });
 
-  /** Runs `call` with a signal that is aborted, and a rejection, when the command timeout is up. */
-  const bounded = <T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const controller = new AbortController();
-      const timer = setTimeout(() => {
-        // Aborting first removes a command that is still queued; the rejection below wins the race
-        // with node-redis's AbortError.
-        controller.abort();
-        reject(new CommandTimeoutError(commandTimeoutMs));
-      }, commandTimeoutMs);
-      const settle = (reply: T) => {
-        clearTimeout(timer);
-        resolve(reply);
-      };
-      const fail = (error: unknown) => {
-        clearTimeout(timer);
-        reject(named(error));
-      };
-      try {
-        call(controller.signal).then(settle, fail);
-      } catch (error) {
-        fail(error);
-      }
-    });
-  const command = (key: string | undefined, ...args: string[]) =>
-    bounded((signal) => send(key, args, signal));
+  /** One command, its node-redis errors named (see `named`). */
+  const command = (signal: AbortSignal, key: string | undefined, ...args: string[]) =>
+    send(key, args, signal).catch(rethrowNamed);
 
   if (onError) {
     state.on("error", record);
@@ -140,35 +113,29 @@ export function nodeRedisDriver(
   return {
     kind: isCluster ? "redis-cluster" : "redis",
     tls: usesTLS(state),
-    boundsCommands: true,
 
-    runScript(name, keys, args) {
+    runScript(name, keys, args, signal) {
       const key = keys[0];
       const argv = [String(keys.length), ...keys, ...args.map(String)];
-      return bounded(async (signal) => {
-        try {
-          return await send(key, ["EVALSHA", SHAS[name], ...argv], signal);
-        } catch (error) {
-          // A restarted server or a new Cluster node has an empty script cache.
-          if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-          return send(key, ["EVAL", SCRIPT_SOURCES[name], ...argv], signal);
-        }
+      return send(key, ["EVALSHA", SHAS[name], ...argv], signal).catch((error: unknown) => {
+        // A restarted server or a new Cluster node has an empty script cache.
+        if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) return rethrowNamed(error);
+        return send(key, ["EVAL", SCRIPT_SOURCES[name], ...argv], signal).catch(rethrowNamed);
       });
     },
-    waitForReplicas: (replicas, timeoutMs) =>
-      command(undefined, "WAIT", String(replicas), String(timeoutMs)) as Promise<number>,
-    del: (key) => command(key, "DEL", key) as Promise<number>,
-    exists: (key) => command(key, "EXISTS", key) as Promise<number>,
-    hgetall: (key) => command(key, "HGETALL", key).then(hashOf),
-    get: (key) => command(key, "GET", key) as Promise<string | null>,
-    ping: () => command(undefined, "PING"),
+    waitForReplicas: (replicas, timeoutMs, signal) =>
+      command(signal, undefined, "WAIT", String(replicas), String(timeoutMs)) as Promise<number>,
+    del: (key, signal) => command(signal, key, "DEL", key) as Promise<number>,
+    exists: (key, signal) => command(signal, key, "EXISTS", key) as Promise<number>,
+    hgetall: (key, signal) => command(signal, key, "HGETALL", key).then(hashOf),
+    get: (key, signal) => command(signal, key, "GET", key) as Promise<string | null>,
+    ping: (signal) => command(signal, undefined, "PING"),
     clusterReady: () => isCluster && ready(),
     clusterMasters: async () => {
       if (!isCluster) throw new Error("not a cluster");
-      return clusterMasters(target.cluster, bounded);
+      return clusterMasters(target.cluster);
     },
-    topology: () =>
-      isCluster ? clusterTopology(target.cluster, bounded) : clientTopology(target.client, bounded),
+    topology: () => (isCluster ? clusterTopology(target.cluster) : clientTopology(target.client)),
     offlineReason() {
       if (closed) return "the store is closed";
       const what = isCluster ? "node-redis cluster" : "node-redis client";
@@ -192,10 +159,7 @@ export function nodeRedisDriver(
 }
 
 /** The master of every hash slot, each pinged on its own node client. */
-function clusterMasters(
-  cluster: NodeRedisCluster,
-  bounded: <T>(call: (signal: AbortSignal) => Promise<T>) => Promise<T>,
-): ClusterMaster[] {
+function clusterMasters(cluster: NodeRedisCluster): ClusterMaster[] {
   const owners = new Map<string, NodeRedisClusterNode>();
   let covered = 0;
   for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
@@ -208,13 +172,13 @@ function clusterMasters(
     throw new Error(`only ${covered} of ${CLUSTER_SLOTS} hash slots have a master`);
   return [...owners.values()].map((master) => ({
     address: master.address,
-    ping: () =>
-      bounded(async (signal) => {
+    ping: (signal) =>
+      (async () => {
         const client = await cluster.nodeClient(master);
         // A node client that is reconnecting would queue the PING until the timeout: say so now.
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
         return client.sendCommand(["PING"], { abortSignal: signal, typeMapping: DEFAULT_TYPES });
-      }).catch((error: unknown) => {
+      })().catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         if (message.includes(master.address)) throw error;
         throw new Error(`the master ${master.address} failed: ${message}`, { cause: error });
@@ -222,10 +186,8 @@ function clusterMasters(
   }));
 }
 
-type Bounded = <T>(call: (signal: AbortSignal) => Promise<T>) => Promise<T>;
-
 /** The caller's one client; its address as its options give it (a URL without credentials, or socket). */
-function clientTopology(client: NodeRedisClient, bounded: Bounded): Topology {
+function clientTopology(client: NodeRedisClient): Topology {
   const options = (client as { options?: { url?: string; socket?: { host?: string; port?: number } } })
     .options;
   let address = "";
@@ -242,14 +204,14 @@ function clientTopology(client: NodeRedisClient, bounded: Bounded): Topology {
   const node: ServerNode = {
     address,
     connected: client.isReady,
-    command: (args) =>
-      bounded((signal) => client.sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES })),
+    command: (args, signal) =>
+      client.sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES }).catch(rethrowNamed),
   };
   return { nodes: [node] };
 }
 
 /** Every master of the slot map, each reached on its own node client. */
-function clusterTopology(cluster: NodeRedisCluster, bounded: Bounded): Topology {
+function clusterTopology(cluster: NodeRedisCluster): Topology {
   const slotOwners: (string | undefined)[] = [];
   const masters = new Map<string, NodeRedisClusterNode>();
   for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
@@ -262,12 +224,13 @@ function clusterTopology(cluster: NodeRedisCluster, bounded: Bounded): Topology 
       address: master.address,
       // node-redis says only once asked for the node's client; the probe finds out.
       connected: true,
-      command: (args) =>
-        bounded(async (signal) => {
-          const client = await cluster.nodeClient(master);
-          if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
-          return client.sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES });
-        }),
+      command: async (args, signal) => {
+        const client = await cluster.nodeClient(master);
+        if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
+        return client
+          .sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES })
+          .catch(rethrowNamed);
+      },
     }),
   );
   return { nodes, slotOwners };
@@ -288,11 +251,11 @@ function hashOf(reply: unknown): Record<string, string> {
  * node-redis's TimeoutError (its own command timeout, shorter than ours) has an empty message: name
  * it, so that the store's error says what happened.
  */
-function named(error: unknown): unknown {
+function rethrowNamed(error: unknown): never {
   if (error instanceof Error && error.message === "") {
-    return new Error(`${error.constructor.name} (node-redis)`, { cause: error });
+    throw new Error(`${error.constructor.name} (node-redis)`, { cause: error });
   }
-  return error;
+  throw error;
 }
 
 /** Whether the client connects with TLS (`socket.tls`, or a rediss:// URL), for the runner's hints. */

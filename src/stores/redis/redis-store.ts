@@ -108,8 +108,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         resolved.userIndex && !anonymous
           ? [keys.session(id), keys.userIndex(session.userId), keys.revocation(session.userId)]
           : [keys.session(id)];
-      await run("create", () =>
+      await run("create", (signal) =>
         scripts.createSession(
+          signal,
           sessionKeys,
           policy.now,
           ttl,
@@ -138,7 +139,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
-      return run("load", () => scripts.loadSession(key, ...args)).then((json) =>
+      return run("load", (signal) => scripts.loadSession(signal, key, ...args)).then((json) =>
         json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null,
       );
     },
@@ -161,7 +162,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       ];
       const counted = Object.keys(increment);
       for (const field of counted) args.push(field, increment[field] as number);
-      const values = await run("update", () => scripts.updateSession([keys.session(id)], ...args));
+      const values = await run("update", (signal) =>
+        scripts.updateSession(signal, [keys.session(id)], ...args),
+      );
       if (values === null) return null;
       const result: Record<string, number> = {};
       counted.forEach((field, i) => {
@@ -175,8 +178,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         throw new InvalidArgumentError("a rotated session id must keep the old id's slot tag");
       }
       // Rotation happens in a request, so it counts as activity: the idle timer restarts, as in memory.
-      const flat = await run("rotate", () =>
+      const flat = await run("rotate", (signal) =>
         scripts.rotateSession(
+          signal,
           [keys.session(oldId), keys.session(newId)],
           policy.now,
           policy.idleTimeoutMs,
@@ -189,31 +193,37 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async destroy(id, now) {
-      const ended = await run("destroy", () =>
-        scripts.destroySession([keys.session(id)], now, id, indexPrefixOf(id)),
+      const ended = await run("destroy", (signal) =>
+        scripts.destroySession(signal, [keys.session(id)], now, id, indexPrefixOf(id)),
       );
       return ended === 1;
     },
 
     async take(id, now) {
-      const flat = await run("take", () =>
-        scripts.takeSession([keys.session(id)], now, id, indexPrefixOf(id)),
+      const flat = await run("take", (signal) =>
+        scripts.takeSession(signal, [keys.session(id)], now, id, indexPrefixOf(id)),
       );
       return flat ? sessionFromHash(id, flat, true) : null;
     },
 
     async listForUser(userId, now) {
       needIndex();
-      const json = await run("listForUser", () =>
-        scripts.listUserSessions([keys.userIndex(userId)], now, keys.sessionPrefix(userTagOf(userId))),
+      const json = await run("listForUser", (signal) =>
+        scripts.listUserSessions(
+          signal,
+          [keys.userIndex(userId)],
+          now,
+          keys.sessionPrefix(userTagOf(userId)),
+        ),
       );
       return (JSON.parse(json) as string[][]).map(([id, ...flat]) => sessionFromHash(id as string, flat));
     },
 
     async destroyById(userId, publicId, now) {
       needIndex();
-      const ended = await run("destroyById", () =>
+      const ended = await run("destroyById", (signal) =>
         scripts.destroyByPublicId(
+          signal,
           [keys.userIndex(userId)],
           now,
           keys.sessionPrefix(userTagOf(userId)),
@@ -225,8 +235,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async destroyForUser(userId, now, exceptId) {
       needIndex();
-      return run("destroyForUser", () =>
+      return run("destroyForUser", (signal) =>
         scripts.destroyUserSessions(
+          signal,
           [keys.userIndex(userId), keys.revocation(userId)],
           now,
           keys.sessionPrefix(userTagOf(userId)),
@@ -240,10 +251,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (driver.clusterReady()) {
         // Every slot's master must answer: a Cluster missing one serves some sessions and not others.
         const masters = await run("ping", () => driver.clusterMasters());
-        await Promise.all(masters.map((master) => run("ping", () => master.ping())));
+        await Promise.all(masters.map((master) => run("ping", (signal) => master.ping(signal))));
         return;
       }
-      await run("ping", () => driver.ping());
+      await run("ping", (signal) => driver.ping(signal));
     },
 
     health() {
@@ -269,5 +280,5 @@ function openDriver(options: ResolvedRedisStoreOptions): RedisDriver {
     // Told apart by resolveClient; the options' type is structural so that the typings need no ioredis.
     return ioredisClientDriver(client.client as unknown as Redis | Cluster, options.onError);
   }
-  return nodeRedisDriver(client, options.commandTimeoutMs, options.onError);
+  return nodeRedisDriver(client, options.onError);
 }

@@ -1,8 +1,15 @@
 import type { RedisDriver } from "./driver.js";
 import { SCRIPT_SOURCES, type ScriptArgument, type ScriptName } from "./lua.js";
 
-/** A script call: its KEYS (all in one slot, routed by the first), then its ARGV. */
-export type ScriptCall<T> = (keys: readonly string[], ...args: ScriptArgument[]) => Promise<T>;
+/**
+ * A script call: the command runner's signal, its KEYS (all in one slot, routed by the first), then
+ * its ARGV.
+ */
+export type ScriptCall<T> = (
+  signal: AbortSignal,
+  keys: readonly string[],
+  ...args: ScriptArgument[]
+) => Promise<T>;
 
 /**
  * The scripts (`lua.ts`) as typed functions. The reply types are what Lua's replies become in RESP2
@@ -49,11 +56,11 @@ export function storeScripts(
 ): StoreScripts {
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
   for (const name of Object.keys(SCRIPT_SOURCES) as ScriptName[]) {
-    scripts[name] = (keys, ...args) => {
-      const result = driver.runScript(name, keys, args);
+    scripts[name] = (signal, keys, ...args) => {
+      const result = driver.runScript(name, keys, args, signal);
       if (acknowledgement === undefined || !writesData(name, args)) return result;
       return result.then(async (value) => {
-        await confirmByReplicas(driver, acknowledgement);
+        await confirmByReplicas(driver, acknowledgement, signal);
         return value;
       });
     };
@@ -68,8 +75,9 @@ export function storeScripts(
 export async function confirmByReplicas(
   driver: Pick<RedisDriver, "waitForReplicas">,
   { replicas, timeoutMs }: ReplicaAcknowledgement,
+  signal: AbortSignal,
 ): Promise<void> {
-  const confirmed = await driver.waitForReplicas(replicas, timeoutMs);
+  const confirmed = await driver.waitForReplicas(replicas, timeoutMs, signal);
   if (confirmed < replicas) {
     throw new Error(
       `the write was confirmed by ${confirmed} of ${replicas} replica(s) within ${timeoutMs} ms (waitForReplicas): it may not survive a failover`,

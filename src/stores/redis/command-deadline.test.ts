@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CommandTimeoutError, createCommandDeadline } from "./command-deadline.js";
+
+// The command deadline alone, with a short timeout; the stores' availability tests prove it bounds
+// real calls on both client libraries (a paused Redis, a Cluster without a slot map).
+
+const TIMEOUT_MS = 100;
+
+describe("command deadline", () => {
+  it("a call that answers settles as it does, with the batch's live signal", async () => {
+    const deadline = createCommandDeadline(TIMEOUT_MS);
+    let seen: AbortSignal | undefined;
+    const value = await deadline.bound(async (signal) => {
+      seen = signal;
+      return 42;
+    });
+    assert.equal(value, 42);
+    assert.equal(seen?.aborted, false);
+    await assert.rejects(
+      deadline.bound(async () => {
+        throw new Error("refused");
+      }),
+      /refused/,
+    );
+    await assert.rejects(
+      deadline.bound(() => {
+        throw new Error("thrown before any promise");
+      }),
+      /thrown before any promise/,
+    );
+  });
+
+  it("a call that never answers is rejected after timeoutMs (never sooner), and its signal aborts", async () => {
+    const deadline = createCommandDeadline(TIMEOUT_MS);
+    let seen: AbortSignal | undefined;
+    const started = performance.now();
+    const error = await deadline
+      .bound((signal) => {
+        seen = signal;
+        return new Promise<never>(() => undefined);
+      })
+      .catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof CommandTimeoutError, String(error));
+    assert.match(error.message, /no reply within 100 ms/);
+    // Timers may fire a fraction of a millisecond early by the monotonic clock.
+    assert.ok(elapsed >= TIMEOUT_MS - 1, `rejected after ${elapsed} ms`);
+    assert.equal(seen?.aborted, true, "the signal aborted, so node-redis can withdraw a queued command");
+  });
+
+  it("calls started together share one signal; later calls get a fresh one; a late answer is ignored", async () => {
+    const deadline = createCommandDeadline(TIMEOUT_MS);
+    const signals: AbortSignal[] = [];
+    let answerLate: (value: string) => void = () => undefined;
+    const late = deadline.bound(
+      (signal) =>
+        new Promise<string>((resolve) => {
+          signals.push(signal);
+          answerLate = resolve;
+        }),
+    );
+    const quick = deadline.bound(async (signal) => {
+      signals.push(signal);
+      return "quick";
+    });
+    assert.equal(await quick, "quick");
+    assert.equal(signals[0], signals[1], "one batch, one controller");
+    await assert.rejects(late, CommandTimeoutError);
+    answerLate("too late");
+    const next = await deadline.bound(async (signal) => {
+      signals.push(signal);
+      return signal.aborted;
+    });
+    assert.equal(next, false, "a call after the batch expired gets a live signal");
+    assert.notEqual(signals[2], signals[0]);
+    await sleep(1);
+  });
+});
