@@ -3,6 +3,9 @@ import type { SessionStore } from "latchkey";
 import { createMemoryStore } from "latchkey/memory";
 import { createRedisStore } from "latchkey/redis";
 import type { StoreConfig } from "./config.js";
+import type { ThrottleCounters } from "./throttle/counters.js";
+import { createMemoryCounters } from "./throttle/memory-counters.js";
+import { createRedisCounters } from "./throttle/redis-counters.js";
 
 /**
  * Store selection.
@@ -25,6 +28,26 @@ export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionS
       });
     case "redis-cluster":
       return createRedisStore({ clusterNodes: config.nodes, onError: connectionLogger(log) });
+  }
+}
+
+/**
+ * The login throttle's counters beside the store, from the same configuration: in memory with the
+ * memory store, else on the same Redis (or Cluster) over a connection of their own, with the store's
+ * bounds (1 s per call, failing at once while the connection is down: a 503 like the store's).
+ *
+ * `waitForReplicas` does not apply to them: a counter lost in a failover loosens the throttle for
+ * one window at most, which is not worth a second round trip (WAIT) on every login attempt; the
+ * accounts and sessions, which must survive a failover, are the store's and still wait.
+ */
+export function openCounters(config: StoreConfig, log: FastifyBaseLogger): ThrottleCounters {
+  switch (config.kind) {
+    case "memory":
+      return createMemoryCounters();
+    case "redis":
+      return createRedisCounters({ url: config.url, onError: connectionLogger(log) });
+    case "redis-cluster":
+      return createRedisCounters({ clusterNodes: config.nodes, onError: connectionLogger(log) });
   }
 }
 
