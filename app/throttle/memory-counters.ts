@@ -19,6 +19,8 @@ export interface MemoryCountersOptions {
 export interface MemoryCounters extends ThrottleCounters {
   /** How many counters are held now (expired ones included until swept). */
   size(): number;
+  /** Whether a counter of `key` is held (an expired one included until swept or asked for). */
+  has(key: string): boolean;
   close(): Promise<void>;
 }
 
@@ -125,6 +127,7 @@ export function createMemoryCounters(options: MemoryCountersOptions = {}): Memor
     },
 
     size: () => counters.size,
+    has: (key) => counters.has(key),
 
     async close() {
       closed = true;
