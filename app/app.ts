@@ -134,7 +134,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   if (context.inMemory) {
     app.log.warn("sessions are kept in memory: they vanish on restart (set REDIS_URL or REDIS_CLUSTER_URL)");
   }
-  const monitor = monitorStore(store, app.log);
+  const monitor = monitorStore(store, app.log, { counters });
   let closing = false;
   monitor.reachable
     .then(() => (closing ? undefined : warnIfNotDurable(store, app.log)))

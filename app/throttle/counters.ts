@@ -25,6 +25,11 @@ export interface ThrottleCounters {
   refund(key: string): Promise<number>;
   /** Forgets `key`'s counter. */
   delete(key: string): Promise<void>;
+  /**
+   * Resolves when the backend answers, else throws StoreUnavailableError: for the app's store monitor
+   * and /healthz. Backends that cannot be unreachable (memory) have none.
+   */
+  ping?(): Promise<void>;
   /** Releases what the backend holds (a connection, a timer); calls fail afterwards. */
   close?(): Promise<void>;
 }

@@ -351,4 +351,48 @@ describe("the app's counters", () => {
       await server.stop();
     }
   });
+
+  it("counters down while the store answers: /healthz degraded naming them, logins 503, then recovery", async () => {
+    const storeServer = await startRedisServer();
+    let countersServer = await startRedisServer();
+    const store = createRedisStore({ url: storeServer.url });
+    const counters = createRedisCounters({ url: countersServer.url });
+    const app = await buildApp({ ...DEFAULT_CONFIG, logLevel: "silent" }, { store, counters });
+    try {
+      const browser = createTestClient(app);
+      assert.equal((await browser.get("/healthz")).status, 200);
+      await countersServer.stop();
+      const health = await browser.get("/healthz");
+      assert.equal(health.status, 200, "pages are still served");
+      const body = JSON.parse(health.body);
+      assert.equal(body.status, "degraded");
+      assert.ok(
+        body.store.problems.some((problem: string) => problem.startsWith("login throttle counters: ")),
+        health.body,
+      );
+      const login = await browser.post("/login", {
+        username: uniqueName(),
+        password: "correct horse battery",
+      });
+      assert.equal(login.status, 503);
+      assert.equal(login.headers["retry-after"], "5");
+      countersServer = await startRedisServer({ args: ["--port", String(countersServer.port)] });
+      const deadline = Date.now() + 10_000;
+      while (JSON.parse((await browser.get("/healthz")).body).status !== "ok") {
+        assert.ok(Date.now() < deadline, "the counters did not come back");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const signup = await browser.post("/signup", {
+        username: uniqueName(),
+        password: "correct horse battery",
+      });
+      assert.equal(signup.status, 303);
+    } finally {
+      await app.close();
+      await counters.close();
+      await store.close();
+      await countersServer.stop();
+      await storeServer.stop();
+    }
+  });
 });

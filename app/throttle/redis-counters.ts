@@ -53,7 +53,7 @@ export interface RedisCountersOptions {
 }
 
 export interface RedisCounters extends ThrottleCounters {
-  /** Resolves when Redis answers a PING, else throws StoreUnavailableError (within the timeout). */
+  /** Resolves when Redis (on a Cluster: one of its nodes) answers a PING, else throws StoreUnavailableError. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
