@@ -31,6 +31,9 @@ export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionS
   }
 }
 
+/** What the counters' connection errors are logged as. */
+const COUNTERS = "login throttle counters";
+
 /**
  * The login throttle's counters beside the store, from the same configuration: in memory with the
  * memory store, else on the same Redis (or Cluster) over a connection of their own, with the store's
@@ -45,9 +48,9 @@ export function openCounters(config: StoreConfig, log: FastifyBaseLogger): Throt
     case "memory":
       return createMemoryCounters();
     case "redis":
-      return createRedisCounters({ url: config.url, onError: connectionLogger(log) });
+      return createRedisCounters({ url: config.url, onError: connectionLogger(log, COUNTERS) });
     case "redis-cluster":
-      return createRedisCounters({ clusterNodes: config.nodes, onError: connectionLogger(log) });
+      return createRedisCounters({ clusterNodes: config.nodes, onError: connectionLogger(log, COUNTERS) });
   }
 }
 
@@ -55,13 +58,13 @@ export function openCounters(config: StoreConfig, log: FastifyBaseLogger): Throt
  * Logs background reconnection errors at debug, at most one per distinct message per 10 seconds: an
  * outage is logged once by the store monitor (`store-monitor.ts`), with what these errors meant.
  */
-function connectionLogger(log: FastifyBaseLogger): (error: Error) => void {
+function connectionLogger(log: FastifyBaseLogger, what = "session store"): (error: Error) => void {
   const lastLogged = new Map<string, number>();
   return (error) => {
     const now = Date.now();
     if ((lastLogged.get(error.message) ?? 0) > now - 10_000) return;
     lastLogged.set(error.message, now);
-    log.debug({ reason: reasonOf(error) }, "session store connection error");
+    log.debug({ reason: reasonOf(error) }, `${what} connection error`);
   };
 }
 
