@@ -26,12 +26,20 @@ import { sessionRoutes } from "./routes/sessions.js";
 import { systemRoutes } from "./routes/system.js";
 import { securityHeaders } from "./security-headers.js";
 import { sessionFields } from "./session-types.js";
-import { openStore, warnIfNotDurable } from "./store.js";
+import { type AppStore, openCounters, openStore, warnIfNotDurable } from "./store.js";
 import { monitorStore } from "./store-monitor.js";
+import type { ThrottleCounters } from "./throttle/counters.js";
+import { createMemoryCounters } from "./throttle/memory-counters.js";
 
 export interface AppDeps {
   /** Use this store instead of the one the config selects. The app does not close a store it is given. */
-  store?: SessionStore;
+  store?: AppStore;
+  /**
+   * The login throttle's counters, instead of those the config selects. The app does not close
+   * counters it is given. With a memory `store` and no counters, the app uses memory counters of its
+   * own; with another `store`, pass its counters too (the config's Redis is not the given store's).
+   */
+  counters?: ThrottleCounters;
   /** Password hashing (default: scrypt with N=2^15, r=8, p=1). */
   passwords?: PasswordHasher;
   /**
@@ -97,6 +105,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   closeSilentConnections(app.server, config.http.headersTimeoutSeconds * 1000);
 
   const store = deps.store ?? openStore(config.store, app.log);
+  const counters = deps.counters ?? countersFor(deps.store, config, app.log);
   inMemory = store.kind === "memory";
   const sessions = createSessionManager({
     store,
@@ -110,7 +119,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     config,
     sessions,
     accounts: createAccounts(store.records, deps.passwords ?? createPasswordHasher()),
-    throttle: createLoginThrottle(store.records, deps.throttle),
+    throttle: createLoginThrottle(counters, deps.throttle),
     hashLimiter: createHashLimiter(deps.hashing),
     inMemory: store.kind === "memory",
     isCrossOrigin: createCrossOriginCheck(),
@@ -125,7 +134,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   if (context.inMemory) {
     app.log.warn("sessions are kept in memory: they vanish on restart (set REDIS_URL or REDIS_CLUSTER_URL)");
   }
-  const monitor = monitorStore(store, app.log);
+  const monitor = monitorStore(store, app.log, { counters });
   let closing = false;
   monitor.reachable
     .then(() => (closing ? undefined : warnIfNotDurable(store, app.log)))
@@ -133,6 +142,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook("onClose", async () => {
     closing = true;
     monitor.stop();
+    // Only what the app opened; the counters beside the store before it, as they were opened after.
+    if (deps.counters === undefined) await counters.close?.();
     if (deps.store === undefined) await store.close();
   });
 
@@ -149,6 +160,23 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   sessionRoutes(app, context);
   systemRoutes(app, monitor);
   return app;
+}
+
+/**
+ * The counters the app opens itself: those the config selects, or, beside a given memory store,
+ * memory counters. Beside a given Redis store the app cannot know where to count (the config may name
+ * another Redis, or none), so it refuses to start rather than count somewhere else.
+ */
+function countersFor(
+  givenStore: SessionStore | undefined,
+  config: Config,
+  log: FastifyInstance["log"],
+): ThrottleCounters {
+  if (givenStore === undefined) return openCounters(config.store, log);
+  if (givenStore.kind === "memory") return createMemoryCounters();
+  throw new Error(
+    `buildApp: deps.store is a ${givenStore.kind} store: pass deps.counters too (createRedisCounters from app/throttle/redis-counters.ts, on the same Redis)`,
+  );
 }
 
 /**

@@ -1,28 +1,32 @@
 /**
  * Attacks on the login and sign-up throttles, through the real app over inject() on the memory store
  * (issue 10, items 5 and 6): a concurrent burst, lockouts of the owner, hashing that queues everyone
- * behind one client, and an embedded store whose bounds are full.
+ * behind one client, and an embedded store or memory counters whose bounds are full.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
-import type { SessionStore } from "latchkey";
 import { createMemoryStore } from "latchkey/memory";
 import { type AppDeps, buildApp } from "./app.js";
 import { DEFAULT_CONFIG } from "./config.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
+import type { AppStore } from "./store.js";
 import { uniqueName } from "./test-client.js";
+import { createMemoryCounters } from "./throttle/memory-counters.js";
 
 const PASSWORD = "correct horse battery";
 const WRONG = "wrong horse battery";
 const OWNER_HOME = "198.51.100.1";
 const ATTACKER = "203.0.113.66";
 
-/** The app with `deps`, on `store` (closed afterwards), given to `body`. */
+/**
+ * The app with `deps`, on `store` (closed afterwards), given to `body`. Without `deps.counters` the
+ * app counts in memory counters of its own (a memory store was given).
+ */
 async function withApp(
   deps: AppDeps,
   body: (app: FastifyInstance) => Promise<void>,
-  store: SessionStore = createMemoryStore({ sweepIntervalMs: 0 }),
+  store: AppStore = createMemoryStore({ sweepIntervalMs: 0 }),
 ): Promise<void> {
   const app = await buildApp({ ...DEFAULT_CONFIG, logLevel: "silent" }, { ...deps, store });
   try {
@@ -30,6 +34,7 @@ async function withApp(
   } finally {
     await app.close();
     await store.close();
+    await deps.counters?.close?.();
   }
 }
 
@@ -180,7 +185,7 @@ describe("login throttle attacks", () => {
   });
 });
 
-describe("throttles on a full embedded store", () => {
+describe("throttles on a full embedded store or full memory counters", () => {
   test("records full: a wrong guess is still counted (401, then 429), never a 500; the right password is refused", async () => {
     const store = createMemoryStore({ maxRecords: 1, sweepIntervalMs: 0 });
     await withApp(
@@ -200,31 +205,29 @@ describe("throttles on a full embedded store", () => {
   });
 
   test("counters full: a login is refused with 503 and Retry-After, never let through unchecked", async () => {
-    const store = createMemoryStore({ maxCounters: 4, sweepIntervalMs: 0 });
-    await withApp(
-      {},
-      async (app) => {
-        const username = await signUp(app); // a sign-up counter and the owner's address remembered
-        // Names that can be no account: one counter per address.
-        for (const ip of ["192.0.2.1", "192.0.2.2"]) {
-          assert.equal((await post(app, "/login", ip, "no such user!", WRONG)).statusCode, 401);
-        }
-        for (const ip of [ATTACKER, OWNER_HOME]) {
-          const page = await post(app, "/login", ip, username, PASSWORD);
-          assertOwnPage(page, 503);
-          assert.equal(page.headers["retry-after"], "60");
-          assert.equal(page.headers["set-cookie"], undefined, "no session was started");
-        }
-        assertOwnPage(await post(app, "/signup", "192.0.2.3", uniqueName(), PASSWORD), 503);
-      },
-      store,
-    );
+    const counters = createMemoryCounters({ maxCounters: 4, sweepIntervalMs: 0 });
+    await withApp({ counters }, async (app) => {
+      const username = await signUp(app); // a sign-up counter and the owner's address remembered
+      // Names that can be no account: one counter per address.
+      for (const ip of ["192.0.2.1", "192.0.2.2"]) {
+        assert.equal((await post(app, "/login", ip, "no such user!", WRONG)).statusCode, 401);
+      }
+      for (const ip of [ATTACKER, OWNER_HOME]) {
+        const page = await post(app, "/login", ip, username, PASSWORD);
+        assertOwnPage(page, 503);
+        assert.equal(page.headers["retry-after"], "60");
+        assert.equal(page.headers["set-cookie"], undefined, "no session was started");
+      }
+      assertOwnPage(await post(app, "/signup", "192.0.2.3", uniqueName(), PASSWORD), 503);
+      assert.equal(counters.size(), 4, "no counter was evicted to make room");
+    });
   });
 
   test("sign-ups from many addresses do not reset a victim's lockout", async () => {
-    const store = createMemoryStore({ maxRecords: 20, maxCounters: 20, sweepIntervalMs: 0 });
+    const store = createMemoryStore({ maxRecords: 20, sweepIntervalMs: 0 });
+    const counters = createMemoryCounters({ maxCounters: 20, sweepIntervalMs: 0 });
     await withApp(
-      {},
+      { counters },
       async (app) => {
         const username = await signUp(app);
         for (let i = 0; i < 6; i++) await post(app, "/login", ATTACKER, username, WRONG);

@@ -1,19 +1,24 @@
 /**
- * The login throttle on the memory store's records (the Redis store's `hit` is one INCR script, proven
- * by the conformance suite); the same attacks over HTTP are in login-attacks.test.ts.
+ * The login throttle on memory counters (the Redis counters keep the same rules, proven by
+ * throttle/redis-counters.test.ts); the same attacks over HTTP are in login-attacks.test.ts.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type RecordStore, userTagOf } from "latchkey";
-import { createMemoryStore } from "latchkey/memory";
+import { userTagOf } from "latchkey";
 import { keySlot } from "../src/stores/redis/key-slot.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
+import type { ThrottleCounters } from "./throttle/counters.js";
+import { createMemoryCounters } from "./throttle/memory-counters.js";
+import { DEFAULT_KEY_PREFIX } from "./throttle/redis-counters.js";
 
 const OWNER_HOME = "198.51.100.1";
 const ATTACKER = "203.0.113.66";
 
-function throttleOn(options: LoginThrottleOptions = {}, store = createMemoryStore({ sweepIntervalMs: 0 })) {
-  return { store, throttle: createLoginThrottle(store.records, options) };
+function throttleOn(
+  options: LoginThrottleOptions = {},
+  store = createMemoryCounters({ sweepIntervalMs: 0 }),
+) {
+  return { store, throttle: createLoginThrottle(store, options) };
 }
 
 describe("login throttle", () => {
@@ -86,8 +91,8 @@ describe("login throttle", () => {
     await store.close();
   });
 
-  test("when the store cannot count, the reservation throws: it never admits unchecked", async () => {
-    const { store, throttle } = throttleOn({}, createMemoryStore({ maxCounters: 2, sweepIntervalMs: 0 }));
+  test("when the counters cannot count, the reservation throws: it never admits unchecked", async () => {
+    const { store, throttle } = throttleOn({}, createMemoryCounters({ maxCounters: 2, sweepIntervalMs: 0 }));
     assert.equal(await throttle.reserveLogin(null, "192.0.2.1"), 0);
     assert.equal(await throttle.reserveLogin(null, "192.0.2.2"), 0);
     await assert.rejects(throttle.reserveLogin("victim", OWNER_HOME), { code: "STORE_FULL" });
@@ -110,11 +115,11 @@ describe("login throttle", () => {
   });
 
   test("a login's counters touch two Cluster slots: the client's, and the user's (where its sessions live)", async () => {
-    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const store = createMemoryCounters({ sweepIntervalMs: 0 });
     const touched: string[] = [];
-    // The memory store's records, with every key they are asked for written down (as the Redis store
-    // would key them: its prefix does not change a key's hash tag).
-    const records = new Proxy(store.records, {
+    // Memory counters, with every key they are asked for written down (as the Redis counters would key
+    // them: their prefix has no braces, so it does not change a key's hash tag).
+    const counters = new Proxy(store, {
       get(target, name, receiver) {
         const member = Reflect.get(target, name, receiver);
         if (typeof member !== "function") return member;
@@ -123,16 +128,16 @@ describe("login throttle", () => {
           return member.call(target, key, ...rest);
         };
       },
-    }) as RecordStore;
-    const throttle = createLoginThrottle(records, { maxPerAccount: 0 });
+    }) as ThrottleCounters;
+    const throttle = createLoginThrottle(counters, { maxPerAccount: 0 });
     // Past maxPerAccount (0), so the attempt goes through every counter, the slowing one included.
     assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0, "the first in its slow interval");
-    assert.ok(touched.some((key) => key.startsWith("login:slow:")));
+    assert.ok(touched.some((key) => key.includes("login:slow:")));
     await throttle.loginSucceeded("owner", OWNER_HOME);
     assert.equal(await throttle.reserveLogin("owner", OWNER_HOME), 0, "a known client");
-    const slots = new Set(touched.map((key) => keySlot(`lk:h:${key}`)));
+    const slots = new Set(touched.map((key) => keySlot(DEFAULT_KEY_PREFIX + key)));
     const userSlot = keySlot(`{${userTagOf("owner")}}`);
-    const clientSlot = keySlot(`lk:h:login:client:${OWNER_HOME}`);
+    const clientSlot = keySlot(`${DEFAULT_KEY_PREFIX}login:client:${OWNER_HOME}`);
     assert.deepEqual([...slots].sort(), [clientSlot, userSlot].sort(), touched.join(", "));
     await store.close();
   });

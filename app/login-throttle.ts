@@ -1,8 +1,9 @@
-import { type RecordStore, userTagOf } from "latchkey";
+import { userTagOf } from "latchkey";
+import type { ThrottleCounters } from "./throttle/counters.js";
 
 /**
- * Slows down password guessing with fixed-window counters kept in the store (`RecordStore.hit`), so
- * every app instance sees the same counts. A "client" is a throttle key (`throttleKeyOf`: an IPv4
+ * Slows down password guessing with fixed-window counters (`ThrottleCounters`, throttle/counters.ts:
+ * in memory, or on the Redis the sessions are on, so that every app instance sees the same counts). A "client" is a throttle key (`throttleKeyOf`: an IPv4
  * address, or an IPv6 address by its /64).
  *
  * **Reserve, then hash.** `reserveLogin` counts the attempt (one atomic increment per counter, whose
@@ -26,11 +27,10 @@ import { type RecordStore, userTagOf } from "latchkey";
  *   before (only slow the owner at a new one).
  *
  * A success clears the account-and-client counter, takes its own attempt back from the per-client and
- * account-wide counts (`RecordStore.refund`: they count failures and attempts in flight, so the many
+ * account-wide counts (`ThrottleCounters.refund`: they count failures and attempts in flight, so the many
  * users behind one NAT address are not locked out by their own logins), and remembers the client for
- * the account. When the store cannot count (a full embedded store throws
- * STORE_FULL, an outage STORE_UNAVAILABLE) the error propagates and the attempt is refused (503): the
- * check is never skipped.
+ * the account. When the counters cannot count (full memory counters throw STORE_FULL, a Redis outage
+ * STORE_UNAVAILABLE) the error propagates and the attempt is refused (503): the check is never skipped.
  */
 export interface LoginThrottleOptions {
   /** Login attempts per account from one client per window. Default 5. */
@@ -66,7 +66,10 @@ export interface LoginThrottle {
   readonly windowSeconds: number;
 }
 
-export function createLoginThrottle(records: RecordStore, options: LoginThrottleOptions = {}): LoginThrottle {
+export function createLoginThrottle(
+  counters: ThrottleCounters,
+  options: LoginThrottleOptions = {},
+): LoginThrottle {
   const {
     maxPerAccountClient = 5,
     maxPerIP = 20,
@@ -77,38 +80,26 @@ export function createLoginThrottle(records: RecordStore, options: LoginThrottle
     maxSignupsPerIP = 10,
   } = options;
   const windowMs = windowSeconds * 1000;
-  // A user id has no ":" (the username rule), so these keys cannot collide. An account's counters
-  // carry its user's slot tag (`{tag}`, as its sessions' keys): on a Redis Cluster they live on the
-  // master of its sessions, so a login touches two slots besides the account record (the client's
-  // and the user's), not five, and fails while one master is down only if it needs that master.
-  const clientKey = (client: string) => `login:client:${client}`;
-  const accountOf = (userId: string) => `{${userTagOf(userId)}}${userId}`;
-  const accountClientKey = (userId: string, client: string) =>
-    `login:account:${accountOf(userId)}:client:${client}`;
-  const accountKey = (userId: string) => `login:account:${accountOf(userId)}`;
-  const slowKey = (userId: string) => `login:slow:${accountOf(userId)}`;
-  const knownKey = (userId: string, client: string) => `login:known:${accountOf(userId)}:client:${client}`;
-  const signupKey = (client: string) => `signups:client:${client}`;
-
+  const { clientKey, accountClientKey, accountKey, slowKey, knownKey, signupKey } = throttleKeys;
   return {
     windowSeconds,
 
     async reserveLogin(userId, client) {
       const [fromClient, forAccount] = await Promise.all([
-        records.hit(clientKey(client), windowMs),
-        userId === null ? 0 : records.hit(accountClientKey(userId, client), windowMs),
+        counters.hit(clientKey(client), windowMs),
+        userId === null ? 0 : counters.hit(accountClientKey(userId, client), windowMs),
       ]);
-      // The store does not say when a window started, so the whole window is the honest upper bound.
+      // The counters do not say when a window started, so the whole window is the honest upper bound.
       if (fromClient > maxPerIP || forAccount > maxPerAccountClient) return windowSeconds;
       if (userId === null) return 0;
       // Counted only for attempts the client-level limits let through: one address hammering an
       // account locks itself out without slowing the account for everyone.
       const [accountWide, known] = await Promise.all([
-        records.hit(accountKey(userId), windowMs),
-        records.hits(knownKey(userId, client)),
+        counters.hit(accountKey(userId), windowMs),
+        counters.hits(knownKey(userId, client)),
       ]);
       if (accountWide <= maxPerAccount || known > 0) return 0;
-      const inInterval = await records.hit(slowKey(userId), slowIntervalSeconds * 1000);
+      const inInterval = await counters.hit(slowKey(userId), slowIntervalSeconds * 1000);
       return inInterval === 1 ? 0 : slowIntervalSeconds;
     },
 
@@ -119,17 +110,50 @@ export function createLoginThrottle(records: RecordStore, options: LoginThrottle
       // The known-client counter is deleted first so that the remembering starts again from this login
       // (a window starts with its first hit). All in one round trip, then the hit.
       await Promise.all([
-        records.refund(clientKey(client)),
-        records.refund(accountKey(userId)),
-        records.delete(accountClientKey(userId, client)),
-        records.delete(knownKey(userId, client)),
+        counters.refund(clientKey(client)),
+        counters.refund(accountKey(userId)),
+        counters.delete(accountClientKey(userId, client)),
+        counters.delete(knownKey(userId, client)),
       ]);
-      // Best effort: a store too full to remember a client only means it may be slowed.
-      await records.hit(knownKey(userId, client), rememberClientSeconds * 1000).catch(() => 0);
+      // Best effort: counters too full to remember a client only means it may be slowed.
+      await counters.hit(knownKey(userId, client), rememberClientSeconds * 1000).catch(() => 0);
     },
 
     async admitSignup(client) {
-      return (await records.hit(signupKey(client), windowMs)) > maxSignupsPerIP ? windowSeconds : 0;
+      return (await counters.hit(signupKey(client), windowMs)) > maxSignupsPerIP ? windowSeconds : 0;
     },
   };
+}
+
+/**
+ * The throttle's keys: it owns their layout, the Redis Cluster hash tag included (a Redis backend only
+ * puts its prefix before them, see throttle/redis-counters.ts). A user id has no ":" (the username
+ * rule) and a client key no "{" (an IP address, or an IPv6 /64), so these keys cannot collide, and the
+ * first "{...}" of a key is the tag chosen here.
+ *
+ * An account's counters carry its user's slot tag (`{<userTagOf(userId)>}`, the tag of its sessions'
+ * keys in latchkey's store), so on a Redis Cluster they live on the master of the account's sessions: a
+ * login touches two slots besides the account record (the client's and the user's), not five, and
+ * fails while one master is down only if it needs that master. A client's counters have no tag: they
+ * spread over the masters by their address.
+ */
+export const throttleKeys = {
+  /** Login attempts from a client, all accounts together. */
+  clientKey: (client: string) => `login:client:${client}`,
+  /** Login attempts on an account from one client. */
+  accountClientKey: (userId: string, client: string) =>
+    `${tagOf(userId)}login:account:${userId}:client:${client}`,
+  /** Login attempts on an account from all clients. */
+  accountKey: (userId: string) => `${tagOf(userId)}login:account:${userId}`,
+  /** The one attempt an account slowed past maxPerAccount takes per interval. */
+  slowKey: (userId: string) => `${tagOf(userId)}login:slow:${userId}`,
+  /** A client that logged in to an account lately (its "usual address"). */
+  knownKey: (userId: string, client: string) => `${tagOf(userId)}login:known:${userId}:client:${client}`,
+  /** Sign-up attempts from a client. */
+  signupKey: (client: string) => `signups:client:${client}`,
+} as const;
+
+/** The Redis Cluster hash tag of a user's keys: its sessions' slot. */
+function tagOf(userId: string): string {
+  return `{${userTagOf(userId)}}`;
 }

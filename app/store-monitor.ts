@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { SessionStore, StoreHealth } from "latchkey";
 import { reasonOf } from "./store.js";
+import type { ThrottleCounters } from "./throttle/counters.js";
 
 /**
  * Watches the store's health and logs an outage once: one error line when it starts (what happened),
@@ -8,6 +9,10 @@ import { reasonOf } from "./store.js";
  * line per request. Requests that fail only report it (`reportFailure`), which checks the store once;
  * while the store is not "ok" a background check runs with backoff (250 ms doubling to 5 s) until it
  * is. `/healthz` answers with `check()`, so a load balancer's polls feed the same state.
+ *
+ * The login throttle's counters (`counters`, on a connection of their own) are checked with the store:
+ * when they do not answer while the store does, the store is "degraded" (pages are served, logins and
+ * sign-ups fail with 503, as on a full Redis), and the problem says it is the counters.
  */
 export interface StoreMonitor {
   /** Resolves when the store first answers, "ok" or "degraded" (never rejects). */
@@ -22,6 +27,8 @@ export interface StoreMonitor {
 export interface StoreMonitorOptions {
   firstDelayMs?: number;
   maxDelayMs?: number;
+  /** The login throttle's counters, checked with the store when they can fail (`ping`). */
+  counters?: ThrottleCounters;
 }
 
 /** A call that fails while the store answers checks is logged at most this often. */
@@ -32,7 +39,7 @@ export function monitorStore(
   log: FastifyBaseLogger,
   options: StoreMonitorOptions = {},
 ): StoreMonitor {
-  const { firstDelayMs = 250, maxDelayMs = 5000 } = options;
+  const { firstDelayMs = 250, maxDelayMs = 5000, counters } = options;
   let stopped = false;
   let started = false;
   /** The last status seen: undefined before the first check. */
@@ -53,7 +60,28 @@ export function monitorStore(
       timer.unref();
     });
 
+  /** The counters' problem, or undefined when they answer (or cannot fail). */
+  const probeCounters = async (): Promise<string | undefined> => {
+    if (!counters?.ping) return undefined;
+    try {
+      await counters.ping();
+      return undefined;
+    } catch (error) {
+      return `login throttle counters: ${reasonOf(error)}`;
+    }
+  };
+
   const probe = async (): Promise<StoreHealth> => {
+    const [health, countersProblem] = await Promise.all([probeStore(), probeCounters()]);
+    if (countersProblem === undefined) return health;
+    return {
+      ...health,
+      status: health.status === "ok" ? "degraded" : health.status,
+      problems: [...health.problems, countersProblem],
+    };
+  };
+
+  const probeStore = async (): Promise<StoreHealth> => {
     if (store.health) {
       try {
         return await store.health();

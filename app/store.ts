@@ -1,8 +1,14 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { SessionStore } from "latchkey";
+import type { RecordStore, SessionStore } from "latchkey";
 import { createMemoryStore } from "latchkey/memory";
 import { createRedisStore } from "latchkey/redis";
 import type { StoreConfig } from "./config.js";
+import type { ThrottleCounters } from "./throttle/counters.js";
+import { createMemoryCounters } from "./throttle/memory-counters.js";
+import { createRedisCounters } from "./throttle/redis-counters.js";
+
+/** The store the app needs: sessions, and records for its accounts (the memory and Redis stores have both). */
+export type AppStore = SessionStore & { readonly records: RecordStore };
 
 /**
  * Store selection.
@@ -13,7 +19,7 @@ import type { StoreConfig } from "./config.js";
  * monitor (`store-monitor.ts`) checks it with exponential backoff and logs once when it answers.
  * ioredis keeps reconnecting on its own afterwards, so later outages heal the same way.
  */
-export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionStore {
+export function openStore(config: StoreConfig, log: FastifyBaseLogger): AppStore {
   switch (config.kind) {
     case "memory":
       return createMemoryStore();
@@ -28,17 +34,40 @@ export function openStore(config: StoreConfig, log: FastifyBaseLogger): SessionS
   }
 }
 
+/** What the counters' connection errors are logged as. */
+const COUNTERS = "login throttle counters";
+
+/**
+ * The login throttle's counters beside the store, from the same configuration: in memory with the
+ * memory store, else on the same Redis (or Cluster) over a connection of their own, with the store's
+ * bounds (1 s per call, failing at once while the connection is down: a 503 like the store's).
+ *
+ * `waitForReplicas` does not apply to them: a counter lost in a failover loosens the throttle for
+ * one window at most, which is not worth a second round trip (WAIT) on every login attempt; the
+ * accounts and sessions, which must survive a failover, are the store's and still wait.
+ */
+export function openCounters(config: StoreConfig, log: FastifyBaseLogger): ThrottleCounters {
+  switch (config.kind) {
+    case "memory":
+      return createMemoryCounters();
+    case "redis":
+      return createRedisCounters({ url: config.url, onError: connectionLogger(log, COUNTERS) });
+    case "redis-cluster":
+      return createRedisCounters({ clusterNodes: config.nodes, onError: connectionLogger(log, COUNTERS) });
+  }
+}
+
 /**
  * Logs background reconnection errors at debug, at most one per distinct message per 10 seconds: an
  * outage is logged once by the store monitor (`store-monitor.ts`), with what these errors meant.
  */
-function connectionLogger(log: FastifyBaseLogger): (error: Error) => void {
+function connectionLogger(log: FastifyBaseLogger, what = "session store"): (error: Error) => void {
   const lastLogged = new Map<string, number>();
   return (error) => {
     const now = Date.now();
     if ((lastLogged.get(error.message) ?? 0) > now - 10_000) return;
     lastLogged.set(error.message, now);
-    log.debug({ reason: reasonOf(error) }, "session store connection error");
+    log.debug({ reason: reasonOf(error) }, `${what} connection error`);
   };
 }
 
