@@ -31,12 +31,14 @@ export interface BenchOptions {
   profile: CaseId[];
   /** Markdown report path. */
   out: string;
-  /** JSON results path (for the test); empty: none. Quick mode writes one next to the report. */
+  /** JSON results path; empty: none. */
   json: string;
+  /** Fail (exit 1) when the results miss what check.ts asks for: `npm run bench:check`. */
+  check: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N]
-       [--tool wrk|autocannon] [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE]`;
+       [--tool wrk|autocannon] [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE] [--check]`;
 
 const RESULTS_MD = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 
@@ -59,6 +61,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profile: [],
     out: quick ? join(tmpdir(), `latchkey-bench-${stamp}.md`) : RESULTS_MD,
     json: "",
+    check: false,
   };
   const ids = new Set<string>(ALL_CASES.map((c) => c.id));
   const caseList = (text: string, flag: string): CaseId[] =>
@@ -119,10 +122,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case "--json":
         options.json = value();
         break;
+      case "--check":
+        options.check = true;
+        break;
       default:
         throw new Error(`unknown option ${flag}\n${USAGE}`);
     }
   }
-  if (!options.json && quick) options.json = `${options.out.replace(/\.md$/, "")}.json`;
   return options;
 }
