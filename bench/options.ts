@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ALL_CASES, type CaseId } from "./cases.js";
-import { defaultLoadTool, type LoadTool } from "./load.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -16,8 +15,6 @@ export interface BenchOptions {
    * disturb anyway is taken again once. 0 (quick mode): never wait, never measure again.
    */
   quietWaitSeconds: number;
-  /** Load generator: wrk when on PATH, else autocannon (in its own process). */
-  tool: LoadTool;
   /** Sessions created for the Redis memory measurement. */
   memorySessions: number;
   /** Concurrent views of one session in the lost-update check. */
@@ -38,7 +35,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N]
-       [--tool wrk|autocannon] [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE] [--check]`;
+       [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE] [--check]`;
 
 const RESULTS_MD = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 
@@ -52,7 +49,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warmupSeconds: quick ? 1 : 3,
     connections: 50,
     quietWaitSeconds: quick ? 0 : 30,
-    tool: defaultLoadTool(),
     memorySessions: quick ? 2000 : 100_000,
     lostUpdateViews: 200,
     raceViews: 100,
@@ -103,13 +99,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         options.quietWaitSeconds = Number(value());
         if (!(options.quietWaitSeconds >= 0)) throw new Error(`${flag} needs a number of seconds >= 0`);
         break;
-      case "--tool": {
-        const tool = value();
-        if (tool !== "wrk" && tool !== "autocannon")
-          throw new Error(`--tool must be wrk or autocannon, got ${tool}`);
-        options.tool = tool;
-        break;
-      }
       case "--cases":
         options.cases = caseList(value(), flag);
         break;

@@ -32,7 +32,7 @@ import type { ServerProcess } from "./server-process.js";
 import { type Spread, spread } from "./stats.js";
 
 /** One measurement of one case: the load generator's result plus what the server and Redis spent. */
-export interface Sample extends Omit<LoadResult, "tool"> {
+export interface Sample extends LoadResult {
   round: number;
   cpuMicrosPerRequest: number;
   /** The user-space part of it: JavaScript, V8, libuv. */
@@ -90,7 +90,6 @@ export interface BenchResults {
   warmupSeconds: number;
   connections: number;
   quietWaitSeconds: number;
-  loadTool: string;
   environment: Environment;
   cases: CaseResult[];
   memory: {
@@ -168,7 +167,6 @@ async function measureOnce(
   round: number,
 ): Promise<Sample> {
   const load = {
-    tool: options.tool,
     url: `${server.baseURL}/`,
     cookie: session.cookie,
     connections: options.connections,
@@ -243,7 +241,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     servers.delete(benchCase.id);
   };
   try {
-    const environment = await describeEnvironment(admin, options.tool);
+    const environment = await describeEnvironment(admin);
 
     // Every round measures every case in a process of its own, started for that round: two processes
     // of the same server can differ by 10-15% for their whole life (JIT decisions, memory layout), so
@@ -345,7 +343,6 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       warmupSeconds: options.warmupSeconds,
       connections: options.connections,
       quietWaitSeconds: options.quietWaitSeconds,
-      loadTool: environment.loadTool,
       environment,
       cases: results,
       memory: { connectRedis, latchkey, latchkeyWithUserAgent, latchkeyFivePerUser, latchkeyNoUserIndex },
