@@ -54,7 +54,7 @@ export interface BenchCase {
 }
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
-export const APP_MAIN = here("../app/main.js");
+const APP_MAIN = here("../app/main.js");
 
 async function startScript(
   id: CaseId,
@@ -94,147 +94,117 @@ function signedSessionId(value: string | undefined): string {
   return unprefixed.slice(0, unprefixed.lastIndexOf("."));
 }
 
-async function keyExists(admin: Redis, key: string): Promise<boolean> {
-  return (await admin.exists(key)) === 1;
-}
-
-const floor: BenchCase = {
-  id: "floor",
-  label: "floor (node:http + ioredis, 1 EVALSHA)",
-  onRedis: true,
-  start: (context) =>
-    startScript("floor", here("./servers/floor.js"), context, { REDIS_URL: context.redisURL }),
-  login: peerLogin,
-  logout: peerLogout,
-  sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
-};
-
-/** The floor sending the app's security headers too: the same response as latchkey's, header for header. */
-const floorWithHeaders: BenchCase = {
-  id: "floor-headers",
-  label: "floor + the app's security headers",
-  onRedis: true,
-  start: (context) =>
-    startScript("floor-headers", here("./servers/floor.js"), context, {
-      REDIS_URL: context.redisURL,
-      FLOOR_SECURITY_HEADERS: "1",
-    }),
-  login: peerLogin,
-  logout: peerLogout,
-  sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
-};
-
-const fastifyFloor: BenchCase = {
-  id: "fastify-floor",
-  label: "floor on Fastify (bare fastify + ioredis, 1 EVALSHA)",
-  onRedis: true,
-  start: (context) =>
-    startScript("fastify-floor", here("./servers/fastify-floor.js"), context, {
-      REDIS_URL: context.redisURL,
-    }),
-  login: peerLogin,
-  logout: peerLogout,
-  sessionExists: (admin, session) => keyExists(admin, `s:${session.cookies.get("t")}`),
-};
-
-const expressSession: BenchCase = {
-  id: "express-session",
-  label: "express-session + connect-redis",
-  onRedis: true,
-  start: (context) =>
-    startScript("express-session", here("./servers/express-session.js"), context, {
-      REDIS_URL: context.redisURL,
-    }),
-  login: peerLogin,
-  logout: peerLogout,
-  sessionExists: (admin, session) =>
-    keyExists(admin, `sess:${signedSessionId(session.cookies.get("connect.sid"))}`),
-};
-
-const fastifySession: BenchCase = {
-  id: "fastify-session",
-  label: "@fastify/session + connect-redis",
-  onRedis: true,
-  start: (context) =>
-    startScript("fastify-session", here("./servers/fastify-session.js"), context, {
-      REDIS_URL: context.redisURL,
-    }),
-  login: peerLogin,
-  logout: peerLogout,
-  sessionExists: (admin, session) =>
-    keyExists(admin, `sess:${signedSessionId(session.cookies.get("sessionId"))}`),
-};
-
-/** The environment of the real app, as `npm start` would get it in production. */
-function appEnv(redisURL: string | undefined): Record<string, string | undefined> {
+/**
+ * A server of bench/servers/ (a floor or a peer): started with the run's Redis, driven through the tiny
+ * protocol, its session found in Redis under the key `sessionKey` reads from its cookies.
+ */
+function serverCase(
+  id: CaseId,
+  label: string,
+  script: string,
+  sessionKey: (cookies: Map<string, string>) => string,
+  env: Record<string, string> = {},
+): BenchCase {
   return {
-    NODE_ENV: "production",
-    REDIS_URL: redisURL,
-    SESSION_IDLE_TIMEOUT: "1800",
-    LOG_LEVEL: "warn",
+    id,
+    label,
+    onRedis: true,
+    start: (context) =>
+      startScript(id, here(`./servers/${script}.js`), context, { REDIS_URL: context.redisURL, ...env }),
+    login: peerLogin,
+    logout: peerLogout,
+    sessionExists: async (admin, session) => (await admin.exists(sessionKey(session.cookies))) === 1,
   };
 }
 
-const latchkey: BenchCase = {
-  id: "latchkey",
-  label: "latchkey app (Redis store)",
-  onRedis: true,
-  start: (context) => startScript("latchkey", APP_MAIN, context, appEnv(context.redisURL)),
-  login: latchkeyLogin(true),
-  logout: latchkeyLogout,
-  sessionExists: latchkeySessionExists,
-};
+/** The floors keep the raw token of cookie `t` in their key. */
+const floorKey = (cookies: Map<string, string>): string => `s:${cookies.get("t")}`;
+/** connect-redis keys a session by the id inside the signed cookie `name`. */
+export const connectRedisKey =
+  (name: string) =>
+  (cookies: Map<string, string>): string =>
+    `sess:${signedSessionId(cookies.get(name))}`;
 
 /**
- * The app with REDIS_WAIT_FOR_REPLICAS=1: every write (each view counts a visit) waits for a replica's
- * confirmation. The replica is started for this case only and stopped with it, so that no other case
- * pays for replication; its own CPU is not counted (it would run on another machine).
+ * The reference app itself, as `npm start` would run it in production, driven through its own forms;
+ * on its embedded store when not `onRedis`.
  */
-const latchkeyWait: BenchCase = {
-  id: "latchkey-wait",
-  label: "latchkey app (Redis store, waitForReplicas 1)",
-  onRedis: true,
-  async start(context) {
-    const replica = await startRedisServer({ replicaOf: Number(new URL(context.redisURL).port) });
-    try {
-      const server = await startScript("latchkey-wait", APP_MAIN, context, {
-        ...appEnv(context.redisURL),
-        REDIS_WAIT_FOR_REPLICAS: "1",
-      });
-      return {
-        ...server,
-        async stop() {
-          await server.stop();
-          await replica.stop();
-        },
-      };
-    } catch (error) {
-      await replica.stop();
-      throw error;
-    }
-  },
-  login: latchkeyLogin(true),
-  logout: latchkeyLogout,
-  sessionExists: latchkeySessionExists,
-};
+function appCase(id: CaseId, label: string, onRedis: boolean, env: Record<string, string> = {}): BenchCase {
+  return {
+    id,
+    label,
+    onRedis,
+    start: (context) =>
+      startScript(id, APP_MAIN, context, {
+        NODE_ENV: "production",
+        REDIS_URL: onRedis ? context.redisURL : undefined,
+        SESSION_IDLE_TIMEOUT: "1800",
+        LOG_LEVEL: "warn",
+        ...env,
+      }),
+    login: latchkeyLogin(onRedis),
+    logout: latchkeyLogout,
+    sessionExists: onRedis ? latchkeySessionExists : async () => null,
+  };
+}
 
-const latchkeyMemory: BenchCase = {
-  id: "latchkey-memory",
-  label: "latchkey app (memory store)",
-  onRedis: false,
-  start: (context) => startScript("latchkey-memory", APP_MAIN, context, appEnv(undefined)),
-  login: latchkeyLogin(false),
-  logout: latchkeyLogout,
-  sessionExists: async () => null,
-};
+/**
+ * `benchCase` with a replica of the run's Redis, started for this case only and stopped with its server,
+ * so that no other case pays for replication; the replica's own CPU is not counted (it would run on
+ * another machine).
+ */
+function withReplica(benchCase: BenchCase): BenchCase {
+  return {
+    ...benchCase,
+    async start(context) {
+      const replica = await startRedisServer({ replicaOf: Number(new URL(context.redisURL).port) });
+      try {
+        const server = await benchCase.start(context);
+        return {
+          ...server,
+          async stop() {
+            await server.stop();
+            await replica.stop();
+          },
+        };
+      } catch (error) {
+        await replica.stop();
+        throw error;
+      }
+    },
+  };
+}
 
 export const ALL_CASES: readonly BenchCase[] = [
-  floor,
-  floorWithHeaders,
-  fastifyFloor,
-  latchkey,
-  expressSession,
-  fastifySession,
-  latchkeyMemory,
-  latchkeyWait,
+  serverCase("floor", "floor (node:http + ioredis, 1 EVALSHA)", "floor", floorKey),
+  // The floor sending the app's security headers too: the same response as latchkey's, header for header.
+  serverCase("floor-headers", "floor + the app's security headers", "floor", floorKey, {
+    FLOOR_SECURITY_HEADERS: "1",
+  }),
+  serverCase(
+    "fastify-floor",
+    "floor on Fastify (bare fastify + ioredis, 1 EVALSHA)",
+    "fastify-floor",
+    floorKey,
+  ),
+  appCase("latchkey", "latchkey app (Redis store)", true),
+  serverCase(
+    "express-session",
+    "express-session + connect-redis",
+    "express-session",
+    connectRedisKey("connect.sid"),
+  ),
+  serverCase(
+    "fastify-session",
+    "@fastify/session + connect-redis",
+    "fastify-session",
+    connectRedisKey("sessionId"),
+  ),
+  appCase("latchkey-memory", "latchkey app (memory store)", false),
+  // Every write (each view counts a visit) waits for a replica's confirmation.
+  withReplica(
+    appCase("latchkey-wait", "latchkey app (Redis store, waitForReplicas 1)", true, {
+      REDIS_WAIT_FOR_REPLICAS: "1",
+    }),
+  ),
 ];

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
-import { type LoadTool, loadToolVersion } from "./load.js";
+import { wrkVersion } from "./load.js";
 import { parseInfo } from "./redis-stats.js";
 
 export interface Environment {
@@ -53,7 +53,7 @@ function quiet(file: string, args: string[]): string {
   }
 }
 
-export async function describeEnvironment(admin: Redis, tool: LoadTool): Promise<Environment> {
+export async function describeEnvironment(admin: Redis): Promise<Environment> {
   const server = parseInfo(await admin.info("server"));
   const latchkey = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { version: string };
   const dirty = quiet("git", ["status", "--porcelain", "--untracked-files=no"]) !== "";
@@ -65,7 +65,7 @@ export async function describeEnvironment(admin: Redis, tool: LoadTool): Promise
     os: quiet("uname", ["-srm"]),
     node: process.version,
     redis: server.redis_version ?? "?",
-    loadTool: loadToolVersion(tool),
+    loadTool: wrkVersion(),
     packages: {
       latchkey: latchkey.version,
       ...Object.fromEntries(PACKAGES.map((name) => [name, versionOf(name)])),

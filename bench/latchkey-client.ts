@@ -9,9 +9,9 @@ import { type Form, fillCredentials, findForm } from "./forms.js";
 import { CookieJar, type HTTPResponse, request } from "./http.js";
 import type { ServerProcess } from "./server-process.js";
 
-const SIGN_UP = /sign.?up|register/i;
-const LOG_IN = /log.?in|sign.?in/i;
-const LOG_OUT = /log.?out|sign.?out/i;
+const SIGN_UP = /signup/;
+const LOG_IN = /login/;
+const LOG_OUT = /logout/;
 
 interface Browser {
   server: ServerProcess;
@@ -57,14 +57,11 @@ async function submit(
   return response;
 }
 
-/** Fetches the first of `paths` that has a POST form whose action matches `pattern`. */
-async function pageWithForm(browser: Browser, paths: string[], pattern: RegExp): Promise<[string, Form]> {
-  for (const path of paths) {
-    const page = await get(browser, path);
-    const form = findForm(page.body, pattern);
-    if (form) return [path, form];
-  }
-  throw new Error(`${browser.server.name}: no form matching ${pattern} on ${paths.join(", ")}`);
+/** The POST form on the app's page `path` whose action matches `pattern`. */
+async function formOn(browser: Browser, path: string, pattern: RegExp): Promise<Form> {
+  const form = findForm((await get(browser, path)).body, pattern);
+  if (!form) throw new Error(`${browser.server.name}: no form matching ${pattern} on ${path}`);
+  return form;
 }
 
 function sessionTokenOf(cookies: Map<string, string>): string | undefined {
@@ -93,12 +90,12 @@ async function logInAs(server: ServerProcess, username: string, signUp: boolean)
   const password = `correct horse battery staple ${username}`;
 
   if (signUp) {
-    const [signUpPath, signUpForm] = await pageWithForm(browser, ["/signup", "/register", "/"], SIGN_UP);
+    const signUpForm = await formOn(browser, "/signup", SIGN_UP);
     const signedUp = await submit(
       browser,
       signUpForm,
       fillCredentials(signUpForm, username, password),
-      signUpPath,
+      "/signup",
     );
     // 409: the account exists already (an earlier run on the same Redis): logging in is all that is left.
     if (signedUp.status >= 400 && signedUp.status !== 409) {
@@ -110,8 +107,8 @@ async function logInAs(server: ServerProcess, username: string, signUp: boolean)
 
   // Whether or not signing up logged us in, log in through the login form as a returning user would.
   browser.jar.cookies.clear();
-  const [logInPath, logInForm] = await pageWithForm(browser, ["/login", "/signin", "/"], LOG_IN);
-  const landing = await submit(browser, logInForm, fillCredentials(logInForm, username, password), logInPath);
+  const logInForm = await formOn(browser, "/login", LOG_IN);
+  const landing = await submit(browser, logInForm, fillCredentials(logInForm, username, password), "/login");
   if (landing.status >= 400 || !sessionTokenOf(browser.jar.cookies)) {
     throw new Error(`${server.name}: login failed with ${landing.status}: ${landing.body.slice(0, 500)}`);
   }

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ALL_CASES, type CaseId } from "./cases.js";
-import { defaultLoadTool, type LoadTool } from "./load.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -16,8 +15,6 @@ export interface BenchOptions {
    * disturb anyway is taken again once. 0 (quick mode): never wait, never measure again.
    */
   quietWaitSeconds: number;
-  /** Load generator: wrk when on PATH, else autocannon (in its own process). */
-  tool: LoadTool;
   /** Sessions created for the Redis memory measurement. */
   memorySessions: number;
   /** Concurrent views of one session in the lost-update check. */
@@ -31,12 +28,14 @@ export interface BenchOptions {
   profile: CaseId[];
   /** Markdown report path. */
   out: string;
-  /** JSON results path (for the test); empty: none. Quick mode writes one next to the report. */
+  /** JSON results path; empty: none. */
   json: string;
+  /** Fail (exit 1) when the results miss what check.ts asks for: `npm run bench:check`. */
+  check: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N]
-       [--tool wrk|autocannon] [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE]`;
+       [--quiet-wait S] [--sessions N] [--cases floor,latchkey,...] [--cpu-prof latchkey,...] [--out FILE] [--json FILE] [--check]`;
 
 const RESULTS_MD = fileURLToPath(new URL("../../bench/RESULTS.md", import.meta.url));
 
@@ -50,7 +49,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warmupSeconds: quick ? 1 : 3,
     connections: 50,
     quietWaitSeconds: quick ? 0 : 30,
-    tool: defaultLoadTool(),
     memorySessions: quick ? 2000 : 100_000,
     lostUpdateViews: 200,
     raceViews: 100,
@@ -59,6 +57,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     profile: [],
     out: quick ? join(tmpdir(), `latchkey-bench-${stamp}.md`) : RESULTS_MD,
     json: "",
+    check: false,
   };
   const ids = new Set<string>(ALL_CASES.map((c) => c.id));
   const caseList = (text: string, flag: string): CaseId[] =>
@@ -100,13 +99,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         options.quietWaitSeconds = Number(value());
         if (!(options.quietWaitSeconds >= 0)) throw new Error(`${flag} needs a number of seconds >= 0`);
         break;
-      case "--tool": {
-        const tool = value();
-        if (tool !== "wrk" && tool !== "autocannon")
-          throw new Error(`--tool must be wrk or autocannon, got ${tool}`);
-        options.tool = tool;
-        break;
-      }
       case "--cases":
         options.cases = caseList(value(), flag);
         break;
@@ -119,10 +111,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case "--json":
         options.json = value();
         break;
+      case "--check":
+        options.check = true;
+        break;
       default:
         throw new Error(`unknown option ${flag}\n${USAGE}`);
     }
   }
-  if (!options.json && quick) options.json = `${options.out.replace(/\.md$/, "")}.json`;
   return options;
 }

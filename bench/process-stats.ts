@@ -40,12 +40,6 @@ export function cpuTimes(pid: number): CPUTimes {
   return { user: ticksToMicros(Number(fields[11])), system: ticksToMicros(Number(fields[12])) };
 }
 
-/** User + system CPU time the process has used so far, in microseconds. */
-export function cpuTimeMicros(pid: number): number {
-  const { user, system } = cpuTimes(pid);
-  return user + system;
-}
-
 /**
  * CPU time of this process plus its finished children (utime, stime, cutime, cstime): the runner and
  * every load generator it has waited for.

@@ -32,7 +32,6 @@ export interface RedisSnapshot {
   micros: Record<string, number>;
   readsProcessed: number;
   cpuMicros: number;
-  usedMemory: number;
 }
 
 export async function snapshot(admin: Redis): Promise<RedisSnapshot> {
@@ -53,7 +52,6 @@ export async function snapshot(admin: Redis): Promise<RedisSnapshot> {
     micros,
     readsProcessed: Number(info.total_reads_processed ?? 0),
     cpuMicros: (Number(info.used_cpu_user ?? 0) + Number(info.used_cpu_sys ?? 0)) * 1e6,
-    usedMemory: Number(info.used_memory ?? 0),
   };
 }
 

@@ -24,8 +24,6 @@ export interface StartOptions {
   launcher?: readonly string[];
   port: number;
   env: Record<string, string | undefined>;
-  /** Path answered once the server is up (any status counts). */
-  readyPath?: string;
   timeoutMs?: number;
 }
 
@@ -45,7 +43,7 @@ function installExitHook(): void {
 }
 
 export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
-  const { name, nodeArgs, launcher = [], port, env, readyPath = "/", timeoutMs = 30_000 } = options;
+  const { name, nodeArgs, launcher = [], port, env, timeoutMs = 30_000 } = options;
   const [command, ...args] = [...launcher, process.execPath, ...nodeArgs] as [string, ...string[]];
   const child: ChildProcess = spawn(command, args, {
     env: { ...process.env, ...env, PORT: String(port) },
@@ -73,7 +71,7 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
       throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${output}`);
     }
     try {
-      await request(baseURL + readyPath);
+      await request(`${baseURL}/`); // any status: the server is up
       break;
     } catch {
       if (Date.now() > deadline) {

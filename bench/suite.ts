@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { startRedisServer } from "../test/harness/redis-servers.js";
-import { ALL_CASES, type BenchCase, type CaseContext, type CaseId, type LoggedIn } from "./cases.js";
+import {
+  ALL_CASES,
+  type BenchCase,
+  type CaseContext,
+  type CaseId,
+  connectRedisKey,
+  type LoggedIn,
+} from "./cases.js";
 import {
   checkLogoutRace,
   checkLostUpdates,
@@ -32,7 +39,7 @@ import type { ServerProcess } from "./server-process.js";
 import { type Spread, spread } from "./stats.js";
 
 /** One measurement of one case: the load generator's result plus what the server and Redis spent. */
-export interface Sample extends Omit<LoadResult, "tool"> {
+export interface Sample extends LoadResult {
   round: number;
   cpuMicrosPerRequest: number;
   /** The user-space part of it: JavaScript, V8, libuv. */
@@ -56,20 +63,25 @@ export interface PageSize {
   headerBytes: number;
 }
 
-export interface CaseResult {
+/** The sample fields whose spread over rounds every case reports. */
+const SAMPLED = [
+  "requestsPerSecond",
+  "p50Ms",
+  "p99Ms",
+  "cpuMicrosPerRequest",
+  "userMicrosPerRequest",
+  "systemMicrosPerRequest",
+  "redisCPUMicrosPerRequest",
+  "backgroundCores",
+  "rssBytes",
+] as const;
+type Sampled = (typeof SAMPLED)[number];
+
+export interface CaseResult extends Record<Sampled, Spread> {
   id: CaseId;
   label: string;
   onRedis: boolean;
   samples: Sample[];
-  requestsPerSecond: Spread;
-  p50Ms: Spread;
-  p99Ms: Spread;
-  cpuMicrosPerRequest: Spread;
-  userMicrosPerRequest: Spread;
-  systemMicrosPerRequest: Spread;
-  redisCPUMicrosPerRequest: Spread;
-  backgroundCores: Spread;
-  rssBytes: Spread;
   /** All commands Redis ran per request, including those inside scripts. */
   commandsPerRequest: Spread;
   /** EVALSHA/EVAL calls per request. */
@@ -90,7 +102,6 @@ export interface BenchResults {
   warmupSeconds: number;
   connections: number;
   quietWaitSeconds: number;
-  loadTool: string;
   environment: Environment;
   cases: CaseResult[];
   memory: {
@@ -168,7 +179,6 @@ async function measureOnce(
   round: number,
 ): Promise<Sample> {
   const load = {
-    tool: options.tool,
     url: `${server.baseURL}/`,
     cookie: session.cookie,
     connections: options.connections,
@@ -243,7 +253,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     servers.delete(benchCase.id);
   };
   try {
-    const environment = await describeEnvironment(admin, options.tool);
+    const environment = await describeEnvironment(admin);
 
     // Every round measures every case in a process of its own, started for that round: two processes
     // of the same server can differ by 10-15% for their whole life (JIT decisions, memory layout), so
@@ -275,8 +285,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     let expressTemplate: ExpressSessionData | null = null;
     const expressSession = lastSession.get("express-session");
     if (expressSession) {
-      const sid = decodeURIComponent(expressSession.cookies.get("connect.sid") ?? "");
-      const stored = await admin.get(`sess:${sid.slice(2, sid.lastIndexOf("."))}`);
+      const stored = await admin.get(connectRedisKey("connect.sid")(expressSession.cookies));
       if (stored) expressTemplate = JSON.parse(stored) as ExpressSessionData;
     }
 
@@ -301,15 +310,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         label: benchCase.label,
         onRedis: benchCase.onRedis,
         samples: own,
-        requestsPerSecond: of((s) => s.requestsPerSecond),
-        p50Ms: of((s) => s.p50Ms),
-        p99Ms: of((s) => s.p99Ms),
-        cpuMicrosPerRequest: of((s) => s.cpuMicrosPerRequest),
-        userMicrosPerRequest: of((s) => s.userMicrosPerRequest),
-        systemMicrosPerRequest: of((s) => s.systemMicrosPerRequest),
-        redisCPUMicrosPerRequest: of((s) => s.redisCPUMicrosPerRequest),
-        rssBytes: of((s) => s.rssBytes),
-        backgroundCores: of((s) => s.backgroundCores),
+        ...(Object.fromEntries(SAMPLED.map((key) => [key, of((s) => s[key])])) as Record<Sampled, Spread>),
         commandsPerRequest: of((s) => s.redis.totalCalls / Math.max(s.requests, 1)),
         scriptCallsPerRequest: of((s) => s.redis.scriptCalls / Math.max(s.requests, 1)),
         microsPerScriptCall: of((s) => s.redis.scriptMicros / s.redis.scriptCalls),
@@ -345,7 +346,6 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       warmupSeconds: options.warmupSeconds,
       connections: options.connections,
       quietWaitSeconds: options.quietWaitSeconds,
-      loadTool: environment.loadTool,
       environment,
       cases: results,
       memory: { connectRedis, latchkey, latchkeyWithUserAgent, latchkeyFivePerUser, latchkeyNoUserIndex },
