@@ -2,8 +2,9 @@
  * Drives the reference app as a browser would: sign up and log in through its real forms (real POSTs,
  * same-origin headers, redirects followed with a cookie jar), log out through its logout form.
  */
+import { hash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { isWellFormedToken, sessionIdOf, USER_TAG_LENGTH } from "latchkey";
+import { isWellFormedToken } from "latchkey";
 import type { LoggedIn } from "./cases.js";
 import { type Form, fillCredentials, findForm } from "./forms.js";
 import { CookieJar, type HTTPResponse, request } from "./http.js";
@@ -137,8 +138,9 @@ export async function latchkeySessionExists(admin: Redis, session: LoggedIn): Pr
   const token = sessionTokenOf(session.cookies);
   if (!token) throw new Error("latchkey: no session token among the cookies");
   // Storage ids are base64url: no glob special characters to escape in MATCH. The key puts the id's
-  // slot tag in braces (`s:{tag}digest`), so the digest is what to look for.
-  const pattern = `*${sessionIdOf(token).slice(USER_TAG_LENGTH)}*`;
+  // slot tag in braces (`s:{tag}digest`), so the digest (the first 22 characters of SHA-256 of the
+  // token, as the README's key layout says) is what to look for.
+  const pattern = `*${hash("sha256", token, "base64url").slice(0, 22)}*`;
   let cursor = "0";
   do {
     const [next, keys] = await admin.scan(cursor, "MATCH", pattern, "COUNT", 1000);
