@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CommandTimeoutError, createCommandDeadline } from "./command-deadline.js";
 
 // The command deadline alone, with a short timeout; the stores' availability tests prove it bounds
@@ -9,10 +8,10 @@ import { CommandTimeoutError, createCommandDeadline } from "./command-deadline.j
 const TIMEOUT_MS = 100;
 
 describe("command deadline", () => {
-  it("a call that answers settles as it does, with the batch's live signal", async () => {
+  it("a call that answers settles as it does, with the batch's live signal (made when asked for)", async () => {
     const deadline = createCommandDeadline(TIMEOUT_MS);
     let seen: AbortSignal | undefined;
-    const value = await deadline.bound(async (signal) => {
+    const value = await deadline.bound(async ({ signal }) => {
       seen = signal;
       return 42;
     });
@@ -35,9 +34,11 @@ describe("command deadline", () => {
   it("a call that never answers is rejected after timeoutMs (never sooner), and its signal aborts", async () => {
     const deadline = createCommandDeadline(TIMEOUT_MS);
     let seen: AbortSignal | undefined;
+    // What a real call's connection does: keep the process alive (the deadline's timer does not).
+    const connection = setTimeout(() => undefined, 10 * TIMEOUT_MS);
     const started = performance.now();
     const error = await deadline
-      .bound((signal) => {
+      .bound(({ signal }) => {
         seen = signal;
         return new Promise<never>(() => undefined);
       })
@@ -48,20 +49,22 @@ describe("command deadline", () => {
     // Timers may fire a fraction of a millisecond early by the monotonic clock.
     assert.ok(elapsed >= TIMEOUT_MS - 1, `rejected after ${elapsed} ms`);
     assert.equal(seen?.aborted, true, "the signal aborted, so node-redis can withdraw a queued command");
+    clearTimeout(connection);
   });
 
   it("calls started together share one signal; later calls get a fresh one; a late answer is ignored", async () => {
     const deadline = createCommandDeadline(TIMEOUT_MS);
+    const connection = setTimeout(() => undefined, 10 * TIMEOUT_MS);
     const signals: AbortSignal[] = [];
     let answerLate: (value: string) => void = () => undefined;
     const late = deadline.bound(
-      (signal) =>
+      ({ signal }) =>
         new Promise<string>((resolve) => {
           signals.push(signal);
           answerLate = resolve;
         }),
     );
-    const quick = deadline.bound(async (signal) => {
+    const quick = deadline.bound(async ({ signal }) => {
       signals.push(signal);
       return "quick";
     });
@@ -69,12 +72,12 @@ describe("command deadline", () => {
     assert.equal(signals[0], signals[1], "one batch, one controller");
     await assert.rejects(late, CommandTimeoutError);
     answerLate("too late");
-    const next = await deadline.bound(async (signal) => {
+    const next = await deadline.bound(async ({ signal }) => {
       signals.push(signal);
       return signal.aborted;
     });
     assert.equal(next, false, "a call after the batch expired gets a live signal");
     assert.notEqual(signals[2], signals[0]);
-    await sleep(1);
+    clearTimeout(connection);
   });
 });

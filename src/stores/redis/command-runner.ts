@@ -4,7 +4,7 @@ import {
   SessionRevokedError,
   StoreUnavailableError,
 } from "../../core/errors.js";
-import { CommandTimeoutError, createCommandDeadline } from "./command-deadline.js";
+import { CommandTimeoutError, createCommandDeadline, type Deadline } from "./command-deadline.js";
 import type { RedisDriver } from "./driver.js";
 import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./lua.js";
 
@@ -19,7 +19,7 @@ import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./lua.js";
  *   StoreUnavailableError with the client's error as `cause`; a script's LATCHKEY_INVALID reply becomes
  *   InvalidArgumentError, and LATCHKEY_REVOKED SessionRevokedError.
  */
-export type RunCommand = <T>(operation: string, call: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+export type RunCommand = <T>(operation: string, call: (deadline: Deadline) => Promise<T>) => Promise<T>;
 
 /** The `run` function of a store: see RunCommand. */
 
@@ -30,7 +30,7 @@ export type ConnectionState = Pick<
 >;
 
 export function createCommandRunner(connection: ConnectionState, commandTimeoutMs: number): RunCommand {
-  const deadline = createCommandDeadline(commandTimeoutMs);
+  const deadlines = createCommandDeadline(commandTimeoutMs);
   /** Whether any call succeeded yet: a reset after that is a restart, not a TLS mismatch. */
   let answeredBefore = false;
   const fail = (operation: string, problem: string, cause?: unknown): StoreUnavailableError => {
@@ -78,10 +78,10 @@ export function createCommandRunner(connection: ConnectionState, commandTimeoutM
   };
 
   // Not async: the page-view path is one `then` on the bounded call.
-  return function run<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return function run<T>(operation: string, call: (deadline: Deadline) => Promise<T>): Promise<T> {
     const offline = connection.offlineReason();
     if (offline !== undefined) return Promise.reject(fail(operation, offline));
-    return deadline.bound(call).then(succeeded, failed(operation));
+    return deadlines.bound(call).then(succeeded, failed(operation));
   };
 }
 

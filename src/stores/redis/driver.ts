@@ -1,3 +1,4 @@
+import type { Deadline } from "./command-deadline.js";
 import type { ScriptArgument, ScriptName } from "./lua.js";
 
 /** What `store.kind` says: one server, a Cluster, or a master found through Sentinel. */
@@ -7,7 +8,7 @@ export type RedisStoreKind = "redis" | "redis-cluster" | "redis-sentinel";
 export interface ClusterMaster {
   /** `host:port`, to say which master failed. */
   readonly address: string;
-  ping(signal: AbortSignal): Promise<unknown>;
+  ping(deadline: Deadline): Promise<unknown>;
 }
 
 /** A server as `health()` and `persistence()` see it: the one server, or one Cluster master. */
@@ -17,7 +18,7 @@ export interface ServerNode {
   /** False when the client holds no usable connection to it now (calls would fail). */
   readonly connected: boolean;
   /** A command that names no key (INFO, CONFIG GET) on this server. */
-  command(args: readonly string[], signal: AbortSignal): Promise<unknown>;
+  command(args: readonly string[], deadline: Deadline): Promise<unknown>;
 }
 
 /** The servers behind a driver, from its own view (no round trip). */
@@ -34,7 +35,7 @@ export interface Topology {
  * or on keys of one slot, so that it can be routed to the master of that slot on a Cluster.
  *
  * A driver does not bound its calls: the command runner does (`command-deadline.ts`), and passes each
- * call the `signal` that aborts when its time is up, for a library that can withdraw a queued command.
+ * call the `deadline` that aborts when its time is up, for a library that can withdraw a queued command.
  */
 export interface RedisDriver {
   readonly kind: RedisStoreKind;
@@ -48,20 +49,20 @@ export interface RedisDriver {
     name: ScriptName,
     keys: readonly string[],
     args: readonly ScriptArgument[],
-    signal: AbortSignal,
+    deadline: Deadline,
   ): Promise<unknown>;
   /**
    * WAIT: how many replicas hold every write sent so far on the connection that carried the last
    * script, waiting at most `timeoutMs` for `replicas` of them. Standalone and Sentinel only.
    */
-  waitForReplicas(replicas: number, timeoutMs: number, signal: AbortSignal): Promise<number>;
-  del(key: string, signal: AbortSignal): Promise<number>;
-  exists(key: string, signal: AbortSignal): Promise<number>;
+  waitForReplicas(replicas: number, timeoutMs: number, deadline: Deadline): Promise<number>;
+  del(key: string, deadline: Deadline): Promise<number>;
+  exists(key: string, deadline: Deadline): Promise<number>;
   /** The hash at `key`, `{}` when there is none. */
-  hgetall(key: string, signal: AbortSignal): Promise<Record<string, string>>;
-  get(key: string, signal: AbortSignal): Promise<string | null>;
+  hgetall(key: string, deadline: Deadline): Promise<Record<string, string>>;
+  get(key: string, deadline: Deadline): Promise<string | null>;
   /** PING on the client (on a Cluster: on any one node). */
-  ping(signal: AbortSignal): Promise<unknown>;
+  ping(deadline: Deadline): Promise<unknown>;
   /** True for a Cluster client that knows its slot map: then `ping()` pings every master instead. */
   clusterReady(): boolean;
   /**

@@ -184,7 +184,11 @@ function commandsOf(
   // is rejected by the runner while ioredis still reads its reply.
   return {
     kind: kindOf(client),
-    runScript: (name, keys, args) => onKey(keys[0], () => (scripts[name] as ClientScript)(keys, ...args)),
+    // The page-view path: no closure for onKey's sake.
+    runScript(name, keys, args) {
+      const down = nodes === undefined ? undefined : nodes.unreachable(keys[0] as string);
+      return down === undefined ? scripts[name](keys, args) : Promise.reject(new Error(down));
+    },
     waitForReplicas: (replicas, timeoutMs) => client.call("WAIT", replicas, timeoutMs) as Promise<number>,
     del: (key) => onKey(key, () => client.del(key)),
     exists: (key) => onKey(key, () => client.exists(key)),
@@ -201,7 +205,7 @@ function commandsOf(
 }
 
 /** A script defined on the client: its KEYS, then its ARGV. */
-type ClientScript = (keys: readonly string[], ...args: ScriptArgument[]) => Promise<unknown>;
+type ClientScript = (keys: readonly string[], args: readonly ScriptArgument[]) => Promise<unknown>;
 
 /**
  * Defines the scripts on the client with ioredis `defineCommand`: each call is an EVALSHA, and on
@@ -220,8 +224,8 @@ function defineStoreScripts(client: Redis | Cluster): Record<ScriptName, ClientS
     if (!call) throw new Error(`ioredis did not define ${command}`);
     scripts[name] =
       numberOfKeys === undefined
-        ? (keys, ...args) => call.call(client, keys.length, ...keys, ...args)
-        : (keys, ...args) => call.call(client, ...keys, ...args);
+        ? (keys, args) => call.call(client, keys.length, ...keys, ...args)
+        : (keys, args) => call.call(client, ...keys, ...args);
   }
   return scripts as Record<ScriptName, ClientScript>;
 }

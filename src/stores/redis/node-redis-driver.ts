@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Deadline } from "./command-deadline.js";
 import {
   CLUSTER_SLOTS,
   type ClusterMaster,
@@ -96,15 +97,18 @@ export function nodeRedisDriver(target: NodeRedisTarget, onError?: (error: Error
   const ready = isCluster
     ? () => target.cluster.isReady ?? (target.cluster.isOpen && target.cluster.masters.length > 0)
     : () => target.client.isReady;
-  const send: (key: string | undefined, args: string[], signal: AbortSignal) => Promise<unknown> = isCluster
-    ? (key, args, signal) =>
-        target.cluster.sendCommand(key, false, args, { abortSignal: signal, typeMapping: DEFAULT_TYPES })
-    : (_key, args, signal) =>
-        target.client.sendCommand(args, { abortSignal: signal, typeMapping: DEFAULT_TYPES });
+  const send: (key: string | undefined, args: string[], deadline: Deadline) => Promise<unknown> = isCluster
+    ? (key, args, deadline) =>
+        target.cluster.sendCommand(key, false, args, {
+          abortSignal: deadline.signal,
+          typeMapping: DEFAULT_TYPES,
+        })
+    : (_key, args, deadline) =>
+        target.client.sendCommand(args, { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES });
 
   /** One command, its node-redis errors named (see `named`). */
-  const command = (signal: AbortSignal, key: string | undefined, ...args: string[]) =>
-    send(key, args, signal).catch(rethrowNamed);
+  const command = (deadline: Deadline, key: string | undefined, ...args: string[]) =>
+    send(key, args, deadline).catch(rethrowNamed);
 
   if (onError) {
     state.on("error", record);
@@ -114,22 +118,22 @@ export function nodeRedisDriver(target: NodeRedisTarget, onError?: (error: Error
     kind: isCluster ? "redis-cluster" : "redis",
     tls: usesTLS(state),
 
-    runScript(name, keys, args, signal) {
+    runScript(name, keys, args, deadline) {
       const key = keys[0];
       const argv = [String(keys.length), ...keys, ...args.map(String)];
-      return send(key, ["EVALSHA", SHAS[name], ...argv], signal).catch((error: unknown) => {
+      return send(key, ["EVALSHA", SHAS[name], ...argv], deadline).catch((error: unknown) => {
         // A restarted server or a new Cluster node has an empty script cache.
         if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) return rethrowNamed(error);
-        return send(key, ["EVAL", SCRIPT_SOURCES[name], ...argv], signal).catch(rethrowNamed);
+        return send(key, ["EVAL", SCRIPT_SOURCES[name], ...argv], deadline).catch(rethrowNamed);
       });
     },
-    waitForReplicas: (replicas, timeoutMs, signal) =>
-      command(signal, undefined, "WAIT", String(replicas), String(timeoutMs)) as Promise<number>,
-    del: (key, signal) => command(signal, key, "DEL", key) as Promise<number>,
-    exists: (key, signal) => command(signal, key, "EXISTS", key) as Promise<number>,
-    hgetall: (key, signal) => command(signal, key, "HGETALL", key).then(hashOf),
-    get: (key, signal) => command(signal, key, "GET", key) as Promise<string | null>,
-    ping: (signal) => command(signal, undefined, "PING"),
+    waitForReplicas: (replicas, timeoutMs, deadline) =>
+      command(deadline, undefined, "WAIT", String(replicas), String(timeoutMs)) as Promise<number>,
+    del: (key, deadline) => command(deadline, key, "DEL", key) as Promise<number>,
+    exists: (key, deadline) => command(deadline, key, "EXISTS", key) as Promise<number>,
+    hgetall: (key, deadline) => command(deadline, key, "HGETALL", key).then(hashOf),
+    get: (key, deadline) => command(deadline, key, "GET", key) as Promise<string | null>,
+    ping: (deadline) => command(deadline, undefined, "PING"),
     clusterReady: () => isCluster && ready(),
     clusterMasters: async () => {
       if (!isCluster) throw new Error("not a cluster");
@@ -172,12 +176,12 @@ function clusterMasters(cluster: NodeRedisCluster): ClusterMaster[] {
     throw new Error(`only ${covered} of ${CLUSTER_SLOTS} hash slots have a master`);
   return [...owners.values()].map((master) => ({
     address: master.address,
-    ping: (signal) =>
+    ping: (deadline) =>
       (async () => {
         const client = await cluster.nodeClient(master);
         // A node client that is reconnecting would queue the PING until the timeout: say so now.
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
-        return client.sendCommand(["PING"], { abortSignal: signal, typeMapping: DEFAULT_TYPES });
+        return client.sendCommand(["PING"], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES });
       })().catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         if (message.includes(master.address)) throw error;
@@ -204,8 +208,10 @@ function clientTopology(client: NodeRedisClient): Topology {
   const node: ServerNode = {
     address,
     connected: client.isReady,
-    command: (args, signal) =>
-      client.sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES }).catch(rethrowNamed),
+    command: (args, deadline) =>
+      client
+        .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES })
+        .catch(rethrowNamed),
   };
   return { nodes: [node] };
 }
@@ -224,11 +230,11 @@ function clusterTopology(cluster: NodeRedisCluster): Topology {
       address: master.address,
       // node-redis says only once asked for the node's client; the probe finds out.
       connected: true,
-      command: async (args, signal) => {
+      command: async (args, deadline) => {
         const client = await cluster.nodeClient(master);
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
         return client
-          .sendCommand([...args], { abortSignal: signal, typeMapping: DEFAULT_TYPES })
+          .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES })
           .catch(rethrowNamed);
       },
     }),

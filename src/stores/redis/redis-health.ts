@@ -43,7 +43,7 @@ export async function checkHealth(deps: HealthDeps): Promise<StoreHealth> {
   if (!driver.clusterReady()) {
     // No slot map: nothing can be routed. The ping waits for the first one, or says why there is none
     // (offline, no seed node answered).
-    const problem = await run("health", (signal) => driver.ping(signal)).then(
+    const problem = await run("health", (deadline) => driver.ping(deadline)).then(
       () => (driver.clusterReady() ? undefined : "the Cluster client has no slot map yet"),
       (error: unknown) => messageOf(error),
     );
@@ -79,11 +79,11 @@ export async function checkHealth(deps: HealthDeps): Promise<StoreHealth> {
 async function probe(deps: HealthDeps, address: string, key: string): Promise<StoreNodeHealth> {
   const { driver, run, scripts } = deps;
   const [read, write] = await Promise.all([
-    run("health", (signal) => driver.get(key, signal)).then(
+    run("health", (deadline) => driver.get(key, deadline)).then(
       () => undefined,
       (error: unknown) => messageOf(error),
     ),
-    run("health", (signal) => scripts.healthWrite(signal, [key], HEALTH_TTL_MS)).then(
+    run("health", (deadline) => scripts.healthWrite(deadline, [key], [HEALTH_TTL_MS])).then(
       () => undefined,
       (error: unknown) => messageOf(error),
     ),
@@ -161,7 +161,9 @@ async function persistenceOf(node: ServerNode, run: RunCommand): Promise<StoreNo
   const result: StoreNodePersistence = { address: node.address, aof: undefined, rdb: undefined };
   const problems: string[] = [];
   try {
-    const info = String(await run("persistence", (signal) => node.command(["INFO", "persistence"], signal)));
+    const info = String(
+      await run("persistence", (deadline) => node.command(["INFO", "persistence"], deadline)),
+    );
     const field = (name: string) => new RegExp(`^${name}:(\\S*)`, "m").exec(info)?.[1];
     const aof = field("aof_enabled");
     if (aof !== undefined) result.aof = aof === "1";
@@ -171,7 +173,7 @@ async function persistenceOf(node: ServerNode, run: RunCommand): Promise<StoreNo
   }
   if (result.rdb === undefined) {
     try {
-      const reply = await run("persistence", (signal) => node.command(["CONFIG", "GET", "save"], signal));
+      const reply = await run("persistence", (deadline) => node.command(["CONFIG", "GET", "save"], deadline));
       const value = configValue(reply, "save");
       if (value !== undefined) result.rdb = value.trim() !== "";
     } catch (error) {

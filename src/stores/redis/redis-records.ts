@@ -23,21 +23,21 @@ export function createRedisRecords(
       const flat = Object.entries(fields).flatMap(([name, value]) => [name, String(value)]);
       // A Redis hash cannot be empty: an empty record could not exist.
       if (flat.length === 0) throw new InvalidArgumentError("a record needs at least one field");
-      const inserted = await run("records.insert", (signal) =>
-        scripts.insertRecord(signal, [keys.record(key)], ttlMs ?? 0, ...flat),
+      const inserted = await run("records.insert", (deadline) =>
+        scripts.insertRecord(deadline, [keys.record(key)], [ttlMs ?? 0, ...flat]),
       );
       return inserted === 1;
     },
 
     async get(key) {
-      const record = await run("records.get", (signal) => driver.hgetall(keys.record(key), signal));
+      const record = await run("records.get", (deadline) => driver.hgetall(keys.record(key), deadline));
       return Object.keys(record).length === 0 ? null : record;
     },
 
     async delete(key) {
-      await run("records.delete", (signal) => driver.del(keys.record(key), signal));
+      await run("records.delete", (deadline) => driver.del(keys.record(key), deadline));
       if (acknowledgement !== undefined) {
-        await run("records.delete", (signal) => confirmByReplicas(driver, acknowledgement, signal));
+        await run("records.delete", (deadline) => confirmByReplicas(driver, acknowledgement, deadline));
       }
     },
   };

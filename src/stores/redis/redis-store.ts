@@ -108,10 +108,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         resolved.userIndex && !anonymous
           ? [keys.session(id), keys.userIndex(session.userId), keys.revocation(session.userId)]
           : [keys.session(id)];
-      await run("create", (signal) =>
-        scripts.createSession(
-          signal,
-          sessionKeys,
+      await run("create", (deadline) =>
+        scripts.createSession(deadline, sessionKeys, [
           policy.now,
           ttl,
           policy.maxSessionsPerUser,
@@ -120,7 +118,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           session.createdAt,
           session.expiresAt,
           ...hash,
-        ),
+        ]),
       );
     },
 
@@ -139,7 +137,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
-      return run("load", (signal) => scripts.loadSession(signal, key, ...args)).then((json) =>
+      return run("load", (deadline) => scripts.loadSession(deadline, key, args)).then((json) =>
         json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null,
       );
     },
@@ -162,8 +160,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       ];
       const counted = Object.keys(increment);
       for (const field of counted) args.push(field, increment[field] as number);
-      const values = await run("update", (signal) =>
-        scripts.updateSession(signal, [keys.session(id)], ...args),
+      const values = await run("update", (deadline) =>
+        scripts.updateSession(deadline, [keys.session(id)], args),
       );
       if (values === null) return null;
       const result: Record<string, number> = {};
@@ -178,42 +176,37 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         throw new InvalidArgumentError("a rotated session id must keep the old id's slot tag");
       }
       // Rotation happens in a request, so it counts as activity: the idle timer restarts, as in memory.
-      const flat = await run("rotate", (signal) =>
+      const flat = await run("rotate", (deadline) =>
         scripts.rotateSession(
-          signal,
+          deadline,
           [keys.session(oldId), keys.session(newId)],
-          policy.now,
-          policy.idleTimeoutMs,
-          oldId,
-          newId,
-          indexPrefixOf(oldId),
+          [policy.now, policy.idleTimeoutMs, oldId, newId, indexPrefixOf(oldId)],
         ),
       );
       return flat ? sessionFromHash(newId, flat) : null;
     },
 
     async destroy(id, now) {
-      const ended = await run("destroy", (signal) =>
-        scripts.destroySession(signal, [keys.session(id)], now, id, indexPrefixOf(id)),
+      const ended = await run("destroy", (deadline) =>
+        scripts.destroySession(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
       );
       return ended === 1;
     },
 
     async take(id, now) {
-      const flat = await run("take", (signal) =>
-        scripts.takeSession(signal, [keys.session(id)], now, id, indexPrefixOf(id)),
+      const flat = await run("take", (deadline) =>
+        scripts.takeSession(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
       );
       return flat ? sessionFromHash(id, flat, true) : null;
     },
 
     async listForUser(userId, now) {
       needIndex();
-      const json = await run("listForUser", (signal) =>
+      const json = await run("listForUser", (deadline) =>
         scripts.listUserSessions(
-          signal,
+          deadline,
           [keys.userIndex(userId)],
-          now,
-          keys.sessionPrefix(userTagOf(userId)),
+          [now, keys.sessionPrefix(userTagOf(userId))],
         ),
       );
       return (JSON.parse(json) as string[][]).map(([id, ...flat]) => sessionFromHash(id as string, flat));
@@ -221,13 +214,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async destroyById(userId, publicId, now) {
       needIndex();
-      const ended = await run("destroyById", (signal) =>
+      const ended = await run("destroyById", (deadline) =>
         scripts.destroyByPublicId(
-          signal,
+          deadline,
           [keys.userIndex(userId)],
-          now,
-          keys.sessionPrefix(userTagOf(userId)),
-          publicId,
+          [now, keys.sessionPrefix(userTagOf(userId)), publicId],
         ),
       );
       return ended === 1;
@@ -235,14 +226,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async destroyForUser(userId, now, exceptId) {
       needIndex();
-      return run("destroyForUser", (signal) =>
+      return run("destroyForUser", (deadline) =>
         scripts.destroyUserSessions(
-          signal,
+          deadline,
           [keys.userIndex(userId), keys.revocation(userId)],
-          now,
-          keys.sessionPrefix(userTagOf(userId)),
-          exceptId ?? "",
-          REVOCATION_MEMORY_MS,
+          [now, keys.sessionPrefix(userTagOf(userId)), exceptId ?? "", REVOCATION_MEMORY_MS],
         ),
       );
     },
@@ -251,10 +239,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (driver.clusterReady()) {
         // Every slot's master must answer: a Cluster missing one serves some sessions and not others.
         const masters = await run("ping", () => driver.clusterMasters());
-        await Promise.all(masters.map((master) => run("ping", (signal) => master.ping(signal))));
+        await Promise.all(masters.map((master) => run("ping", (deadline) => master.ping(deadline))));
         return;
       }
-      await run("ping", (signal) => driver.ping(signal));
+      await run("ping", (deadline) => driver.ping(deadline));
     },
 
     health() {

@@ -1,14 +1,15 @@
+import type { Deadline } from "./command-deadline.js";
 import type { RedisDriver } from "./driver.js";
 import { SCRIPT_SOURCES, type ScriptArgument, type ScriptName } from "./lua.js";
 
 /**
- * A script call: the command runner's signal, its KEYS (all in one slot, routed by the first), then
+ * A script call: the command runner's deadline, its KEYS (all in one slot, routed by the first), then
  * its ARGV.
  */
 export type ScriptCall<T> = (
-  signal: AbortSignal,
+  deadline: Deadline,
   keys: readonly string[],
-  ...args: ScriptArgument[]
+  args: readonly ScriptArgument[],
 ) => Promise<T>;
 
 /**
@@ -56,11 +57,11 @@ export function storeScripts(
 ): StoreScripts {
   const scripts: Partial<Record<ScriptName, ScriptCall<unknown>>> = {};
   for (const name of Object.keys(SCRIPT_SOURCES) as ScriptName[]) {
-    scripts[name] = (signal, keys, ...args) => {
-      const result = driver.runScript(name, keys, args, signal);
+    scripts[name] = (deadline, keys, args) => {
+      const result = driver.runScript(name, keys, args, deadline);
       if (acknowledgement === undefined || !writesData(name, args)) return result;
       return result.then(async (value) => {
-        await confirmByReplicas(driver, acknowledgement, signal);
+        await confirmByReplicas(driver, acknowledgement, deadline);
         return value;
       });
     };
@@ -75,9 +76,9 @@ export function storeScripts(
 export async function confirmByReplicas(
   driver: Pick<RedisDriver, "waitForReplicas">,
   { replicas, timeoutMs }: ReplicaAcknowledgement,
-  signal: AbortSignal,
+  deadline: Deadline,
 ): Promise<void> {
-  const confirmed = await driver.waitForReplicas(replicas, timeoutMs, signal);
+  const confirmed = await driver.waitForReplicas(replicas, timeoutMs, deadline);
   if (confirmed < replicas) {
     throw new Error(
       `the write was confirmed by ${confirmed} of ${replicas} replica(s) within ${timeoutMs} ms (waitForReplicas): it may not survive a failover`,
