@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type RedisClusterHandle, startRedisCluster } from "../../../test/harness/redis-servers.js";
 import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
+import { redisSessionIndex } from "../../../test/harness/session-index.js";
 import {
   assertFailoverSafe,
   assertNothingLost,
@@ -49,6 +50,8 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
   let cluster: RedisClusterHandle;
   let store: SessionStore;
   let load: WriteLoad | undefined;
+  // Any node: a MOVED reply names the master of the index's slot, a node shut down is skipped.
+  const index = redisSessionIndex(() => cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
   before(async () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
     store = createRedisStore({ clusterNodes: cluster.urls, commandTimeoutMs: 1000 });
@@ -64,7 +67,7 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     const master = cluster.ports[0] as number;
     const replica = await replicaOf(cluster, master);
-    load = await startWriteLoad(sessions, { workers: WORKERS, userPrefix: "planned-" });
+    load = await startWriteLoad(sessions, { workers: WORKERS, index, userPrefix: "planned-" });
     await sleep(1000);
     assert.equal(await respCommand({ host: "127.0.0.1", port: replica }, "CLUSTER", "FAILOVER"), "OK");
     await waitUntil("the replica's promotion", async () => (await roleOf(replica))?.[0] === "master");
@@ -84,7 +87,7 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     const roles = await Promise.all(cluster.ports.map(async (port) => [port, await roleOf(port)] as const));
     const master = roles.find(([, role]) => role?.[0] === "master")?.[0] as number;
     const replica = await replicaOf(cluster, master);
-    load = await startWriteLoad(sessions, { workers: WORKERS, userPrefix: "unplanned-" });
+    load = await startWriteLoad(sessions, { workers: WORKERS, index, userPrefix: "unplanned-" });
     await sleep(1000);
     await respCommand({ host: "127.0.0.1", port: master }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     await waitUntil("the replica's promotion", async () => (await roleOf(replica))?.[0] === "master");

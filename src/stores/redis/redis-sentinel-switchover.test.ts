@@ -10,6 +10,7 @@ import {
   startRedisServer,
 } from "../../../test/harness/redis-servers.js";
 import { type RespReply, respCommand } from "../../../test/harness/resp-client.js";
+import { redisSessionIndex } from "../../../test/harness/session-index.js";
 import { suiteResources } from "../../../test/harness/suite-resources.js";
 import { assertFailoverSafe, assertNothingLost, startWriteLoad } from "../../../test/harness/write-load.js";
 import { isStoreUnavailable } from "../../core/errors.js";
@@ -94,10 +95,21 @@ describe("redis store through Sentinel failovers", () => {
     resources.defer(() => store.close());
     return store;
   };
-  const underLoad = async (store: SessionStore, userPrefix: string) => {
+  const underLoad = async (store: SessionStore, sentinels: RedisServerHandle[], userPrefix: string) => {
     const sessions = createSessionManager({ store, fields: { visits: "integer" } });
     await store.ping();
-    const load = await startWriteLoad(sessions, { workers: WORKERS, userPrefix });
+    // The index is read on the master the sentinels name at the time: after a failover, the promoted one.
+    const index = redisSessionIndex(async () => {
+      const reply = await respCommand(
+        { host: "127.0.0.1", port: sentinels[0]?.port as number },
+        "SENTINEL",
+        "GET-MASTER-ADDR-BY-NAME",
+        "mymaster",
+      );
+      if (!Array.isArray(reply)) throw new Error(`no master named by the sentinel: ${String(reply)}`);
+      return [{ host: String(reply[0]), port: Number(reply[1]) }];
+    });
+    const load = await startWriteLoad(sessions, { workers: WORKERS, index, userPrefix });
     // Whatever fails, the clients stop: a failing test must not leave them running and the process alive.
     resources.defer(() => load.stop());
     return load;
@@ -111,7 +123,7 @@ describe("redis store through Sentinel failovers", () => {
       // 400 ms, not less: on a loaded CI machine a healthy replica's acknowledgement took over 200 ms.
       waitForReplicas: { replicas: 1, timeoutMs: 400 },
     });
-    const load = await underLoad(store, "planned-");
+    const load = await underLoad(store, sentinels, "planned-");
     await sleep(1000);
 
     const reply = await respCommand(
@@ -141,7 +153,7 @@ describe("redis store through Sentinel failovers", () => {
   it(`unplanned (the master shut down, down-after ${DOWN_AFTER_MS} ms): the replica takes over; nothing doubled, nothing outlives revocation`, async (t) => {
     const { master, replica, sentinels } = await startGroup({ downAfterMs: DOWN_AFTER_MS });
     const store = sentinelStore(sentinels);
-    const load = await underLoad(store, "unplanned-");
+    const load = await underLoad(store, sentinels, "unplanned-");
     await sleep(1000);
     await respCommand({ host: "127.0.0.1", port: master.port }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     await waitUntil(
