@@ -38,6 +38,7 @@ describe("test harness: the write load's checks trip", () => {
     };
     const load = await startWriteLoad(spied, { workers: 4, index, userPrefix: "t-" });
     resources.defer(() => load.stop());
+    const revoking = load.startRevoking();
     await sleep(500);
     const [unindexed, destroyed] = logins;
     assert.ok(unindexed && destroyed, "the load logged in twice within 500 ms");
@@ -45,11 +46,32 @@ describe("test harness: the write load's checks trip", () => {
     await index.remove(unindexed.userId, unindexed.token);
     await sessions.destroy(destroyed.token);
     await sleep(500);
+    await revoking.stop();
     const report = await load.stopAndVerify();
 
     assert.equal(report.missingFromIndex, 1, report.summary);
     assert.equal(report.loginsLost, 1, report.summary);
+    assert.equal(report.outlivedRevocation, 0, report.summary);
+    assert.ok(report.sessionsRevoked > 0, report.summary);
     assert.throws(() => assertFailoverSafe(report), { message: /^missingFromIndex must be 0/ });
     assert.throws(() => assertNothingLost(report), { message: /^loginsLost must be 0/ });
+  });
+
+  it("counts the sessions that outlived an acknowledged revocation", async () => {
+    const { sessions, index } = await setUp();
+    // Acknowledges "log out everywhere" without doing it, as a failover that lost the revocation would.
+    const forgetful: Manager = { ...sessions, destroyForUser: async () => 0 };
+    const load = await startWriteLoad(forgetful, { workers: 4, index, userPrefix: "t-" });
+    resources.defer(() => load.stop());
+    const revoking = load.startRevoking();
+    await sleep(1000);
+    await revoking.stop();
+    // Read back (and revoked after the fault) through the real manager.
+    const report = await load.stopAndVerify(sessions);
+
+    assert.ok(report.sessionsRevoked > 0, report.summary);
+    assert.equal(report.outlivedRevocation, report.sessionsRevoked, report.summary);
+    assert.equal(report.outlivedRevocationAfterHeal, 0, report.summary);
+    assert.throws(() => assertFailoverSafe(report), { message: /^outlivedRevocation must be 0/ });
   });
 });

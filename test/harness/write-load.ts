@@ -1,19 +1,23 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isStoreUnavailable } from "../../src/core/errors.js";
+import { isStoreUnavailable, LatchkeyError } from "../../src/core/errors.js";
 import type { SessionManager } from "../../src/core/session-manager.js";
 import type { SessionIndexReader } from "./session-index.js";
 
 /**
  * The load of the failover tests: `workers` clients, each viewing its own session (every view counts,
- * so a lost or doubled increment shows per session) and logging in every tenth call, while a fault is
- * injected; then `verify()` reads everything back and reports what users would have seen.
+ * so a lost or doubled increment shows per session), logging in every tenth call, and logging in as one
+ * of a few shared users that `startRevoking` logs out everywhere while the fault is under way; then
+ * `stopAndVerify()` reads everything back and reports what users would have seen.
  *
  * @example
  * const load = await startWriteLoad(sessions, { workers: 16, index: redisSessionIndex(() => masters) });
+ * const revoking = load.startRevoking();
  * await injectFault();
+ * await load.untilServing();
+ * await revoking.stop();
  * const report = await load.stopAndVerify();
- * assert.equal(report.lost, 0, report.summary);
+ * assertFailoverSafe(report);
  */
 export interface WriteLoadOptions {
   workers: number;
@@ -24,6 +28,8 @@ export interface WriteLoadOptions {
   index: SessionIndexReader;
   /** Users of the viewing sessions are `${userPrefix}viewer-N`, of the logins `${userPrefix}login-N-I`. */
   userPrefix?: string;
+  /** Users (`${userPrefix}revoked-K`) the workers also log in as and `startRevoking` logs out. Default 16. */
+  revokedUsers?: number;
 }
 
 export interface WriteLoadReport {
@@ -48,11 +54,28 @@ export interface WriteLoadReport {
    * a session at its next view, which is why they are not loaded to find them).
    */
   missingFromIndex: number;
-  /** Sessions that still load after `destroyForUser` of their user (must be none). */
+  /** `destroyForUser` calls of `startRevoking` that were acknowledged, and that failed. */
+  revocationsAcknowledged: number;
+  revocationsFailed: number;
+  /**
+   * Sessions of the revoked users that an acknowledged `destroyForUser` had to end: created (by the
+   * manager's clock, `session.createdAt`) at or before the call was made. The library promises to end
+   * every session that existed or was being created when it was called; a login that began after the
+   * call may be ordered either side of it, so it is not counted.
+   */
+  sessionsRevoked: number;
+  /** Of `sessionsRevoked`, those that still load: a revocation acknowledged during the fault but lost. */
   outlivedRevocation: number;
-  /** The first error that was not StoreUnavailableError, if any. */
+  /** Logins that still load after `destroyForUser` of their user, called after the fault had healed. */
+  outlivedRevocationAfterHeal: number;
+  /** The first error that was not StoreUnavailableError (or REVOKED for a revoked user's login), if any. */
   unexpected: unknown;
   summary: string;
+}
+
+export interface Revoking {
+  /** Stops revoking; resolves once the calls under way have been answered. */
+  stop(): Promise<void>;
 }
 
 export interface WriteLoad {
@@ -61,6 +84,13 @@ export interface WriteLoad {
    * session again, on every master); rejects after `timeoutMs`.
    */
   untilServing(timeoutMs?: number): Promise<void>;
+  /**
+   * Starts two clients that call `destroyForUser` for the revoked users in turn (each call bounded by
+   * the store's command timeout; a 10 ms pause after a success, 20 ms after a failure) until `stop()`.
+   * Start it with the fault: the revocations a failing master acknowledges in its last moments are the
+   * ones a failover can lose.
+   */
+  startRevoking(): Revoking;
   /** Stops the clients, then reads every session back (through `reader`, default the load's manager). */
   stopAndVerify(reader?: SessionManager<{ visits: "integer" }>): Promise<WriteLoadReport>;
   /** Stops the clients without verifying (for a failing test's cleanup). Safe to call twice. */
@@ -72,9 +102,11 @@ interface Tally {
   failed: number;
 }
 
+const REVOKING_CLIENTS = 2;
+
 export async function startWriteLoad(
   sessions: SessionManager<{ visits: "integer" }>,
-  { workers, index, userPrefix = "" }: WriteLoadOptions,
+  { workers, index, userPrefix = "", revokedUsers = 16 }: WriteLoadOptions,
 ): Promise<WriteLoad> {
   // The viewers' sessions exist before the load starts (a slow first write is retried here, not
   // counted), so that every counter is compared from zero.
@@ -91,7 +123,12 @@ export async function startWriteLoad(
       }
     }
   }
+  const revokedUser = (k: number) => `${userPrefix}revoked-${k % revokedUsers}`;
   const logins: { token: string; userId: string }[] = [];
+  const revokedLogins: { token: string; userId: string; createdAt: number }[] = [];
+  /** Per user, when each acknowledged `destroyForUser` was called (our clock, read before the call). */
+  const revocations = new Map<string, number[]>();
+  let revocationsFailed = 0;
   let unexpected: unknown;
   let running = true;
   let firstFailure: number | undefined;
@@ -110,6 +147,15 @@ export async function startWriteLoad(
           // A user per login: a user's session cap (maxSessionsPerUser) must not end any of them.
           const userId = `${userPrefix}login-${n}-${i}`;
           logins.push({ token: (await sessions.create(userId)).token, userId });
+        } else if (i % 10 === 5) {
+          const userId = revokedUser(n + Math.floor(i / 10));
+          try {
+            const { token, session } = await sessions.create(userId);
+            revokedLogins.push({ token, userId, createdAt: session.createdAt.getTime() });
+          } catch (error) {
+            // Refused because a revocation of the user was under way: what the library promises.
+            if (!(error instanceof LatchkeyError && error.code === "REVOKED")) throw error;
+          }
         } else {
           const session = await sessions.load(viewer.token, { increment: { visits: 1 } });
           if (session === null) throw new Error(`the session of viewer ${n} vanished`);
@@ -120,7 +166,7 @@ export async function startWriteLoad(
         if (!isStoreUnavailable(error)) unexpected ??= error;
         firstFailure ??= Date.now();
         lastFailure = Date.now();
-        if (i % 10 !== 0) viewer.tally.failed += 1;
+        if (i % 10 !== 0 && i % 10 !== 5) viewer.tally.failed += 1;
         await sleep(20);
       } finally {
         if (Date.now() - started > 2000) answersOver2s += 1;
@@ -128,9 +174,11 @@ export async function startWriteLoad(
     }
   };
   const clients = Promise.all(viewers.map((_, n) => worker(n)));
+  let revokers: Promise<void>[] = [];
   const stop = async (): Promise<void> => {
     running = false;
     await clients;
+    await Promise.all(revokers);
   };
 
   return {
@@ -146,6 +194,35 @@ export async function startWriteLoad(
         }
         await sleep(20);
       }
+    },
+    startRevoking() {
+      let revoking = true;
+      const revoker = async (r: number): Promise<void> => {
+        for (let k = r; revoking && running; k += REVOKING_CLIENTS) {
+          const userId = revokedUser(k);
+          const calledAt = Date.now();
+          try {
+            await sessions.destroyForUser(userId);
+            revocations.set(userId, [...(revocations.get(userId) ?? []), calledAt]);
+            // Each user revoked every few tens of ms, without crowding out the views.
+            await sleep(10);
+          } catch (error) {
+            if (!isStoreUnavailable(error)) unexpected ??= error;
+            revocationsFailed += 1;
+            await sleep(20);
+          } finally {
+            if (Date.now() - calledAt > 2000) answersOver2s += 1;
+          }
+        }
+      };
+      const these = Array.from({ length: REVOKING_CLIENTS }, (_, r) => revoker(r));
+      revokers = [...revokers, ...these];
+      return {
+        async stop() {
+          revoking = false;
+          await Promise.all(these);
+        },
+      };
     },
     async stopAndVerify(reader = sessions) {
       await stop();
@@ -174,11 +251,25 @@ export async function startWriteLoad(
           else loginsLost += 1;
         } else if ((await reader.load(login.token)) === null) loginsLost += 1;
       }
-      // "Log out everywhere" must reach every session that survived, wherever its index lives.
-      for (const userId of new Set(logins.map((login) => login.userId))) await reader.destroyForUser(userId);
+      // Before any other revocation: only those made while the fault was under way may have ended these.
+      let sessionsRevoked = 0;
       let outlivedRevocation = 0;
-      for (const login of logins) if ((await reader.load(login.token)) !== null) outlivedRevocation += 1;
+      for (const login of revokedLogins) {
+        const calls = revocations.get(login.userId) ?? [];
+        // The manager reads its clock after we read ours: a call made at or after createdAt ran with a
+        // `now` at or after it too, so the session was ended, or its creation refused (REVOKED).
+        if (!calls.some((calledAt) => calledAt >= login.createdAt)) continue;
+        sessionsRevoked += 1;
+        if ((await reader.load(login.token)) !== null) outlivedRevocation += 1;
+      }
+      // "Log out everywhere" once healed must reach every login that survived, wherever its index lives.
+      for (const userId of new Set(logins.map((login) => login.userId))) await reader.destroyForUser(userId);
+      let outlivedRevocationAfterHeal = 0;
+      for (const login of logins)
+        if ((await reader.load(login.token)) !== null) outlivedRevocationAfterHeal += 1;
 
+      let revocationsAcknowledged = 0;
+      for (const calls of revocations.values()) revocationsAcknowledged += calls.length;
       const unavailableWindowMs =
         firstFailure === undefined ? 0 : (lastFailure as number) - (firstFailure as number);
       const summary =
@@ -186,7 +277,9 @@ export async function startWriteLoad(
         `${viewsAcknowledged} acknowledged, ${viewsFailed} failed, ${lost} lost, ${doubled} doubled, ` +
         `${viewersLost} of ${viewers.length} sessions lost; ` +
         `logins: ${logins.length} acknowledged, ${loginsLost} lost, ${missingFromIndex} missing from their ` +
-        `index, ${outlivedRevocation} outlived revocation`;
+        `index; revocations during the fault: ${revocationsAcknowledged} acknowledged, ` +
+        `${revocationsFailed} failed, ${outlivedRevocation} of ${sessionsRevoked} sessions they ended ` +
+        `outlived them; ${outlivedRevocationAfterHeal} logins outlived revocation after the fault`;
       return {
         unavailableWindowMs,
         answersOver2s,
@@ -198,7 +291,11 @@ export async function startWriteLoad(
         loginsAcknowledged: logins.length,
         loginsLost,
         missingFromIndex,
+        revocationsAcknowledged,
+        revocationsFailed,
+        sessionsRevoked,
         outlivedRevocation,
+        outlivedRevocationAfterHeal,
         unexpected,
         summary,
       };
@@ -212,15 +309,21 @@ const assertZero = (report: WriteLoadReport, figure: keyof WriteLoadReport): voi
 
 /**
  * What every failover must keep, planned or not: only StoreUnavailableError, load served before and
- * after, no write applied twice, every surviving login in its user's index and ended by "log out
- * everywhere", and no answer over 2 s.
+ * after, no write applied twice, every surviving login in its user's index, every session that a
+ * revocation acknowledged during the fault had to end ended (and some were: the check ran), every
+ * login ended by "log out everywhere" once healed, and no answer over 2 s.
  */
 export function assertFailoverSafe(report: WriteLoadReport): void {
   assert.equal(report.unexpected, undefined, `only StoreUnavailableError: ${String(report.unexpected)}`);
   assert.ok(report.viewsAcknowledged > 0 && report.loginsAcknowledged > 0, report.summary);
   assertZero(report, "doubled");
   assertZero(report, "missingFromIndex");
+  assert.ok(
+    report.sessionsRevoked > 0,
+    `sessionsRevoked: no revocation had a session to end: ${report.summary}`,
+  );
   assertZero(report, "outlivedRevocation");
+  assertZero(report, "outlivedRevocationAfterHeal");
   assertZero(report, "answersOver2s");
 }
 

@@ -69,11 +69,14 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     const replica = await replicaOf(cluster, master);
     load = await startWriteLoad(sessions, { workers: WORKERS, index, userPrefix: "planned-" });
     await sleep(1000);
+    // "Log out everywhere" while the masters swap, until every client is served again.
+    const revoking = load.startRevoking();
     assert.equal(await respCommand({ host: "127.0.0.1", port: replica }, "CLUSTER", "FAILOVER"), "OK");
     await waitUntil("the replica's promotion", async () => (await roleOf(replica))?.[0] === "master");
     await waitUntil("the old master to follow it", async () => (await roleOf(master))?.[0] === "slave");
     // Every client served again, then a second more of load on the new master.
     await load.untilServing();
+    await revoking.stop();
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`cluster planned failover: ${report.summary}`);
@@ -89,10 +92,13 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     const replica = await replicaOf(cluster, master);
     load = await startWriteLoad(sessions, { workers: WORKERS, index, userPrefix: "unplanned-" });
     await sleep(1000);
+    // "Log out everywhere" from just before the shutdown until every client is served again.
+    const revoking = load.startRevoking();
     await respCommand({ host: "127.0.0.1", port: master }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     await waitUntil("the replica's promotion", async () => (await roleOf(replica))?.[0] === "master");
     // Every client served again, then a second more of load on the new master.
     await load.untilServing();
+    await revoking.stop();
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`cluster unplanned failover: ${report.summary}`);

@@ -126,6 +126,9 @@ describe("redis store through Sentinel failovers", () => {
     const load = await underLoad(store, sentinels, "planned-");
     await sleep(1000);
 
+    // "Log out everywhere" while the switchover is under way, until every client is served again: a
+    // revocation the old master acknowledged before its demotion must not be erased by its resync.
+    const revoking = load.startRevoking();
     const reply = await respCommand(
       { host: "127.0.0.1", port: sentinels[0]?.port as number },
       "SENTINEL",
@@ -142,6 +145,7 @@ describe("redis store through Sentinel failovers", () => {
     );
     // Every client served again, then a second more of load on the new master.
     await load.untilServing();
+    await revoking.stop();
     await sleep(1000);
     // Read back through the store, now on the promoted replica.
     const report = await load.stopAndVerify();
@@ -155,6 +159,8 @@ describe("redis store through Sentinel failovers", () => {
     const store = sentinelStore(sentinels);
     const load = await underLoad(store, sentinels, "unplanned-");
     await sleep(1000);
+    // "Log out everywhere" from just before the shutdown until every client is served again.
+    const revoking = load.startRevoking();
     await respCommand({ host: "127.0.0.1", port: master.port }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
     await waitUntil(
       "the replica's promotion",
@@ -163,6 +169,7 @@ describe("redis store through Sentinel failovers", () => {
     );
     // Every client served again, then a second more of load on the new master.
     await load.untilServing();
+    await revoking.stop();
     await sleep(1000);
     const report = await load.stopAndVerify();
     t.diagnostic(`sentinel unplanned failover: ${report.summary}`);
