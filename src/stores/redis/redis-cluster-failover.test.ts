@@ -38,6 +38,11 @@ const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs 
     await sleep(50);
   }
 };
+/** Redis >= 7 waits for its replicas before it shuts down (`shutdown-timeout`); older ones do not. */
+const waitsForReplicasAtShutdown = async (port: number): Promise<boolean> => {
+  const info = await respCommand({ host: "127.0.0.1", port }, "INFO", "server");
+  return Number(/^redis_version:(\d+)/m.exec(String(info))?.[1]) >= 7;
+};
 /** The port of a replica of the master on `masterPort`. */
 const replicaOf = async (cluster: RedisClusterHandle, masterPort: number): Promise<number> => {
   for (const port of cluster.ports) {
@@ -93,6 +98,7 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     const replica = await replicaOf(cluster, master);
     load = await startWriteLoad(sessions, { workers: WORKERS, index, userPrefix: "unplanned-" });
     await sleep(1000);
+    const keepsWrites = await waitsForReplicasAtShutdown(master);
     // "Log out everywhere" from just before the shutdown until every client is served again.
     const revoking = load.startRevoking();
     await respCommand({ host: "127.0.0.1", port: master }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
@@ -109,6 +115,7 @@ describe(`redis store through Cluster failovers (node timeout ${NODE_TIMEOUT_MS}
     // are in sync when shutting down" in its log), so every write it acknowledged is on the replica that
     // takes over. It does not rest on the replica being on this host. A crash has no such wait: see
     // the Sentinel crash tests.
-    assertNothingLost(report);
+    if (keepsWrites) assertNothingLost(report);
+    else t.diagnostic("Redis < 7 does not wait for its replicas at shutdown: losses reported, not asserted");
   });
 });

@@ -48,6 +48,11 @@ const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs 
     await sleep(50);
   }
 };
+/** Redis >= 7 waits for its replicas before it shuts down (`shutdown-timeout`); older ones do not. */
+const waitsForReplicasAtShutdown = async (port: number): Promise<boolean> => {
+  const info = await respCommand({ host: "127.0.0.1", port }, "INFO", "server");
+  return Number(/^redis_version:(\d+)/m.exec(String(info))?.[1]) >= 7;
+};
 
 describe("redis store through Sentinel failovers", () => {
   const resources = suiteResources();
@@ -161,11 +166,12 @@ describe("redis store through Sentinel failovers", () => {
     assertNothingLost(report);
   });
 
-  it(`unplanned (the master shut down, down-after ${DOWN_AFTER_MS} ms): the replica takes over; nothing doubled, nothing outlives revocation`, async (t) => {
+  it(`unplanned (the master shut down, down-after ${DOWN_AFTER_MS} ms): the replica takes over and no acknowledged write is lost`, async (t) => {
     const { master, replica, sentinels } = await startGroup({ downAfterMs: DOWN_AFTER_MS });
     const store = sentinelStore(sentinels);
     const load = await underLoad(store, sentinels, "unplanned-");
     await sleep(1000);
+    const keepsWrites = await waitsForReplicasAtShutdown(master.port);
     // "Log out everywhere" from just before the shutdown until every client is served again.
     const revoking = load.startRevoking();
     await respCommand({ host: "127.0.0.1", port: master.port }, "SHUTDOWN", "NOSAVE").catch(() => undefined);
@@ -185,7 +191,8 @@ describe("redis store through Sentinel failovers", () => {
     // `shutdown-timeout` (10 s), until its replicas have every write before it exits ("1 of 1 replicas
     // are in sync when shutting down" in its log), so every write it acknowledged is on the replica that
     // takes over. It does not rest on the replica being on this host. A crash has no such wait: below.
-    assertNothingLost(report);
+    if (keepsWrites) assertNothingLost(report);
+    else t.diagnostic("Redis < 7 does not wait for its replicas at shutdown: losses reported, not asserted");
   });
 
   for (const waitForReplicas of [undefined, { replicas: 1, timeoutMs: 400 }]) {
