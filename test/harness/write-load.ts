@@ -132,7 +132,7 @@ export async function startWriteLoad(
     }
   }
   const revokedUser = (k: number) => `${userPrefix}revoked-${k}`;
-  // Each user is revoked once: a later revocation would end what a lost one left, and hide it.
+  // Each user has one acknowledged revocation: a later one would end what a lost one left, and hide it.
   let nextRevoked = 0;
   const logins: { token: string; userId: string }[] = [];
   const revokedLogins: { token: string; userId: string; createdAt: number }[] = [];
