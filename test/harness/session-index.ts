@@ -1,4 +1,4 @@
-import { sessionIdOf } from "../../src/core/token.js";
+import { storageIdOf } from "../../src/core/token.js";
 import { keyLayout } from "../../src/stores/redis/keys.js";
 import { RespError, type RespReply, type RespTarget, respCommand } from "./resp-client.js";
 
@@ -47,13 +47,13 @@ export function redisSessionIndex(
   };
   return {
     async look(userId, token) {
-      const id = sessionIdOf(token);
+      const id = storageIdOf(token);
       const listed = (await send("ZSCORE", keys.userIndex(userId), id)) !== null;
       const stored = (await send("EXISTS", keys.session(id))) === 1;
       return { listed, stored };
     },
     async remove(userId, token) {
-      await send("ZREM", keys.userIndex(userId), sessionIdOf(token));
+      await send("ZREM", keys.userIndex(userId), storageIdOf(token));
     },
   };
 }
