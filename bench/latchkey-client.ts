@@ -139,7 +139,7 @@ export async function latchkeySessionExists(admin: Redis, session: LoggedIn): Pr
   if (!token) throw new Error("latchkey: no session token among the cookies");
   // Storage ids are base64url: no glob special characters to escape in MATCH. The key puts the id's
   // slot tag in braces (`s:{tag}digest`), so the digest (the first 22 characters of SHA-256 of the
-  // token, as the README's key layout says) is what to look for.
+  // token, as the key layout in docs/internals.md says) is what to look for.
   const pattern = `*${hash("sha256", token, "base64url").slice(0, 22)}*`;
   let cursor = "0";
   do {
