@@ -9,8 +9,8 @@ import { InvalidArgumentError } from "latchkey";
  * - a window starts with a counter's first hit and is not moved by later hits (fixed, not sliding);
  * - a hit is atomic with its window: a counter is never left without an end (it would lock for ever);
  * - a refund never creates a counter, never takes one below zero, and keeps its window;
- * - when a backend cannot count it throws (StoreUnavailableError on an outage, a STORE_FULL
- *   LatchkeyError when the memory bound is reached): a throttle must then refuse the attempt it could
+ * - when a backend cannot count it throws (StoreUnavailableError on an outage, StoreFullError
+ *   when the memory bound is reached): a throttle must then refuse the attempt it could
  *   not count (fail closed), and the app answers 503 as for any store outage.
  */
 export interface ThrottleCounters {

@@ -1,4 +1,4 @@
-import { InvalidOptionError, LatchkeyError, StoreUnavailableError } from "latchkey";
+import { InvalidOptionError, StoreFullError, StoreUnavailableError } from "latchkey";
 import { checkWindow, type ThrottleCounters } from "./counters.js";
 
 export interface MemoryCountersOptions {
@@ -41,8 +41,8 @@ const MAX_TIMER_MS = 2_147_483_647;
  *
  * Nothing is ever evicted: dropping a live counter would reset a lockout (a flood of fresh keys from
  * many addresses would open a victim's account to guessing again). So when `maxCounters` are held,
- * expired ones are swept and, if none had expired, a hit on a new key is refused with a STORE_FULL
- * LatchkeyError, which the app answers like a full store (503, Retry-After): the throttle refuses the
+ * expired ones are swept and, if none had expired, a hit on a new key is refused with a StoreFullError
+ * (STORE_FULL), which the app answers like a full store (503, Retry-After): the throttle refuses the
  * attempt it could not count rather than letting it through unchecked.
  */
 export function createMemoryCounters(options: MemoryCountersOptions = {}): MemoryCounters {
@@ -72,8 +72,7 @@ export function createMemoryCounters(options: MemoryCountersOptions = {}): Memor
     if (counters.size < maxCounters) return;
     if (now >= nextExpiry) sweep(now);
     if (counters.size < maxCounters) return;
-    throw new LatchkeyError(
-      "STORE_FULL",
+    throw new StoreFullError(
       `latchkey app: the memory throttle holds maxCounters (${maxCounters}) live counters; raise it or use Redis`,
     );
   };
