@@ -110,7 +110,9 @@ export function decodeFields<S extends FieldSchema>(
 ): SessionData<S> {
   if (schema === undefined) return { ...raw } as SessionData<S>;
   const data: Record<string, unknown> = {};
-  for (const [name, kind] of Object.entries(schema)) {
+  // Every page view comes through here: for-in, not Object.entries, so no array per field.
+  for (const name in schema) {
+    const kind = schema[name] as FieldKind;
     const text = raw[name];
     if (text === undefined) continue;
     const value = decodeValue(kind, text);
