@@ -3,9 +3,9 @@
  * recovers by itself when a server is back on the same port.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
+import { freePort } from "../test/harness/redis-process.js";
 import { type RedisServerHandle, startRedisServer } from "../test/harness/redis-servers.js";
 import { respCommand, respTargetOf } from "../test/harness/resp-client.js";
 import { buildApp } from "./app.js";
@@ -27,15 +27,6 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number, what
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === "object");
-  return address.port;
 }
 
 function restartOn(port: number): Promise<RedisServerHandle> {

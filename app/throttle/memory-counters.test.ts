@@ -44,7 +44,10 @@ describe("memory counters: bounds", () => {
     await counters.hit("b", 60_000);
     await counters.hit("c", 60_000);
     for (let i = 0; i < 10; i++) {
-      await assert.rejects(counters.hit(`flood-${i}`, 60_000), { name: "StoreFullError", code: "STORE_FULL" });
+      await assert.rejects(counters.hit(`flood-${i}`, 60_000), {
+        name: "StoreFullError",
+        code: "STORE_FULL",
+      });
     }
     assert.equal(await counters.hits("lockout"), 2, "the flood did not reset the lockout");
     assert.equal(await counters.hit("lockout", 60_000), 3, "a held counter still counts when full");

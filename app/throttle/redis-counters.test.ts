@@ -5,12 +5,12 @@
  * StoreUnavailableError within the 1 s bound. Last, how the app wires them.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { isStoreUnavailable, userTagOf } from "latchkey";
 import { createRedisStore } from "latchkey/redis";
 import { keySlot } from "../../src/stores/redis/key-slot.js";
+import { freePort } from "../../test/harness/redis-process.js";
 import {
   type RedisClusterHandle,
   type RedisServerHandle,
@@ -39,15 +39,6 @@ async function unavailable(action: () => Promise<unknown>): Promise<{ error: Err
     return { error: error as Error, ms: performance.now() - started };
   }
   assert.fail("the call succeeded");
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === "object");
-  return address.port;
 }
 
 describe("Redis counters on one server", () => {

@@ -181,7 +181,7 @@ function installExitHook(): void {
 }
 
 /** A port nobody listens on right now (and, for a Cluster node, whose bus port is free too). */
-async function freePort(needsBusPort: boolean): Promise<number> {
+export async function freePort(needsBusPort = false): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await listenOnce(0);
     if (port === undefined) continue;
