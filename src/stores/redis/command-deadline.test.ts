@@ -80,4 +80,31 @@ describe("command deadline", () => {
     assert.notEqual(signals[2], signals[0]);
     clearTimeout(connection);
   });
+
+  it("many calls of one batch may listen to its signal without a MaxListenersExceededWarning", async () => {
+    // node-redis adds an abort listener per queued command; 50 in flight share one batch's signal.
+    const deadline = createCommandDeadline(TIMEOUT_MS);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      await Promise.all(
+        Array.from({ length: 50 }, () =>
+          deadline.bound(async ({ signal }) => {
+            const listener = () => undefined;
+            signal.addEventListener("abort", listener, { once: true });
+            await new Promise((resolve) => setImmediate(resolve));
+            signal.removeEventListener("abort", listener);
+          }),
+        ),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.map((warning) => warning.name),
+        [],
+      );
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
 });

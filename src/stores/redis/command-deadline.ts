@@ -13,6 +13,8 @@
  * cost the ioredis page view about 10,000 instructions under callgrind).
  */
 
+import { setMaxListeners } from "node:events";
+
 /** A call that got no reply within the command timeout. */
 export class CommandTimeoutError extends Error {
   constructor(timeoutMs: number) {
@@ -53,7 +55,12 @@ class Batch implements Deadline {
   }
 
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      // node-redis adds an abort listener per queued command, and a batch's calls share the signal:
+      // without this, the 11th in flight prints a MaxListenersExceededWarning in the user's app.
+      setMaxListeners(0, this.#controller.signal);
+    }
     return this.#controller.signal;
   }
 
