@@ -18,6 +18,11 @@ import { SCRIPT_SOURCES, type ScriptName } from "./lua.js";
 export interface NodeRedisCommandOptions {
   abortSignal?: AbortSignal;
   typeMapping?: Record<string, never>;
+  /**
+   * node-redis's own per-command timeout (v6 defaults to 5 s, with an `AbortSignal.timeout` and a
+   * listener per command); 0 turns it off for the store's commands, which the store's runner bounds.
+   */
+  timeout?: number;
 }
 
 /**
@@ -102,9 +107,14 @@ export function nodeRedisDriver(target: NodeRedisTarget, onError?: (error: Error
         target.cluster.sendCommand(key, false, args, {
           abortSignal: deadline.signal,
           typeMapping: DEFAULT_TYPES,
+          timeout: 0,
         })
     : (_key, args, deadline) =>
-        target.client.sendCommand(args, { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES });
+        target.client.sendCommand(args, {
+          abortSignal: deadline.signal,
+          typeMapping: DEFAULT_TYPES,
+          timeout: 0,
+        });
 
   /** One command, its node-redis errors named (see `named`). */
   const command = (deadline: Deadline, key: string | undefined, ...args: string[]) =>
@@ -181,7 +191,11 @@ function clusterMasters(cluster: NodeRedisCluster): ClusterMaster[] {
         const client = await cluster.nodeClient(master);
         // A node client that is reconnecting would queue the PING until the timeout: say so now.
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
-        return client.sendCommand(["PING"], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES });
+        return client.sendCommand(["PING"], {
+          abortSignal: deadline.signal,
+          typeMapping: DEFAULT_TYPES,
+          timeout: 0,
+        });
       })().catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         if (message.includes(master.address)) throw error;
@@ -210,7 +224,7 @@ function clientTopology(client: NodeRedisClient): Topology {
     connected: client.isReady,
     command: (args, deadline) =>
       client
-        .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES })
+        .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES, timeout: 0 })
         .catch(rethrowNamed),
   };
   return { nodes: [node] };
@@ -234,7 +248,7 @@ function clusterTopology(cluster: NodeRedisCluster): Topology {
         const client = await cluster.nodeClient(master);
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
         return client
-          .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES })
+          .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES, timeout: 0 })
           .catch(rethrowNamed);
       },
     }),
