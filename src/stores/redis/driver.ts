@@ -42,7 +42,7 @@ export interface RedisDriver {
   /** Whether connections use TLS (to explain failures that mean "TLS on one side only"). */
   readonly tls: boolean;
   /**
-   * Runs a store script (`scripts.ts`) on `keys` (one slot; the first routes the call): EVALSHA, and
+   * Runs a store script (`lua.ts`) on `keys` (one slot; the first routes the call): EVALSHA, and
    * EVAL once on NOSCRIPT.
    */
   runScript(

@@ -372,7 +372,7 @@ end
  * ARGV: now, sessionKeyPrefix
  * Reply: JSON `[[id, field, value, ...], ...]`.
  */
-export const LIST_USER_SESSIONS = `${INDEX_ENTRIES}
+export const LIST_FOR_USER = `${INDEX_ENTRIES}
 local index = KEYS[1]
 local now = tonumber(ARGV[1])
 local live = {}
@@ -399,7 +399,7 @@ return cjson.encode(live)
  * step with its index entry. Returns 1 when a live session ended, else 0.
  * ARGV: now, sessionKeyPrefix, publicId
  */
-export const DESTROY_BY_PUBLIC_ID = `${INDEX_ENTRIES}
+export const DESTROY_BY_ID = `${INDEX_ENTRIES}
 local index = KEYS[1]
 for _, entry in ipairs(entries(index, ARGV[2])) do
   if string.sub(entry[1], 3, 2 + #ARGV[3]) == ARGV[3] then
@@ -420,7 +420,7 @@ return 0
  * ARGV: now, sessionKeyPrefix, exceptId ('' for none), revocationMemoryMs
  * Reply: the number of live sessions ended.
  */
-export const DESTROY_USER_SESSIONS = `${INDEX_ENTRIES}
+export const DESTROY_FOR_USER = `${INDEX_ENTRIES}
 local index, marker = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local previous = redis.call('GET', marker)
@@ -474,15 +474,15 @@ return count
 
 /** The Lua source of every script, by name. */
 export const SCRIPT_SOURCES = {
-  loadSession: LOAD_SESSION,
-  createSession: CREATE_SESSION,
-  updateSession: UPDATE_SESSION,
-  rotateSession: ROTATE_SESSION,
-  takeSession: TAKE_SESSION,
-  destroySession: DESTROY_SESSION,
-  listUserSessions: LIST_USER_SESSIONS,
-  destroyByPublicId: DESTROY_BY_PUBLIC_ID,
-  destroyUserSessions: DESTROY_USER_SESSIONS,
+  load: LOAD_SESSION,
+  create: CREATE_SESSION,
+  update: UPDATE_SESSION,
+  rotate: ROTATE_SESSION,
+  take: TAKE_SESSION,
+  destroy: DESTROY_SESSION,
+  listForUser: LIST_FOR_USER,
+  destroyById: DESTROY_BY_ID,
+  destroyForUser: DESTROY_FOR_USER,
   insertRecord: INSERT_RECORD,
   healthWrite: HEALTH_WRITE,
 } as const;
@@ -495,17 +495,17 @@ export type ScriptArgument = string | number;
 
 /**
  * How many KEYS each script takes, where it is always the same (ioredis then sends them with a fixed
- * key count); `createSession` takes 1 or 3 (without or with the user index), sent with its count.
+ * key count); `create` takes 1 or 3 (without or with the user index), sent with its count.
  */
 export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = {
-  loadSession: 1,
-  updateSession: 1,
-  rotateSession: 2,
-  takeSession: 1,
-  destroySession: 1,
-  listUserSessions: 1,
-  destroyByPublicId: 1,
-  destroyUserSessions: 2,
+  load: 1,
+  update: 1,
+  rotate: 2,
+  take: 1,
+  destroy: 1,
+  listForUser: 1,
+  destroyById: 1,
+  destroyForUser: 2,
   insertRecord: 1,
   healthWrite: 1,
 };

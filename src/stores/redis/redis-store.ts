@@ -109,7 +109,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           ? [keys.session(id), keys.userIndex(session.userId), keys.revocation(session.userId)]
           : [keys.session(id)];
       await run("create", (deadline) =>
-        scripts.createSession(deadline, sessionKeys, [
+        scripts.create(deadline, sessionKeys, [
           policy.now,
           ttl,
           policy.maxSessionsPerUser,
@@ -137,7 +137,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
-      return run("load", (deadline) => scripts.loadSession(deadline, key, args)).then((json) =>
+      return run("load", (deadline) => scripts.load(deadline, key, args)).then((json) =>
         json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null,
       );
     },
@@ -161,7 +161,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const counted = Object.keys(increment);
       for (const field of counted) args.push(field, increment[field] as number);
       const values = await run("update", (deadline) =>
-        scripts.updateSession(deadline, [keys.session(id)], args),
+        scripts.update(deadline, [keys.session(id)], args),
       );
       if (values === null) return null;
       const result: Record<string, number> = {};
@@ -177,7 +177,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       // Rotation happens in a request, so it counts as activity: the idle timer restarts, as in memory.
       const flat = await run("rotate", (deadline) =>
-        scripts.rotateSession(
+        scripts.rotate(
           deadline,
           [keys.session(oldId), keys.session(newId)],
           [policy.now, policy.idleTimeoutMs, oldId, newId, indexPrefixOf(oldId)],
@@ -188,14 +188,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async destroy(id, now) {
       const ended = await run("destroy", (deadline) =>
-        scripts.destroySession(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
+        scripts.destroy(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
       );
       return ended === 1;
     },
 
     async take(id, now) {
       const flat = await run("take", (deadline) =>
-        scripts.takeSession(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
+        scripts.take(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
       );
       return flat ? sessionFromHash(id, flat, true) : null;
     },
@@ -203,7 +203,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async listForUser(userId, now) {
       needIndex();
       const json = await run("listForUser", (deadline) =>
-        scripts.listUserSessions(
+        scripts.listForUser(
           deadline,
           [keys.userIndex(userId)],
           [now, keys.sessionPrefix(userTagOf(userId))],
@@ -215,7 +215,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async destroyById(userId, publicId, now) {
       needIndex();
       const ended = await run("destroyById", (deadline) =>
-        scripts.destroyByPublicId(
+        scripts.destroyById(
           deadline,
           [keys.userIndex(userId)],
           [now, keys.sessionPrefix(userTagOf(userId)), publicId],
@@ -227,7 +227,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async destroyForUser(userId, now, exceptId) {
       needIndex();
       return run("destroyForUser", (deadline) =>
-        scripts.destroyUserSessions(
+        scripts.destroyForUser(
           deadline,
           [keys.userIndex(userId), keys.revocation(userId)],
           [now, keys.sessionPrefix(userTagOf(userId)), exceptId ?? "", REVOCATION_MEMORY_MS],

@@ -18,25 +18,25 @@ export type ScriptCall<T> = (
  * integer, a table an array, false nil (null).
  */
 export interface StoreScripts {
-  loadSession: ScriptCall<string | null>;
-  createSession: ScriptCall<number>;
-  updateSession: ScriptCall<number[] | null>;
-  rotateSession: ScriptCall<string[] | null>;
-  takeSession: ScriptCall<string[] | null>;
-  destroySession: ScriptCall<number>;
-  listUserSessions: ScriptCall<string>;
-  destroyByPublicId: ScriptCall<number>;
-  destroyUserSessions: ScriptCall<number>;
+  load: ScriptCall<string | null>;
+  create: ScriptCall<number>;
+  update: ScriptCall<number[] | null>;
+  rotate: ScriptCall<string[] | null>;
+  take: ScriptCall<string[] | null>;
+  destroy: ScriptCall<number>;
+  listForUser: ScriptCall<string>;
+  destroyById: ScriptCall<number>;
+  destroyForUser: ScriptCall<number>;
   insertRecord: ScriptCall<number>;
   healthWrite: ScriptCall<number>;
 }
 
 /** Whether a call of script `name` with `args` changes what a user was told (and so must be replicated). */
 function writesData(name: ScriptName, args: readonly ScriptArgument[]): boolean {
-  if (name === "listUserSessions") return false;
+  if (name === "listForUser") return false;
   // A load writes only its idle timer, whose loss costs nothing, unless it counts (field/step pairs
   // after the 6 fixed arguments) or takes the flash messages.
-  if (name === "loadSession") return args.length > 6 || String(args[5]) === "1";
+  if (name === "load") return args.length > 6 || String(args[5]) === "1";
   return true;
 }
 
