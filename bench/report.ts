@@ -243,11 +243,11 @@ function targets(results: BenchResults): string {
     check("Redis round trips per view (it writes: increment + touch) ≤ 2", fixed(trips, 2), trips <= 2);
   }
   const lost = results.cases
-    .filter((c) => c.id.startsWith("latchkey"))
+    .filter((c) => c.id.includes("latchkey"))
     .reduce((n, c) => n + c.lostUpdates.lost, 0);
   check("lost updates: 0", String(lost), lost === 0);
   const resurrected = results.cases.filter(
-    (c) => c.id.startsWith("latchkey") && c.logoutRace.resurrected,
+    (c) => c.id.includes("latchkey") && c.logoutRace.resurrected,
   ).length;
   check("resurrections after logout: 0", String(resurrected), resurrected === 0);
   const { latchkeyNoUserIndex: mine, connectRedis } = results.memory;
