@@ -16,6 +16,11 @@ export type CaseId =
   | "floor"
   | "floor-headers"
   | "fastify-floor"
+  | "express-floor"
+  | "hono-floor"
+  | "express-latchkey"
+  | "fastify-latchkey"
+  | "hono-latchkey"
   | "latchkey"
   | "express-session"
   | "fastify-session"
@@ -117,6 +122,14 @@ function serverCase(
   };
 }
 
+/**
+ * latchkey on a framework's adapter (bench/servers/*-latchkey.ts): a server of bench/servers/ driven through
+ * the tiny protocol like the peers, its session found in Redis as the app's is.
+ */
+function adapterCase(id: CaseId, label: string, script: string): BenchCase {
+  return { ...serverCase(id, label, script, () => ""), sessionExists: latchkeySessionExists };
+}
+
 /** The floors keep the raw token of cookie `t` in their key. */
 const floorKey = (cookies: Map<string, string>): string => `s:${cookies.get("t")}`;
 /** connect-redis keys a session by the id inside the signed cookie `name`. */
@@ -207,4 +220,15 @@ export const ALL_CASES: readonly BenchCase[] = [
       REDIS_WAIT_FOR_REPLICAS: "1",
     }),
   ),
+  // Per framework (issue 21): the framework's floor, latchkey through its adapter, same page, same protocol.
+  serverCase(
+    "express-floor",
+    "floor on Express (express + node-redis, 1 EVALSHA)",
+    "express-floor",
+    floorKey,
+  ),
+  adapterCase("express-latchkey", "latchkey/express (node-redis client)", "express-latchkey"),
+  adapterCase("fastify-latchkey", "latchkey/fastify (ioredis)", "fastify-latchkey"),
+  serverCase("hono-floor", "floor on Hono (hono + node-redis, 1 EVALSHA)", "hono-floor", floorKey),
+  adapterCase("hono-latchkey", "latchkey/hono (node-redis client)", "hono-latchkey"),
 ];

@@ -16,7 +16,7 @@ export function checkResults(results: BenchResults): string[] {
     expect(c.failures === 0, `${c.id}: ${c.failures} requests failed under load`);
     expect(c.lostUpdates.expected > 0, `${c.id}: lost-update row missing`);
     expect(typeof c.logoutRace.resurrected === "boolean", `${c.id}: logout-race row missing`);
-    if (c.id.startsWith("latchkey")) {
+    if (c.id.includes("latchkey")) {
       expect(c.lostUpdates.lost === 0, `${c.id} lost ${c.lostUpdates.lost} updates`);
       expect(!c.logoutRace.resurrected, `${c.id} resurrected a logged-out session`);
     }

@@ -243,11 +243,11 @@ function targets(results: BenchResults): string {
     check("Redis round trips per view (it writes: increment + touch) ≤ 2", fixed(trips, 2), trips <= 2);
   }
   const lost = results.cases
-    .filter((c) => c.id.startsWith("latchkey"))
+    .filter((c) => c.id.includes("latchkey"))
     .reduce((n, c) => n + c.lostUpdates.lost, 0);
   check("lost updates: 0", String(lost), lost === 0);
   const resurrected = results.cases.filter(
-    (c) => c.id.startsWith("latchkey") && c.logoutRace.resurrected,
+    (c) => c.id.includes("latchkey") && c.logoutRace.resurrected,
   ).length;
   check("resurrections after logout: 0", String(resurrected), resurrected === 0);
   const { latchkeyNoUserIndex: mine, connectRedis } = results.memory;
@@ -287,6 +287,68 @@ function sameResponse(latchkey: CaseResult, floorWithHeaders: CaseResult | undef
   );
 }
 
+/** Per framework (issue 21): its floor, latchkey through its adapter, and its session library. */
+const FRAMEWORKS = [
+  {
+    name: "Express 5 (node-redis)",
+    floor: "express-floor",
+    latchkey: "express-latchkey",
+    peer: "express-session",
+  },
+  {
+    name: "Fastify 5 (ioredis)",
+    floor: "fastify-floor",
+    latchkey: "fastify-latchkey",
+    peer: "fastify-session",
+  },
+  { name: "Hono 4 (node-redis)", floor: "hono-floor", latchkey: "hono-latchkey", peer: undefined },
+] as const;
+
+/** latchkey's req/s per framework must be at least this share of the framework's floor's. */
+const FRAMEWORK_TARGET = 0.85;
+
+function perFramework(results: BenchResults): string | null {
+  const find = (id: string | undefined): CaseResult | undefined =>
+    id === undefined ? undefined : results.cases.find((c) => c.id === id);
+  const rps = (c: CaseResult | undefined): string => (c ? range(c.requestsPerSecond, int) : "–");
+  const rows = FRAMEWORKS.flatMap(({ name, floor: floorId, latchkey: latchkeyId, peer: peerId }) => {
+    const [floor, latchkey, peer] = [find(floorId), find(latchkeyId), find(peerId)];
+    if (!floor && !latchkey) return [];
+    const met =
+      floor && latchkey
+        ? latchkey.requestsPerSecond.median / floor.requestsPerSecond.median >= FRAMEWORK_TARGET
+          ? "met"
+          : "**NOT MET**"
+        : "–";
+    return [
+      [
+        name,
+        rps(floor),
+        rps(latchkey),
+        ratio(latchkey?.requestsPerSecond.median ?? Number.NaN, floor?.requestsPerSecond.median),
+        met,
+        ratio(latchkey?.cpuMicrosPerRequest.median ?? Number.NaN, floor?.cpuMicrosPerRequest.median),
+        peerId === undefined ? "none" : rps(peer),
+        ratio(latchkey?.requestsPerSecond.median ?? Number.NaN, peer?.requestsPerSecond.median),
+      ],
+    ];
+  });
+  if (rows.length === 0) return null;
+  return table(
+    [
+      "framework (Redis client)",
+      "floor req/s",
+      "latchkey req/s",
+      "latchkey ÷ floor",
+      `≥ ${FRAMEWORK_TARGET}× floor`,
+      "server CPU/req: latchkey ÷ floor",
+      "peer req/s",
+      "latchkey ÷ peer",
+    ],
+    rows,
+  );
+}
+
 function environment(results: BenchResults): string {
   const e = results.environment;
   const packages = Object.entries(e.packages)
@@ -300,6 +362,23 @@ function environment(results: BenchResults): string {
     `- latchkey commit: ${e.commit}`,
     `- mode: ${results.mode}: ${results.rounds} round(s), ${results.durationSeconds} s load after ${results.warmupSeconds} s warm-up per case and round, ${results.connections} connections on one session cookie, order alternating by round`,
   ].join("\n");
+}
+
+function frameworkSection(results: BenchResults): string {
+  const rows = perFramework(results);
+  if (!rows) return "";
+  return `## Per framework
+
+Each framework three ways, the same page and the same tiny protocol (POST /login?username=…, POST
+/logout): its floor (the framework plus ONE EVALSHA of the floor's script, no session library), latchkey
+through its adapter (\`latchkey/express\`, \`latchkey/fastify\`, \`latchkey/hono\` on
+\`createRedisStore\`, no security headers or logging: unlike the reference app), and its session library
+(express-session and @fastify/session, both on connect-redis with a node-redis client; Hono has none).
+Medians; the ratios are of medians.
+
+${rows}
+
+`;
 }
 
 export function renderReport(results: BenchResults): string {
@@ -316,7 +395,7 @@ ${environment(results)}
 
 ${targets(results)}
 
-## Throughput and latency
+${frameworkSection(results)}## Throughput and latency
 
 "Background load" is the CPU that processes other than this case's server, redis-server and the load
 generator used during the measurement (from /proc/stat), in cores: on a shared machine it is the noise in
