@@ -160,9 +160,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       ];
       const counted = Object.keys(increment);
       for (const field of counted) args.push(field, increment[field] as number);
-      const values = await run("update", (deadline) =>
-        scripts.update(deadline, [keys.session(id)], args),
-      );
+      const values = await run("update", (deadline) => scripts.update(deadline, [keys.session(id)], args));
       if (values === null) return null;
       const result: Record<string, number> = {};
       counted.forEach((field, i) => {
@@ -203,11 +201,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async listForUser(userId, now) {
       needIndex();
       const json = await run("listForUser", (deadline) =>
-        scripts.listForUser(
-          deadline,
-          [keys.userIndex(userId)],
-          [now, keys.sessionPrefix(userTagOf(userId))],
-        ),
+        scripts.listForUser(deadline, [keys.userIndex(userId)], [now, keys.sessionPrefix(userTagOf(userId))]),
       );
       return (JSON.parse(json) as string[][]).map(([id, ...flat]) => sessionFromHash(id as string, flat));
     },
