@@ -75,7 +75,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   }
   const scripts = storeScripts(driver, resolved.waitForReplicas);
   const keys = keyLayout(resolved.keyPrefix);
-  const run = createCommandRunner(driver, resolved.commandTimeoutMs);
+  // With waitForReplicas a write is two commands under one deadline, the script and then a WAIT of up
+  // to its timeoutMs: the call gets both budgets, as when each command had its own timeout.
+  const run = createCommandRunner(
+    driver,
+    resolved.commandTimeoutMs + (resolved.waitForReplicas?.timeoutMs ?? 0),
+  );
   /** The per-user calls, on a store that keeps no per-user index. */
   const needIndex = (): void => {
     if (!resolved.userIndex) {
