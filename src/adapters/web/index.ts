@@ -23,13 +23,20 @@ export type { CookieJar, CookieJarOptions } from "./cookie-jar.js";
  * What a session is read from: a Fetch API `Request`, or only its headers where the framework gives no
  * Request (a Next.js server action or server component: `await headers()`).
  */
-export type WebRequest = Request | { readonly headers: Headers; readonly url?: string };
+export type WebRequest = Request | Headers | { readonly headers: Headers; readonly url?: string };
+
+/** The headers and, when known, the URL of a WebRequest. */
+function partsOf(request: WebRequest): { headers: Headers; url: string | undefined } {
+  if (typeof (request as Headers).get === "function") return { headers: request as Headers, url: undefined };
+  const { headers, url } = request as { headers: Headers; url?: string };
+  return { headers, url };
+}
 
 export interface WebSessionsOptions extends SessionAdapterOptions, CrossOriginProtectionOptions {
   /**
    * Whether `X-Forwarded-Proto` (for the cookie's Secure flag) and `X-Forwarded-For` (for the IP kept
    * with a session) are believed. Default false: see `TrustProxy`. Without it, HTTPS is the request
-   * URL's scheme (a bare `Headers` has none: pass `secure: true` in production, or trust the proxy).
+   * URL's scheme (for a bare `Headers`, which has none, X-Forwarded-Proto as Next.js sets it).
    */
   trustProxy?: TrustProxy;
 }
@@ -104,27 +111,23 @@ export function createWebSessions(options: WebSessionsOptions): WebSessions {
   const check = createCheck({ trustedOrigins: options.trustedOrigins ?? [] });
 
   const isCrossOrigin = (request: WebRequest): boolean => {
-    const { headers } = request;
+    const { headers, url } = partsOf(request);
     return check({
-      host: headers.get("host") ?? hostOf(request.url),
+      host: headers.get("host") ?? hostOf(url),
       origin: headers.get("origin") ?? undefined,
       secFetchSite: headers.get("sec-fetch-site") ?? undefined,
     });
   };
 
   const session = (request: WebRequest, perRequest: WebSessionOptions = {}): WebSession => {
-    const { headers } = request;
+    const { headers, url } = partsOf(request);
     const jar = perRequest.cookies;
     let pending: string | undefined;
     const context = new RequestSessionContext(
       sessions,
       {
         cookieHeader: headers.get("cookie") ?? undefined,
-        https: isHTTPS(
-          request.url?.startsWith("https:") === true,
-          headers.get("x-forwarded-proto") ?? undefined,
-          hops,
-        ),
+        https: isHTTPS(schemeIsHTTPS(url, headers), headers.get("x-forwarded-proto") ?? undefined, hops),
         userAgent: () => headers.get("user-agent") ?? "",
         ip: () => clientIP(perRequest.clientAddress, headers.get("x-forwarded-for") ?? undefined, hops),
         setCookie: (value) => {
@@ -175,6 +178,19 @@ export function createWebSessions(options: WebSessionsOptions): WebSessions {
       return current.applyTo(response);
     },
   };
+}
+
+/**
+ * Whether the request's own URL is https. A bare Headers has no URL: there, X-Forwarded-Proto stands for
+ * it as Next.js builds `request.url` from it (https when any entry says https; Next.js sets the header
+ * itself when no proxy did), so that a page or server action (`headers()`) and a route handler
+ * (`request.url`) of one app agree on the cookie's name. Believing it costs nothing: a client that
+ * forges it only gets a Secure cookie it cannot send back over plain HTTP. With `trustProxy`, the
+ * trusted hop's entry decides, as for a Request.
+ */
+function schemeIsHTTPS(url: string | undefined, headers: Headers): boolean {
+  if (url !== undefined) return url.startsWith("https:");
+  return headers.get("x-forwarded-proto")?.toLowerCase().includes("https") === true;
 }
 
 function hostOf(url: string | undefined): string | undefined {
