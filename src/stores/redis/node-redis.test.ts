@@ -86,8 +86,8 @@ describe("redis store on a node-redis client", () => {
   // default reply types only when the client may map them).
   const buffers = { [RESP_TYPES.BLOB_STRING]: Buffer };
   const variants = {
-    RESP2: () => connect({ RESP: 2 }),
-    RESP3: () => connect({ RESP: 3 }),
+    "RESP 2": () => connect({ RESP: 2 }),
+    "RESP 3": () => connect({ RESP: 3 }),
     "Buffer type mapping": () => connect({ commandOptions: { typeMapping: buffers } }),
     "withTypeMapping proxy": async () => (await connect()).withTypeMapping(buffers),
   } as const;
