@@ -100,12 +100,15 @@ export interface SessionChanges {
   remove?: readonly string[];
   /** Added to atomically; the new values are `update`'s result. Not counted in `maxBytes` until the next `set`. */
   increment?: FieldIncrements;
-  /** Flash messages to queue (name → text; a name already queued is replaced). Not counted in `maxBytes`. */
+  /**
+   * Flash messages to queue (name → text; a name already queued is replaced). Counted in `maxBytes`
+   * with the fields (name and text), so that queued messages cannot grow a session without bound.
+   */
   flash?: Readonly<Record<string, string>>;
   /**
-   * With `set` or `remove`: refuse the change (InvalidArgumentError, nothing written) when the session's
-   * own fields would then hold more than this many bytes, names and values in UTF-8, counted atomically
-   * with the write.
+   * With `set`, `remove` or `flash`: refuse the change (InvalidArgumentError, nothing written) when the
+   * session's own fields and pending flash messages would then hold more than this many bytes, names
+   * and values (message names and texts) in UTF-8, counted atomically with the write.
    */
   maxBytes: number;
 }

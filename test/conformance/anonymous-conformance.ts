@@ -95,6 +95,31 @@ export function anonymousTests(ctx: () => Context, { userIndex }: { userIndex: b
     });
   });
 
+  it("flash messages count toward maxSessionBytes with the fields: queued messages cannot grow a session without bound", async () => {
+    const { target, user, issued } = ctx();
+    const limited = tracked(
+      createSessionManager({ store: target.store, fields: SCHEMA, maxSessionBytes: 1000 }),
+      issued,
+    );
+    const { token } = await limited.create(user("flash-budget"));
+    // Each message is 3 + 300 bytes (name and text): three fit in 1000, a fourth does not.
+    const queued: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      queued.push(await limited.flash(token, `m${i}:`, "v".repeat(300)).catch(() => false));
+    }
+    assert.deepEqual(queued, [true, true, true, false, false, false]);
+    await assert.rejects(limited.flash(token, "m9:", "v".repeat(300)), latchkeyError("INVALID_ARGUMENT"));
+    assert.equal(await limited.flash(token, "m0:", "w".repeat(300)), true, "replacing one counts it once");
+    // The fields and the messages share the budget: 909 bytes of messages leave no room for 100 more.
+    await assert.rejects(limited.set(token, { name: "n".repeat(100) }), latchkeyError("INVALID_ARGUMENT"));
+    const taken = await limited.load(token, { takeFlash: true });
+    assert.deepEqual(Object.keys(taken?.flash ?? {}).sort(), ["m0:", "m1:", "m2:"]);
+    assert.equal(taken?.flash["m0:"], "w".repeat(300));
+    // Taken, they no longer count.
+    assert.equal(await limited.set(token, { name: "n".repeat(100) }), true);
+    assert.equal(await limited.flash(token, "notice", "v".repeat(300)), true);
+  });
+
   it("a flash message survives a rotation, and lives on anonymous sessions", async () => {
     const { steady } = ctx();
     const { token } = await steady.createAnonymous();

@@ -227,9 +227,10 @@ return ended
 /**
  * Changes a session's fields only if it is still alive: a slow request that finishes after a logout
  * must not bring the session back as a hash without meta fields or TTL. Sets, removes, adds to integer
- * fields and queues flash messages (`$f:<name>`, outside the byte count) in one step. With a byte
- * budget (maxBytes not ''), the session's own fields (names + values, in bytes) must stay within it
- * after the change; that and every sum are checked before anything is written. HSET/HDEL/HINCRBY keep
+ * fields and queues flash messages (`$f:<name>`) in one step. With a byte budget (maxBytes not ''),
+ * the session's own fields and its flash messages (names + values, in bytes; a message's name without
+ * its prefix, as the memory store counts it) must stay within it after the change; that and every sum
+ * are checked before anything is written. HSET/HDEL/HINCRBY keep
  * the TTL, so an update never extends the session.
  * ARGV: now, maxBytes ('' for no check), setCount, removeCount, [field, value] x setCount,
  *       field x removeCount, [field, by]...
@@ -242,11 +243,16 @@ local firstRemove = 5 + 2 * tonumber(ARGV[3])
 local firstIncrement = firstRemove + tonumber(ARGV[4])
 if ARGV[2] ~= '' then
   local sizes = {}
-  local flat = redis.call('HGETALL', key)
-  for i = 1, #flat, 2 do
-    if string.sub(flat[i], 1, 1) ~= '${RESERVED_FIELD_PREFIX}' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
+  -- Bytes a field counts: a user field's name and value, a flash message's name (without its prefix)
+  -- and text, other reserved fields (the session's own metadata) nothing.
+  local function counted(name, value)
+    if string.sub(name, 1, ${FLASH_FIELD_PREFIX.length}) == '${FLASH_FIELD_PREFIX}' then return #name - ${FLASH_FIELD_PREFIX.length} + #value end
+    if string.sub(name, 1, 1) == '${RESERVED_FIELD_PREFIX}' then return nil end
+    return #name + #value
   end
-  for i = 5, firstRemove - 1, 2 do sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do sizes[flat[i]] = counted(flat[i], flat[i + 1]) end
+  for i = 5, firstRemove - 1, 2 do sizes[ARGV[i]] = counted(ARGV[i], ARGV[i + 1]) end
   for i = firstRemove, firstIncrement - 1 do sizes[ARGV[i]] = nil end
   local total = 0
   for _, size in pairs(sizes) do total = total + size end

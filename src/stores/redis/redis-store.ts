@@ -151,10 +151,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const { set = {}, remove = [], increment = {}, flash = {} } = changes;
       const setArgs: string[] = [];
       for (const field in set) setArgs.push(field, set[field] as string);
-      // Flash messages are hash fields of their own prefix, outside the user fields' byte count.
+      // Flash messages are hash fields of their own prefix, counted in the byte budget without it.
       for (const name in flash) setArgs.push(FLASH_FIELD_PREFIX + name, flash[name] as string);
       const budget =
-        changes.set !== undefined || changes.remove !== undefined ? String(changes.maxBytes) : "";
+        changes.set !== undefined || changes.remove !== undefined || changes.flash !== undefined
+          ? String(changes.maxBytes)
+          : "";
       const args: (string | number)[] = [
         now,
         budget,
