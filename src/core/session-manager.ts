@@ -48,9 +48,9 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    */
   maxFieldBytes?: number;
   /**
-   * Most bytes a session's own fields may hold together (names and values, UTF-8). Default 32768.
-   * Checked by the store atomically with each write: a `set` that would exceed it is refused
-   * (InvalidArgumentError) and writes nothing. Counters bumped by `increment` count toward it at the
+   * Most bytes a session's own fields and pending flash messages may hold together (names and values,
+   * UTF-8). Default 32768. Checked by the store atomically with each write: a `set` or `flash` that
+   * would exceed it is refused (InvalidArgumentError) and writes nothing. Counters bumped by `increment` count toward it at the
    * next `set`.
    */
   maxSessionBytes?: number;
