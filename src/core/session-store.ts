@@ -183,6 +183,14 @@ export interface RecordInsertOptions {
   ttlMs?: number;
 }
 
+export interface RecordUpdateOptions {
+  /**
+   * Write only if each of these fields holds exactly this value now (compare-and-set: an account's
+   * password changed only if it is still the one the caller checked). Default: no condition.
+   */
+  expect?: Readonly<Record<string, string>>;
+}
+
 /**
  * Small records that live beside the sessions in the same backend (accounts, the express-session
  * migration's hand-off records): a store's optional `records` capability. Keys are namespaced by the
@@ -197,6 +205,16 @@ export interface RecordStore {
     key: string,
     fields: Readonly<Record<string, string>>,
     options?: RecordInsertOptions,
+  ): Promise<boolean>;
+  /**
+   * Sets `fields` of an existing record (the others and its TTL unchanged), only if it exists and
+   * every `expect`ed field holds its value; false (nothing written) otherwise. Atomic. At least one
+   * field (INVALID_ARGUMENT otherwise).
+   */
+  update(
+    key: string,
+    fields: Readonly<Record<string, string>>,
+    options?: RecordUpdateOptions,
   ): Promise<boolean>;
   /** The record's fields, or null when there is none. */
   get(key: string): Promise<Record<string, string> | null>;

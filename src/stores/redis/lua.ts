@@ -464,6 +464,25 @@ return 1
 `;
 
 /**
+ * Sets fields of an existing record only if each expected field holds its value (compare-and-set), in
+ * one step: a check and a write apart could let two password changes both win. HSET keeps the TTL.
+ * Returns 1 when written, 0 when the record is missing or a field differs.
+ * ARGV: expectCount, [field, value] x expectCount, [field, value]...
+ */
+export const UPDATE_RECORD = `
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return 0 end
+local firstSet = 2 + 2 * tonumber(ARGV[1])
+for i = 2, firstSet - 1, 2 do
+  if redis.call('HGET', key, ARGV[i]) ~= ARGV[i + 1] then return 0 end
+end
+for i = firstSet, #ARGV, 2 do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+end
+return 1
+`;
+
+/**
  * The health check's write (redis-health.ts): one hit on a short-lived counter, INCR then its TTL when
  * it has none, in one step so that no counter is ever left without a TTL. Its first write is INCR, which
  * Redis refuses on a full server (OOM), as it would a new session. Returns the count.
@@ -490,6 +509,7 @@ export const SCRIPT_SOURCES = {
   destroyById: DESTROY_BY_ID,
   destroyForUser: DESTROY_FOR_USER,
   insertRecord: INSERT_RECORD,
+  updateRecord: UPDATE_RECORD,
   healthWrite: HEALTH_WRITE,
 } as const;
 
@@ -513,5 +533,6 @@ export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = 
   destroyById: 1,
   destroyForUser: 2,
   insertRecord: 1,
+  updateRecord: 1,
   healthWrite: 1,
 };
