@@ -20,6 +20,7 @@ import { createHashLimiter, type HashLimiterOptions } from "./hash-limiter.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { lazyChildLoggerFactory } from "./request-logger.js";
+import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
 import type { AppContext } from "./routes/context.js";
 import { homeRoutes } from "./routes/home.js";
@@ -173,6 +174,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   homeRoutes(app, context);
   authRoutes(app, context);
   sessionRoutes(app, context);
+  accountRoutes(app, context);
   systemRoutes(app, monitor, config.healthDetailsToken);
   return app;
 }

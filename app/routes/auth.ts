@@ -13,12 +13,12 @@ import { anonymousHomePage } from "../views/home.js";
 import { type AppContext, flashNotice, seeOther, sendPage, viewOf } from "./context.js";
 
 const LOGIN_FAILED = "Wrong username or password.";
-const BUSY_MESSAGE = "Too many password checks at once. Please try again in a moment.";
+export const BUSY_MESSAGE = "Too many password checks at once. Please try again in a moment.";
 /** What `hashing` returns when the hash limiter refused: the reply's status and Retry-After are set. */
-const BUSY = Symbol("busy");
+export const BUSY = Symbol("busy");
 
 /** A wait as the pages say it: minutes (rounded up) from a minute on, seconds below. */
-function waitText(seconds: number): string {
+export function waitText(seconds: number): string {
   return seconds < 60 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
@@ -26,7 +26,7 @@ function waitText(seconds: number): string {
  * Runs a password hash under the app's hash limiter (hash-limiter.ts). Over its bounds: BUSY, with the
  * reply's status (429 for this client's share, 503 for a full queue) and Retry-After set.
  */
-async function hashing<T>(
+export async function hashing<T>(
   limiter: HashLimiter,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -174,6 +174,14 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     await context.throttle.loginSucceeded(account.userId, client);
     const remember = (request.body as Record<string, unknown>).remember === "1";
     const session = await logIn(request, account, remember ? context.config.rememberTimeoutSeconds : null);
+    // A password change or an account deletion may have run since the password was checked (a hash
+    // takes ~100 ms), and its "end every other session" before this session was written: check again
+    // now that it is written, and end it if the password it was granted for is no longer the account's.
+    if (!(await context.accounts.isCurrent(account.userId, result.credential))) {
+      await request.session.destroy();
+      request.log.info({ userId: account.userId }, "login undone: the password changed meanwhile");
+      return page(401, LOGIN_FAILED);
+    }
     request.log.info({ userId: account.userId, session: session.id, remember }, "logged in");
     return seeOther(reply, "/");
   });
