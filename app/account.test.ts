@@ -96,6 +96,10 @@ for (const backend of backends) {
       const username = await signUp(browser);
       for (const device of [other, third]) assert.equal((await logIn(device, username)).status, 303);
       const before = browser.cookie;
+      const confirmedAt = async () =>
+        Date.parse(/<time datetime="([^"]+)"/.exec((await browser.get("/account")).body)?.[1] ?? "");
+      const atSignUp = await confirmedAt();
+      await new Promise((resolve) => setTimeout(resolve, 20));
       const changed = await browser.post("/account/password", {
         current_password: PASSWORD,
         new_password: NEW_PASSWORD,
@@ -103,9 +107,11 @@ for (const backend of backends) {
       assert.equal(changed.status, 303, changed.body);
       assert.equal(changed.headers.location, "/account");
       assert.notEqual(browser.cookie, before, "a new token");
-      assert.match(
-        (await browser.get("/account")).body,
-        /Your password has been changed, and 2 other sessions ended\./,
+      const account = await browser.get("/account");
+      assert.match(account.body, /Your password has been changed, and 2 other sessions ended\./);
+      assert.ok(
+        (await confirmedAt()) > atSignUp,
+        "the change re-authenticated the session (authenticatedAt)",
       );
       assert.ok(await signedIn(browser), "this browser stays signed in");
       assert.ok(!(await signedIn(other)) && !(await signedIn(third)), "the others ended");

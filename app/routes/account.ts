@@ -70,7 +70,11 @@ export function accountRoutes(app: FastifyInstance, context: AppContext): void {
   app.get("/account", async (request, reply) => {
     const session = await signedIn(request, true);
     if (session === null) return seeOther(reply, "/login");
-    return sendPage(reply, 200, accountPage(viewOf(context, request, session)));
+    return sendPage(
+      reply,
+      200,
+      accountPage(viewOf(context, request, session), undefined, session.authenticatedAt),
+    );
   });
 
   app.post("/account/password", async (request, reply) => {
@@ -91,6 +95,8 @@ export function accountRoutes(app: FastifyInstance, context: AppContext): void {
     // every other session of the user ends, those a thief may hold included.
     const rotated = await request.session.rotate();
     if (rotated === null) return seeOther(reply, "/login");
+    // The user has just proved who they are: the session's authenticatedAt says so (ASVS 7.5).
+    await request.session.reauthenticate();
     const ended = await sessions.destroyForUser(session.userId, { exceptToken: request.session.token });
     request.log.info({ userId: session.userId, ended }, "password changed");
     const notice = `Your password has been changed${ended > 0 ? `, and ${ended} other session${ended === 1 ? "" : "s"} ended` : ""}.`;

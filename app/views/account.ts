@@ -14,10 +14,19 @@ function alert(problem: AccountFormError | undefined, form: AccountFormError["fo
 }
 
 /** GET /account: change the password, or delete the account. Both ask for the current password. */
-export function accountPage(context: PageContext, problem?: AccountFormError): SafeHtml {
+export function accountPage(
+  context: PageContext,
+  problem?: AccountFormError,
+  authenticatedAt?: Date | null,
+): SafeHtml {
   return layout(context, {
     title: "Your account",
     body: html`<h1>Your account</h1>
+    ${
+      authenticatedAt
+        ? html`<p class="muted small">Password last confirmed in this session: <time datetime="${authenticatedAt.toISOString()}">${authenticatedAt.toUTCString()}</time>.</p>`
+        : ""
+    }
     <h2>Change password</h2>
     <p class="muted small">You stay signed in here; every other session of your account ends.</p>
     ${alert(problem, "password")}

@@ -46,6 +46,12 @@ export interface StoredSession {
    */
   browserSession?: boolean;
   /**
+   * When the user last proved who they are, if later than `createdAt` (set by `SessionChanges.
+   * authenticatedAt`, kept by a rotation). Absent: at `createdAt` (a login). Stores keep it only once
+   * set, so that a session that was never re-authenticated pays no memory for it.
+   */
+  authenticatedAt?: number;
+  /**
    * One-time messages (name → text), set with `SessionChanges.flash`. A store returns them only from a
    * load with `takeFlash` (or a `take`), which removes them in the same atomic step.
    */
@@ -100,6 +106,8 @@ export interface SessionChanges {
   remove?: readonly string[];
   /** Added to atomically; the new values are `update`'s result. Not counted in `maxBytes` until the next `set`. */
   increment?: FieldIncrements;
+  /** Records that the user proved who they are at this time (ms): `StoredSession.authenticatedAt`. */
+  authenticatedAt?: number;
   /**
    * Flash messages to queue (name → text; a name already queued is replaced). Counted in `maxBytes`
    * with the fields (name and text), so that queued messages cannot grow a session without bound.

@@ -64,6 +64,8 @@ interface Entry {
   browserSession: boolean;
   /** Flash messages, until a load takes them. */
   flash: Map<string, string>;
+  /** When the user last re-authenticated, once they have (`StoredSession.authenticatedAt`). */
+  authenticatedAt: number | undefined;
 }
 
 const DEFAULT_MAX = 100_000;
@@ -242,6 +244,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         idleTimeoutMs: session.idleTimeoutMs,
         browserSession: session.browserSession === true,
         flash: new Map(Object.entries(session.flash ?? {})),
+        authenticatedAt: session.authenticatedAt,
       });
       if (!isAnonymous) capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
     },
@@ -274,6 +277,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       for (const [field, value] of Object.entries(set)) entry.fields.set(field, value);
       for (const field of remove) entry.fields.delete(field);
       for (const [name, text] of Object.entries(flash)) entry.flash.set(name, text);
+      if (changes.authenticatedAt !== undefined) entry.authenticatedAt = changes.authenticatedAt;
       const counted: Record<string, number> = {};
       for (const [field, value] of sums) {
         entry.fields.set(field, value);
@@ -395,6 +399,7 @@ function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
   };
   if (entry.idleTimeoutMs !== undefined) copy.idleTimeoutMs = entry.idleTimeoutMs;
   if (entry.browserSession) copy.browserSession = true;
+  if (entry.authenticatedAt !== undefined) copy.authenticatedAt = entry.authenticatedAt;
   if (withFlash && entry.flash.size > 0) copy.flash = Object.fromEntries(entry.flash);
   return copy;
 }
