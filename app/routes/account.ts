@@ -3,8 +3,7 @@ import { type AccountChange, passwordProblem } from "../accounts.js";
 import { clientIPOf, throttleKeyOf } from "../client-ip.js";
 import { requireFields } from "../form.js";
 import { type AccountFormError, accountPage } from "../views/account.js";
-import { anonymousHomePage } from "../views/home.js";
-import { BUSY, BUSY_MESSAGE, hashing, waitText } from "./auth.js";
+import { BUSY, BUSY_MESSAGE, hashing, loggedOut, waitText } from "./auth.js";
 import { type AppContext, flashNotice, seeOther, sendPage, viewOf } from "./context.js";
 
 const WRONG_PASSWORD = "Your current password is not right. Nothing was changed.";
@@ -127,11 +126,6 @@ export function accountRoutes(app: FastifyInstance, context: AppContext): void {
       request.log.info({ userId: owner, ended }, "account deleted");
     }
     await request.session.destroy();
-    if (await flashNotice(context, request, DELETED)) return seeOther(reply, "/");
-    return sendPage(
-      reply,
-      200,
-      anonymousHomePage({ ...viewOf(context, request, null), notice: DELETED, path: "/" }),
-    );
+    return loggedOut(context, request, reply, DELETED);
   };
 }

@@ -83,9 +83,22 @@ async function logOut(
 ): Promise<FastifyReply> {
   const ended = await request.session.destroy();
   if (isHTTPS(request)) reply.header("clear-site-data", '"cache", "storage"');
-  if (!ended || (await flashNotice(context, request, LOGGED_OUT))) return seeOther(reply, "/");
-  const view = { ...viewOf(context, request, null), notice: LOGGED_OUT, path: "/" };
-  return sendPage(reply, 200, anonymousHomePage(view));
+  if (!ended) return seeOther(reply, "/");
+  return loggedOut(context, request, reply, LOGGED_OUT);
+}
+
+/**
+ * The answer once the request's session has ended: the home page, with `notice` kept for it (a fresh
+ * anonymous session, best effort: `flashNotice`) or, when it could not be kept, shown on this answer.
+ */
+export async function loggedOut(
+  context: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  notice: string,
+): Promise<FastifyReply> {
+  if (await flashNotice(context, request, notice)) return seeOther(reply, "/");
+  return sendPage(reply, 200, anonymousHomePage({ ...viewOf(context, request, null), notice, path: "/" }));
 }
 
 /** A top-level navigation the user started by typing the URL or picking a bookmark, not a prefetch. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { anonymousHomePage } from "../views/home.js";
 import { sessionsPage } from "../views/sessions.js";
+import { loggedOut } from "./auth.js";
 import { type AppContext, flashNotice, seeOther, sendPage, viewOf } from "./context.js";
 
 /** A public session id as listed on the page: 16 base64url characters. */
@@ -42,9 +42,7 @@ export function sessionRoutes(app: FastifyInstance, context: AppContext): void {
     const { id } = request.params;
     if (id === session.id) {
       await request.session.destroy();
-      if (await flashNotice(context, request, "You have logged out.")) return seeOther(reply, "/");
-      const view = { ...viewOf(context, request, null), notice: "You have logged out.", path: "/" };
-      return sendPage(reply, 200, anonymousHomePage(view));
+      return loggedOut(context, request, reply, "You have logged out.");
     }
     // destroyById only ends sessions of this user: another user's id ends nothing.
     const ended = PUBLIC_ID.test(id) && (await sessions.destroyById(session.userId, id));
