@@ -37,7 +37,7 @@ export interface Accounts {
   isCurrent(userId: string, credential: string): Promise<boolean>;
   /**
    * Changes the password when `currentPassword` is right, atomically against a concurrent change (the
-   * stored hash must still be the one checked). "changed", "wrong-password", or "gone" (no account).
+   * stored hash must still be the one checked). "done", "wrong-password", or "gone" (no account).
    */
   changePassword(userId: string, currentPassword: string, newPassword: string): Promise<AccountChange>;
   /** Deletes the account when `currentPassword` is right; its name is free again. As `changePassword`. */
@@ -48,7 +48,7 @@ export type AuthenticationResult =
   | { account: Account; credential: string }
   | { account: null; knownAccount: boolean };
 
-export type AccountChange = "changed" | "wrong-password" | "gone";
+export type AccountChange = "done" | "wrong-password" | "gone";
 
 /** What is wrong with a username, or null when it follows the rule. */
 export function usernameProblem(username: string): string | null {
@@ -128,14 +128,14 @@ export function createAccounts(records: RecordStore, passwords: PasswordHasher):
         { passwordHash },
         { expect: { passwordHash: checked.hash } },
       );
-      return updated ? "changed" : "wrong-password";
+      return updated ? "done" : "wrong-password";
     },
 
     async remove(userId, currentPassword) {
       const checked = await check(userId, currentPassword);
       if (typeof checked === "string") return checked;
       await records.delete(keyOf(userId));
-      return "changed";
+      return "done";
     },
   };
 }

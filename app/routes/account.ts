@@ -62,7 +62,7 @@ export function accountRoutes(app: FastifyInstance, context: AppContext): void {
       request.log.info({ userId, form }, "account change refused: wrong current password");
       return page(401, WRONG_PASSWORD);
     }
-    if (outcome === "changed") await context.throttle.loginSucceeded(userId, client);
+    if (outcome === "done") await context.throttle.loginSucceeded(userId, client);
     return outcome;
   };
 
