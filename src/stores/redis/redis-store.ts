@@ -146,8 +146,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
-      return run("load", (deadline) => scripts.load(deadline, key, args)).then((json) =>
-        json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null,
+      return run(
+        "load",
+        (deadline) => scripts.load(deadline, key, args),
+        (json) => (json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null),
       );
     },
 
