@@ -120,3 +120,27 @@ describe("createSessionManager lifetimes and limits", () => {
     assert.equal(await clocked.load(token), null, "ended 61 s after the last view");
   });
 });
+
+describe("createSessionManager encryptFields", () => {
+  const store = createMemoryStore({ sweepIntervalMs: 0 });
+  const fields = { note: "string", prefs: "json", visits: "integer", admin: "boolean" } as const;
+  const refused = (error: unknown) => error instanceof InvalidOptionError && error.option === "encryptFields";
+
+  it("refuses integer, boolean and undeclared fields at construction, naming the option", () => {
+    for (const names of [["visits"], ["admin"], ["missing"], ["toString"], ["note", "visits"]]) {
+      assert.throws(
+        () => createSessionManager({ store, fields, encryptFields: names as ["note"] }),
+        refused,
+        names.join(),
+      );
+    }
+    assert.throws(() => createSessionManager({ store, encryptFields: ["note"] }), refused, "no schema");
+    assert.throws(() => createSessionManager({ store, fields, encryptFields: "note" as never }), refused);
+  });
+
+  it("accepts string and json fields", async () => {
+    const sessions = createSessionManager({ store, fields, encryptFields: ["note", "prefs"] });
+    const { token } = await sessions.create("user", { data: { note: "n", prefs: { a: 1 }, visits: 2 } });
+    assert.deepEqual((await sessions.load(token))?.data, { note: "n", prefs: { a: 1 }, visits: 2 });
+  });
+});

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, InvalidOptionError } from "./errors.js";
+import { InvalidArgumentError, InvalidOptionError, StoreUnavailableError } from "./errors.js";
+import { decryptFields, decryptValue, encryptFields, encryptValue, fieldKeyOf } from "./field-encryption.js";
 import {
   assertFieldName,
   decodeFields,
@@ -81,6 +82,15 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    * such as "Firefox on Windows" rather than the raw header.
    */
   maxUserAgentLength?: number;
+  /**
+   * Fields stored encrypted (AES-256-GCM under a key derived from the session's token, which is stored
+   * nowhere): no store value, dump, replica or MONITOR line shows them, and only a request with the
+   * cookie can read them. Each must be declared in `fields` as "string" or "json" (Redis counts
+   * integers, so an integer cannot be encrypted). `listForUser` has no token and returns them absent; a
+   * value that does not decrypt (tampered with) is left out as an undecodable one is. A rotation
+   * re-encrypts them under the new token (one more store round trip). See docs/security.md.
+   */
+  encryptFields?: readonly (keyof S & string)[];
 }
 
 /** A live session, as the application sees it. It never carries the token. */
@@ -226,6 +236,8 @@ const DEFAULT_MAX_ABSOLUTE_SECONDS = 90 * 86_400;
 const DEFAULT_MAX_FIELD_BYTES = 8192;
 const DEFAULT_MAX_SESSION_BYTES = 32768;
 const PUBLIC_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${PUBLIC_ID_LENGTH}}$`);
+/** Reads and rotations a rotation with encrypted fields tries before giving up (a `set` came between each). */
+const MAX_REKEY_ATTEMPTS = 3;
 
 /**
  * Creates the session engine over a store.
@@ -255,6 +267,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     anonymousAbsoluteTimeoutSeconds = DEFAULT_ANONYMOUS_ABSOLUTE_SECONDS,
     maxAbsoluteTimeoutSeconds = Math.max(DEFAULT_MAX_ABSOLUTE_SECONDS, options?.absoluteTimeoutSeconds ?? 0),
     clock = Date.now,
+    encryptFields: encrypted = [],
   } = options ?? ({} as SessionManagerOptions<S>);
 
   if (!store || typeof store.load !== "function") {
@@ -292,6 +305,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   }
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
   validateSchema(schema);
+  validateEncryptFields(schema, encrypted);
 
   const idleTimeoutMs = idleTimeoutSeconds * 1000;
   const absoluteTimeoutMs = absoluteTimeoutSeconds * 1000;
@@ -316,7 +330,11 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     return encoded;
   };
 
-  const toSession = (stored: StoredSession): Session<S> => ({
+  /**
+   * The session as the application sees it; with encrypted fields, those decrypted under the key of
+   * `token` (left out without one: a listing).
+   */
+  const toSession = (stored: StoredSession, token?: string): Session<S> => ({
     id: publicIdOfStorageId(stored.storageId),
     userId: stored.userId === "" ? null : stored.userId,
     createdAt: new Date(stored.createdAt),
@@ -324,7 +342,10 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     expiresAt: new Date(stored.expiresAt),
     userAgent: stored.userAgent,
     ip: stored.ip,
-    data: decodeFields(schema, stored.fields),
+    data: decodeFields(
+      schema,
+      encrypted.length === 0 ? stored.fields : decryptFields(token, encrypted, stored.fields),
+    ),
     idleExpiresAt: new Date(idleDeadlineOf(stored, idleTimeoutMs)),
     browserSession: stored.browserSession === true,
     authenticatedAt: stored.userId === "" ? null : new Date(stored.authenticatedAt ?? stored.createdAt),
@@ -333,6 +354,12 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 
   const toSessionOrNull = (stored: StoredSession | null): Session<S> | null =>
     stored ? toSession(stored) : null;
+
+  /** `fields` (encoded) as stored for `token`: its encrypted fields encrypted under its key. */
+  const sealed = (token: string, fields: Record<string, string>): Record<string, string> =>
+    encrypted.length === 0 || !encrypted.some((name) => fields[name] !== undefined)
+      ? fields
+      : encryptFields(fieldKeyOf(token), encrypted, fields);
 
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
   const idOf = (token: string | undefined): string | null =>
@@ -374,7 +401,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     }
     const userAgent = createOptions.userAgent ?? "";
     if (typeof userAgent !== "string") throw new InvalidArgumentError("userAgent must be a string");
-    const fields = { ...carried, ...encodeWithinLimits(createOptions.data ?? {}) };
+    const token = userId === null ? generateToken() : generateToken(userTagOf(userId));
+    const fields = sealed(token, { ...carried, ...encodeWithinLimits(createOptions.data ?? {}) });
     const total = Object.entries(fields).reduce(
       (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
       0,
@@ -385,7 +413,6 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       );
     }
     const own = ownLifetimes(createOptions);
-    const token = userId === null ? generateToken() : generateToken(userTagOf(userId));
     const createdAt = now();
     const lifetimeMs = own.absoluteMs ?? (userId === null ? anonymousAbsoluteTimeoutMs : absoluteTimeoutMs);
     const stored: StoredSession = {
@@ -403,7 +430,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     if (createOptions.browserSession === true) stored.browserSession = true;
     if (flash !== undefined) stored.flash = flash;
     await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
-    return { token, session: toSession(stored) };
+    return { token, session: toSession(stored, token) };
   };
 
   /** The one check of an increment step: a valid (integer, when declared) field and a safe integer. */
@@ -439,9 +466,11 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       // Taken (read and deleted) in one step: the pre-login token is dead before the new one exists.
       const taken = id === null ? null : await store.take(id, now());
       if (taken === null || taken.userId !== "") return start(userId, createOptions);
+      // Encrypted fields are decrypted with the old token here and encrypted under the new one by `start`.
+      const fieldsOfTaken = decryptFields(token, encrypted, taken.fields);
       const carried: Record<string, string> = {};
       for (const name of keep) {
-        const value = taken.fields[name];
+        const value = fieldsOfTaken[name];
         if (value !== undefined) carried[name] = value;
       }
       try {
@@ -491,13 +520,17 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       }
       return store
         .load(id, loadOptions?.takeFlash ? flashPolicy() : policy(), increments)
-        .then(toSessionOrNull);
+        .then(
+          encrypted.length === 0
+            ? toSessionOrNull
+            : (stored) => (stored ? toSession(stored, token as string) : null),
+        );
     },
 
     async set(token, data) {
       const id = idOf(token);
       if (id === null) return false;
-      const set = encodeWithinLimits(data as Record<string, unknown>);
+      const set = sealed(token, encodeWithinLimits(data as Record<string, unknown>));
       return (await store.update(id, { set, maxBytes: maxSessionBytes }, now())) !== null;
     },
 
@@ -524,8 +557,33 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       const oldId = idOf(token);
       if (oldId === null) return null;
       const newToken = generateToken(tagOf(token as string));
-      const stored = await store.rotate(oldId, storageIdOf(newToken), policy());
-      return stored ? { token: newToken, session: toSession(stored) } : null;
+      if (encrypted.length === 0) {
+        const stored = await store.rotate(oldId, storageIdOf(newToken), policy());
+        return stored ? { token: newToken, session: toSession(stored) } : null;
+      }
+      // Encrypted fields are re-encrypted under the new token's key in the rotation's own atomic step,
+      // which rewrites them only if they still hold what was read here: a `set` that came between
+      // makes the rotation write nothing, and it is tried again on what is there now.
+      const oldKey = fieldKeyOf(token as string);
+      const newKey = fieldKeyOf(newToken);
+      for (let attempt = 0; attempt < MAX_REKEY_ATTEMPTS; attempt++) {
+        const current = await store.load(oldId, policy());
+        if (current === null) return null;
+        const expect: Record<string, string> = {};
+        const set: Record<string, string> = {};
+        for (const name of encrypted) {
+          const value = current.fields[name];
+          expect[name] = value ?? "";
+          const plaintext = value === undefined ? undefined : decryptValue(oldKey, name, value);
+          // One that does not decrypt (tampered with) is dropped: no token could ever read it.
+          if (plaintext !== undefined) set[name] = encryptValue(newKey, name, plaintext);
+        }
+        const stored = await store.rotate(oldId, storageIdOf(newToken), policy(), { expect, set });
+        if (stored) return { token: newToken, session: toSession(stored, newToken) };
+      }
+      throw new StoreUnavailableError(
+        "latchkey: the session's encrypted fields kept changing during its rotation: try again",
+      );
     },
 
     async destroy(token) {
@@ -537,7 +595,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     async listForUser(userId) {
       assertUserId(userId);
       const stored = await store.listForUser(userId, now());
-      return stored.sort((a, b) => a.createdAt - b.createdAt).map(toSession);
+      return stored.sort((a, b) => a.createdAt - b.createdAt).map((session) => toSession(session));
     },
 
     async destroyById(userId, publicId) {
@@ -566,5 +624,28 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 function assertUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
     throw new InvalidArgumentError(`userId must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
+  }
+}
+
+/**
+ * `encryptFields` names declared "string" or "json" fields: an integer (or boolean) is counted and
+ * compared by the store, which could not do it on ciphertext.
+ */
+function validateEncryptFields(schema: FieldSchema | undefined, names: unknown): void {
+  if (!Array.isArray(names)) throw new InvalidOptionError("encryptFields", "must be an array of field names");
+  for (const name of names) {
+    const kind = typeof name === "string" && schema && Object.hasOwn(schema, name) ? schema[name] : undefined;
+    if (kind === undefined) {
+      throw new InvalidOptionError(
+        "encryptFields",
+        `names ${JSON.stringify(name)}, which is not declared in fields`,
+      );
+    }
+    if (kind !== "string" && kind !== "json") {
+      throw new InvalidOptionError(
+        "encryptFields",
+        `names "${name}", a${kind === "integer" ? "n" : ""} ${kind} field: only string and json fields can be encrypted (the store counts and compares the others)`,
+      );
+    }
   }
 }

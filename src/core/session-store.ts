@@ -121,6 +121,16 @@ export interface SessionChanges {
   maxBytes: number;
 }
 
+/**
+ * A rotation's rewrite of some fields (the manager re-encrypting encrypted fields under the new
+ * token): each field of `expect` must still hold that value, checked atomically with the rotation;
+ * it then holds its value in `set`, or none when `set` has none. `""` stands for "absent" in `expect`.
+ */
+export interface FieldRewrite {
+  expect: Readonly<Record<string, string>>;
+  set: Readonly<Record<string, string>>;
+}
+
 export interface SessionStore {
   /** A short name for logs and pages: "memory", "redis", "redis-cluster", ... */
   readonly kind: string;
@@ -147,9 +157,16 @@ export interface SessionStore {
   /**
    * Moves a session to a new storage id (token rotation), in one atomic step with its index entry: the
    * old id stops working at once, fields, creation time and absolute expiry carry over, the idle timer
-   * restarts. `newStorageId` has the old id's slot tag. Null when the old session no longer exists.
+   * restarts. `newStorageId` has the old id's slot tag. Null when the old session no longer exists,
+   * or when a field of `rewrite.expect` no longer holds its value (then nothing is written: the old
+   * session stays as it is).
    */
-  rotate(storageId: string, newStorageId: string, policy: TouchPolicy): Promise<StoredSession | null>;
+  rotate(
+    storageId: string,
+    newStorageId: string,
+    policy: TouchPolicy,
+    rewrite?: FieldRewrite,
+  ): Promise<StoredSession | null>;
   /** Deletes a session and its index entry; false when it did not exist (or had expired). */
   destroy(storageId: string, now: number): Promise<boolean>;
   /**

@@ -17,6 +17,7 @@ import {
   type TestClock,
   tracked,
 } from "./conformance-context.js";
+import { encryptedFieldsTests } from "./encrypted-fields-conformance.js";
 import { expiryTests } from "./expiry-conformance.js";
 import { recordTests } from "./records-conformance.js";
 import { revocationTests } from "./revocation-conformance.js";
@@ -80,6 +81,7 @@ export function runSessionStoreConformance(
       anonymousTests(ctx, { userIndex }),
     );
     describe("records", { concurrency: true }, () => recordTests(ctx));
+    describe("encrypted fields", () => encryptedFieldsTests(ctx, { userIndex }));
 
     describe("storage", () => {
       it("never stores a token, from create or rotate", async (t) => {

@@ -12,6 +12,22 @@ import { respCommand, respTargetOf } from "./resp-client.js";
  * assert.deepEqual(await clientCommandsDuring(url, () => sessions.load(token)), ["evalsha"]);
  */
 export async function clientCommandsDuring(url: string, action: () => Promise<unknown>): Promise<string[]> {
+  const commands: string[] = [];
+  for (const line of await monitorLinesDuring(url, action)) {
+    const match = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"/.exec(line);
+    if (!match || match[1] === "lua") continue;
+    const name = (match[2] as string).toLowerCase();
+    if (name === "auth") continue; // the fences' own connections
+    commands.push(name);
+  }
+  return commands;
+}
+
+/**
+ * MONITOR's lines while `action` ran (every command and argument the server saw, scripts' own
+ * commands included), between the helper's fences: for tests of what never reaches Redis in clear.
+ */
+export async function monitorLinesDuring(url: string, action: () => Promise<unknown>): Promise<string[]> {
   const target = respTargetOf(url);
   const fence = `harness-fence-${randomUUID()}`;
   const socket = connect({ host: target.host, port: target.port });
@@ -54,13 +70,5 @@ export async function clientCommandsDuring(url: string, action: () => Promise<un
   const lines = text.split("\r\n");
   const start = lines.findIndex((line) => line.includes(`${fence}-start`));
   const end = lines.findIndex((line) => line.includes(`${fence}-end`));
-  const commands: string[] = [];
-  for (const line of lines.slice(start + 1, end)) {
-    const match = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"/.exec(line);
-    if (!match || match[1] === "lua") continue;
-    const name = (match[2] as string).toLowerCase();
-    if (name === "auth") continue; // the fences' own connections
-    commands.push(name);
-  }
-  return commands;
+  return lines.slice(start + 1, end);
 }

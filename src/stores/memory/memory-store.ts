@@ -286,10 +286,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       return counted;
     },
 
-    async rotate(oldId, newId, policy) {
+    async rotate(oldId, newId, policy, rewrite) {
       assertOpen();
       const entry = live(oldId, policy.now);
       if (!entry) return null;
+      if (rewrite) {
+        for (const [field, value] of Object.entries(rewrite.expect)) {
+          if ((entry.fields.get(field) ?? "") !== value) return null;
+        }
+        for (const field of Object.keys(rewrite.expect)) {
+          const value = rewrite.set[field];
+          if (value === undefined) entry.fields.delete(field);
+          else entry.fields.set(field, value);
+        }
+      }
       remove(oldId);
       remove(newId);
       add(newId, entry);

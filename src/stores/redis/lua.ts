@@ -308,13 +308,42 @@ return counted
  * succeed, the old id stops working at once, and a concurrent "log out everywhere" finds either the old
  * session or the new one in the index, never neither. The new id has the old one's slot tag, so both
  * keys and the index (reached from `$u`, in the same slot) live together.
- * ARGV: now, idleTimeoutMs, oldId, newId, indexKeyPrefix ('' without a per-user index)
+ * With a rewrite (the manager re-encrypting encrypted fields under the new token), each of its fields
+ * must still hold the value the caller read ('' : absent), else nothing is written and the reply is
+ * false; the new session then holds the rewritten values ('' : the field removed).
+ * ARGV: now, idleTimeoutMs, oldId, newId, indexKeyPrefix ('' without a per-user index),
+ *       [field, expected, newValue]...
  * Reply: false, or the new hash as HGETALL.
  */
 export const ROTATE_SESSION = `${EXTEND_INDEX}${IDLE_TTL}
 local old, new = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', old)
+if #ARGV > 5 then
+  local expected, rewritten = {}, {}
+  for i = 6, #ARGV, 3 do expected[ARGV[i]] = ARGV[i + 1] end
+  for i = 1, #flat, 2 do
+    local name = flat[i]
+    if expected[name] then
+      if expected[name] ~= flat[i + 1] then return false end
+      expected[name] = nil
+    else
+      rewritten[#rewritten + 1] = name
+      rewritten[#rewritten + 1] = flat[i + 1]
+    end
+  end
+  -- The fields left were absent: they must have been read so.
+  for _, value in pairs(expected) do
+    if value ~= '' then return false end
+  end
+  for i = 6, #ARGV, 3 do
+    if ARGV[i + 2] ~= '' then
+      rewritten[#rewritten + 1] = ARGV[i]
+      rewritten[#rewritten + 1] = ARGV[i + 2]
+    end
+  end
+  flat = rewritten
+end
 local expiresAt, userId, createdAt, atT
 local idle = tonumber(ARGV[2])
 for i = 1, #flat, 2 do

@@ -186,17 +186,25 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return result;
     },
 
-    async rotate(oldId, newId, policy) {
+    async rotate(oldId, newId, policy, rewrite) {
       if (tagOf(newId) !== tagOf(oldId)) {
         throw new InvalidArgumentError("a rotated session id must keep the old id's slot tag");
       }
       // Rotation happens in a request, so it counts as activity: the idle timer restarts, as in memory.
+      const args: (string | number)[] = [
+        policy.now,
+        policy.idleTimeoutMs,
+        oldId,
+        newId,
+        indexPrefixOf(oldId),
+      ];
+      if (rewrite) {
+        for (const field in rewrite.expect) {
+          args.push(field, rewrite.expect[field] as string, rewrite.set[field] ?? "");
+        }
+      }
       const flat = await run("rotate", (deadline) =>
-        scripts.rotate(
-          deadline,
-          [keys.session(oldId), keys.session(newId)],
-          [policy.now, policy.idleTimeoutMs, oldId, newId, indexPrefixOf(oldId)],
-        ),
+        scripts.rotate(deadline, [keys.session(oldId), keys.session(newId)], args),
       );
       return flat ? sessionFromHash(newId, flat) : null;
     },
