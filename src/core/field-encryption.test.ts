@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hkdfSync } from "node:crypto";
 import { describe, it } from "node:test";
 import { decryptFields, decryptValue, encryptFields, encryptValue, fieldKeyOf } from "./field-encryption.js";
 import { generateToken } from "./token.js";
@@ -13,6 +14,13 @@ describe("field encryption", () => {
       assert.match(stored, /^v1\.[A-Za-z0-9_-]+$/);
       if (text.length > 3) assert.ok(!stored.includes(text));
       assert.equal(decryptValue(key, "note", stored), text);
+    }
+  });
+
+  it("derives its key by HKDF-SHA-256, as crypto.hkdfSync does", () => {
+    for (const t of [token, generateToken(), "x"]) {
+      const expected = hkdfSync("sha256", t, "latchkey encrypted fields v1", "latchkey field key", 32);
+      assert.deepEqual(fieldKeyOf(t), Buffer.from(expected));
     }
   });
 
