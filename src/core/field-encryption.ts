@@ -1,4 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { InvalidOptionError } from "./errors.js";
+import type { FieldSchema } from "./fields.js";
 
 /**
  * Encrypted fields (`encryptFields`): AES-256-GCM under a key derived from the session's token, which
@@ -104,4 +106,27 @@ export function decryptFields(
     else out[name] = plaintext;
   }
   return out ?? fields;
+}
+
+/**
+ * `encryptFields` names declared "string" or "json" fields: an integer (or boolean) is counted and
+ * compared by the store, which could not do it on ciphertext.
+ */
+export function validateEncryptFields(schema: FieldSchema | undefined, names: unknown): void {
+  if (!Array.isArray(names)) throw new InvalidOptionError("encryptFields", "must be an array of field names");
+  for (const name of names) {
+    const kind = typeof name === "string" && schema && Object.hasOwn(schema, name) ? schema[name] : undefined;
+    if (kind === undefined) {
+      throw new InvalidOptionError(
+        "encryptFields",
+        `names ${JSON.stringify(name)}, which is not declared in fields`,
+      );
+    }
+    if (kind !== "string" && kind !== "json") {
+      throw new InvalidOptionError(
+        "encryptFields",
+        `names "${name}", a${kind === "integer" ? "n" : ""} ${kind} field: only string and json fields can be encrypted (the store counts and compares the others)`,
+      );
+    }
+  }
 }

@@ -1,5 +1,12 @@
 import { InvalidArgumentError, InvalidOptionError, StoreUnavailableError } from "./errors.js";
-import { decryptFields, decryptValue, encryptFields, encryptValue, fieldKeyOf } from "./field-encryption.js";
+import {
+  decryptFields,
+  decryptValue,
+  encryptFields,
+  encryptValue,
+  fieldKeyOf,
+  validateEncryptFields,
+} from "./field-encryption.js";
 import {
   assertFieldName,
   decodeFields,
@@ -624,28 +631,5 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
 function assertUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== "string" || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
     throw new InvalidArgumentError(`userId must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
-  }
-}
-
-/**
- * `encryptFields` names declared "string" or "json" fields: an integer (or boolean) is counted and
- * compared by the store, which could not do it on ciphertext.
- */
-function validateEncryptFields(schema: FieldSchema | undefined, names: unknown): void {
-  if (!Array.isArray(names)) throw new InvalidOptionError("encryptFields", "must be an array of field names");
-  for (const name of names) {
-    const kind = typeof name === "string" && schema && Object.hasOwn(schema, name) ? schema[name] : undefined;
-    if (kind === undefined) {
-      throw new InvalidOptionError(
-        "encryptFields",
-        `names ${JSON.stringify(name)}, which is not declared in fields`,
-      );
-    }
-    if (kind !== "string" && kind !== "json") {
-      throw new InvalidOptionError(
-        "encryptFields",
-        `names "${name}", a${kind === "integer" ? "n" : ""} ${kind} field: only string and json fields can be encrypted (the store counts and compares the others)`,
-      );
-    }
   }
 }
