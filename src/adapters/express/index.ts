@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { InvalidOptionError, LatchkeyError } from "../../core/errors.js";
-import type { SessionFields, SessionProperty } from "../../core/session-types.js";
+import type { SessionFields, SessionProperty, SessionTypes } from "../../core/session-types.js";
 import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
 import {
   type CrossOriginProtectionOptions,
@@ -16,22 +16,36 @@ import {
   type ExpressSessionMigrationOptions,
   type MigratedSession,
 } from "./express-session-migration.js";
+import { setSessionCookie } from "./response-cookie.js";
 
 export type { SessionFields, SessionTypes } from "../../core/session-types.js";
 export type { CrossOriginProtectionOptions } from "../../http/cross-origin.js";
 export type { TrustProxy } from "../../http/forwarded.js";
 export { CrossOriginRequestError, LatchkeyHTTPError } from "../../http/http-errors.js";
 export type { RequestSession } from "../../http/request-session.js";
+export { type ExpressSessionOptions, expressSession } from "./express-session-dropin.js";
 export type {
   ExpressSessionMigrationOptions,
   ExpressSessionStoreLike,
   MigratedSession,
 } from "./express-session-migration.js";
+export { ExpressSession, ExpressSessionCookie, type SessionCallback } from "./express-session-object.js";
+
+/**
+ * What `latchkey()` adds to Express's Request type: `req.session` (or the registered `property`),
+ * typed by `SessionTypes` (see `RequestSession`). Nothing when `SessionTypes` registers
+ * `express: "express-session"`: `req.session` is then express-session's (the drop-in, `expressSession()`),
+ * typed by @types/express-session, whose declaration of `Request.session` would otherwise conflict with
+ * this one (TS2430: a global interface has one type per property, and no declaration can see whether
+ * another package declares it too).
+ */
+export type LatchkeyRequestProperties = SessionTypes extends { express: "express-session" }
+  ? Record<never, never>
+  : Record<SessionProperty, RequestSession<SessionFields>>;
 
 declare global {
   namespace Express {
-    /** `req.session` (or the registered `property`), typed by `SessionTypes`: see `RequestSession`. */
-    interface Request extends Record<SessionProperty, RequestSession<SessionFields>> {}
+    interface Request extends LatchkeyRequestProperties {}
   }
 }
 
@@ -159,17 +173,4 @@ export function createCrossOriginCheck(
 
 function isEncrypted(req: IncomingMessage): boolean {
   return (req.socket as Partial<TLSSocket>).encrypted === true;
-}
-
-/** Adds the session cookie to the response's Set-Cookie, replacing one this request set before. */
-function setSessionCookie(res: ServerResponse, value: string): void {
-  // Too late to tell the browser: the session changed in the store all the same.
-  if (res.headersSent) return;
-  const name = value.slice(0, value.indexOf("=") + 1);
-  const current = res.getHeader("set-cookie");
-  const others = (current === undefined ? [] : Array.isArray(current) ? current : [String(current)]).filter(
-    (cookie) => !cookie.startsWith(name),
-  );
-  res.setHeader("set-cookie", [...others, value]);
-  res.setHeader("cache-control", "no-store");
 }
