@@ -4,7 +4,7 @@
  * by the TypeScript compiler, declaration files included (no skipLibCheck), on the current sources.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -73,6 +73,7 @@ describe("latchkey/express beside @types/express-session", () => {
       latchkey: [join(ROOT, "src/index.ts")],
       "latchkey/express": [join(ROOT, "src/adapters/express/index.ts")],
       "latchkey/memory": [join(ROOT, "src/stores/memory/index.ts")],
+      "latchkey/redis": [join(ROOT, "src/stores/redis/index.ts")],
     };
     const options: ts.CompilerOptions = {
       target: ts.ScriptTarget.ES2022,
@@ -105,6 +106,18 @@ describe("latchkey/express beside @types/express-session", () => {
     assert.ok(
       diagnostics.some((diagnostic) => diagnostic.code === 2430),
       diagnostics.map((diagnostic) => diagnostic.text).join("\n"),
+    );
+  });
+
+  test("the complete example of docs/frameworks.md type-checks as written", async () => {
+    const docs = await readFile(join(ROOT, "docs/frameworks.md"), "utf8");
+    const section = docs.slice(docs.indexOf("## Passport and express-session middleware"));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(example?.includes("expressSession({ sessions })"), "the section's first example");
+    const diagnostics = await diagnosticsOf("example.mts", example);
+    assert.deepEqual(
+      diagnostics.map((diagnostic) => diagnostic.text),
+      [],
     );
   });
 
