@@ -114,7 +114,7 @@ describe("latchkey/express beside @types/express-session", () => {
     const section = docs.slice(docs.indexOf("## Passport and express-session middleware"));
     const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     assert.ok(example?.includes("expressSession({ sessions })"), "the section's first example");
-    const diagnostics = await diagnosticsOf("example.mts", example);
+    const diagnostics = await diagnosticsOf("example.mts", example as string);
     assert.deepEqual(
       diagnostics.map((diagnostic) => diagnostic.text),
       [],

@@ -498,8 +498,67 @@ describe("expressSession when Redis dies mid-request", () => {
       assert.ok(Date.now() - started < 3000, `answered in ${Date.now() - started} ms`);
       const next = await browser.request("GET", "/");
       assert.equal(next.status, 503, "a request that must load its session: 503 too");
+      const login = await new Browser(app.url).login("grace");
+      assert.equal(login.status, 503, "a login whose save fails: Passport passes the 503 on");
+      assert.equal(login.location, null);
     });
   }
+});
+
+describe("expressSession with its own userOf (no Passport)", () => {
+  const { started, defer } = suiteResources();
+  test("setting the user promotes the session to a fresh token in the user's index, keeping the cart; removing it ends that session", async () => {
+    const redis = await started();
+    const store = createRedisStore({ url: redis.url });
+    defer(() => store.close());
+    const sessions = createSessionManager({ store });
+    const app = express();
+    app.use(
+      expressSession({
+        sessions: sessions as never,
+        userOf: (session) => (typeof session.account === "string" ? session.account : undefined),
+      }) as Handler,
+    );
+    app.post("/cart", (req, res) => {
+      sessionOf(req).cart = ["pear"];
+      res.end();
+    });
+    app.post("/sign-in", (req, res) => {
+      sessionOf(req).account = "acct-7";
+      sessionOf(req).greeting = "hello";
+      res.end();
+    });
+    app.post("/sign-out", (req, res) => {
+      delete sessionOf(req).account;
+      res.end();
+    });
+    app.get("/data", (req, res) => {
+      res.json({ ...sessionOf(req) });
+    });
+    const server = await listen(createServer(app));
+    defer(server.close);
+    const browser = new Browser(server.url);
+
+    await browser.request("POST", "/cart");
+    const anonymous = browser.token as string;
+    assert.equal((await sessions.load(anonymous))?.userId, null);
+    await browser.request("POST", "/sign-in");
+    const signedIn = browser.token as string;
+    assert.notEqual(signedIn, anonymous, "a fresh token at sign-in");
+    assert.equal(await sessions.load(anonymous), null, "the anonymous token is dead");
+    const listed = await sessions.listForUser("acct-7");
+    assert.deepEqual(
+      listed.map((session) => [session.id, session.data]),
+      [[sessions.publicIdOf(signedIn), { cart: '["pear"]', account: '"acct-7"', greeting: '"hello"' }]],
+    );
+
+    await browser.request("POST", "/sign-out");
+    assert.equal(await sessions.load(signedIn), null, "the user's session ended");
+    assert.equal((await sessions.listForUser("acct-7")).length, 0);
+    const after = await sessions.load(browser.token);
+    assert.equal(after?.userId, null, "what was left is in a new anonymous session");
+    assert.deepEqual((await browser.request("GET", "/data")).body, { cart: ["pear"], greeting: "hello" });
+  });
 });
 
 describe("expressSession on Express 4", () => {

@@ -155,6 +155,8 @@ class RequestState implements SessionOwner {
   #loaded: StoredProperties = new Map();
   /** The request's session ended in the store (elsewhere, or by `destroy`): nothing more is written. */
   #ended = false;
+  /** A `save()` of this request failed (nothing of it was written). */
+  #failed = false;
   #queue: Promise<void> = Promise.resolve();
 
   constructor(req: DropInRequest, res: ServerResponse, settings: RequestSettings) {
@@ -207,7 +209,12 @@ class RequestState implements SessionOwner {
   }
 
   save(): Promise<void> {
-    return this.#enqueue(() => this.#commit());
+    return this.#enqueue(() =>
+      this.#commit().catch((error: unknown) => {
+        this.#failed = true;
+        throw error;
+      }),
+    );
   }
 
   destroy(): Promise<void> {
@@ -230,9 +237,13 @@ class RequestState implements SessionOwner {
     });
   }
 
-  /** Writes what the request changed; called by `save()` and before the response is sent. */
+  /**
+   * Writes what the request changed, before the response is sent. Not after a write of this request
+   * failed: its error went to the caller (Passport passes it on to Express's error handler), and the
+   * error page must not try the same write again.
+   */
   commitBeforeEnd(): Promise<void> {
-    return this.#enqueue(() => this.#commit());
+    return this.#enqueue(() => (this.#failed ? Promise.resolve() : this.#commit()));
   }
 
   #enqueue(step: () => Promise<void>): Promise<void> {
