@@ -261,6 +261,8 @@ for (const kind of CLIENTS) {
     /** The app's manager (over the client) and another process's (over a connection of its own). */
     let sessions: Sessions;
     let elsewhere: Sessions;
+    /** A plain connection, to count keys. */
+    let raw: { dbSize(): Promise<number> };
     const gates = new Gates();
     let base: string;
 
@@ -271,6 +273,9 @@ for (const kind of CLIENTS) {
       const store = createRedisStore({ url: redis.url });
       defer(() => store.close());
       elsewhere = createSessionManager({ store });
+      const plain = await createClient({ url: redis.url }).connect();
+      defer(async () => void (await plain.close()));
+      raw = plain;
       const app = await listen(passportApp(sessions, gates));
       defer(app.close);
       base = app.url;
@@ -278,9 +283,11 @@ for (const kind of CLIENTS) {
 
     test("a visitor who never writes costs no store write and gets no cookie; a failed login flashes its error once", async () => {
       const browser = new Browser(base);
+      const keysBefore = await raw.dbSize();
       const page = await browser.request("GET", "/");
       assert.deepEqual(page.body, { user: null, errors: [], sessionID: null });
       assert.deepEqual(page.setCookies, [], "reading connect-flash's messages starts no session");
+      assert.equal(await raw.dbSize(), keysBefore, "nothing was written to Redis");
 
       const failed = await browser.login("ada", "wrong");
       assert.equal(failed.status, 302);
