@@ -139,6 +139,12 @@ function passportApp(sessions: Sessions, gates: Gates, framework: typeof express
     if (kind === "big") for (let i = 0; i < 5; i++) session[`blob${i}`] = "x".repeat(7000);
     res.redirect("/");
   });
+  // Writes the body before putting something in the session: too late for a new session's cookie.
+  app.get("/stream", (req, res) => {
+    res.write("partial ");
+    sessionOf(req).late = true;
+    res.end("end");
+  });
   app.post("/regenerate", (req, res, next) => {
     const before = sessionIdOf(req);
     sessionOf(req).regenerate((err) => {
@@ -336,6 +342,14 @@ for (const kind of CLIENTS) {
         visits: 3,
       });
       assert.equal((await browser.request("GET", "/")).body.user, "ada");
+    });
+
+    test("a new session after the headers were sent: the response is cut (its cookie could not go), nothing stored", async () => {
+      const browser = new Browser(base);
+      const keysBefore = await raw.dbSize();
+      await assert.rejects(browser.request("GET", "/stream"));
+      assert.equal(browser.token, undefined);
+      assert.equal(await raw.dbSize(), keysBefore, "no session without a cookie to reach it");
     });
 
     test("concurrent requests changing different properties both land", async () => {
