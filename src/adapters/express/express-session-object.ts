@@ -51,6 +51,12 @@ export class ExpressSessionCookie {
   get maxAge(): number | null {
     return this.expires === null ? null : this.expires.getTime() - Date.now();
   }
+
+  /**
+   * Accepted and ignored, so that express-session code setting it ("remember me") keeps running: the
+   * lifetime is the session's, given at login (`absoluteTimeoutSeconds`).
+   */
+  set maxAge(_milliseconds: number | null) {}
 }
 
 /**
