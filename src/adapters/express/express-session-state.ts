@@ -95,6 +95,7 @@ export class RequestState implements SessionOwner {
       if (token !== undefined && !this.#ended) await this.#settings.sessions.destroy(token);
       if (token !== undefined) this.#clearCookie();
       this.#ended = false;
+      this.#failed = false;
       this.#startNew();
     });
   }
