@@ -587,6 +587,36 @@ describe("expressSession with its own userOf (no Passport)", () => {
   });
 });
 
+describe("expressSession behind a proxy", () => {
+  const { started, defer } = suiteResources();
+  test("Express's trust proxy decides, as for latchkey(): HTTPS by X-Forwarded-Proto gets the __Host- cookie, the IP is the client's", async () => {
+    const redis = await started();
+    const store = createRedisStore({ url: redis.url });
+    defer(() => store.close());
+    const sessions = createSessionManager({ store });
+    const app = express();
+    app.set("trust proxy", 1);
+    app.use(expressSession({ sessions: sessions as never }) as Handler);
+    app.post("/", (req, res) => {
+      sessionOf(req).seen = true;
+      res.end();
+    });
+    const server = await listen(createServer(app));
+    defer(server.close);
+    const response = await fetch(`${server.url}/`, {
+      method: "POST",
+      headers: { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9" },
+    });
+    const [cookie = ""] = response.headers.getSetCookie();
+    assert.match(
+      cookie,
+      /^__Host-lk=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    const token = cookie.slice("__Host-lk=".length, cookie.indexOf(";"));
+    assert.equal((await sessions.load(token))?.ip, "203.0.113.9");
+  });
+});
+
 describe("expressSession on Express 4", () => {
   const { started, defer } = suiteResources();
   test("Passport login, req.user restored, logout ends it", async () => {

@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { TLSSocket } from "node:tls";
 import { InvalidOptionError } from "../../core/errors.js";
 import type { FieldSchema } from "../../core/fields.js";
 import type { SessionManager } from "../../core/session-manager.js";
 import type { SessionFields } from "../../core/session-types.js";
 import { resolveAdapterOptions } from "../../http/adapter-options.js";
 import { isSecureCookie, type SessionCookieOptions } from "../../http/cookie.js";
-import { clientIP, isHTTPS, resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
+import { resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
 import { toHTTPError } from "../../http/http-errors.js";
 import { passportUserOf, storedPropertiesOf } from "./express-session-data.js";
 import {
@@ -14,6 +13,7 @@ import {
   type ExpressSessionMigrationOptions,
 } from "./express-session-migration.js";
 import { type DropInRequest, RequestState } from "./express-session-state.js";
+import { requestOrigin } from "./request-origin.js";
 
 export interface ExpressSessionOptions extends SessionCookieOptions {
   /**
@@ -34,7 +34,10 @@ export interface ExpressSessionOptions extends SessionCookieOptions {
    */
   migrateExpressSession?: Omit<ExpressSessionMigrationOptions, "convert"> &
     Partial<Pick<ExpressSessionMigrationOptions, "convert">>;
-  /** As the `latchkey()` option: whether `X-Forwarded-Proto` and `X-Forwarded-For` are believed. */
+  /**
+   * As the `latchkey()` option: whether `X-Forwarded-Proto` and `X-Forwarded-For` are believed; when
+   * not given, Express's own `trust proxy` setting decides, if the app set it.
+   */
   trustProxy?: TrustProxy;
 }
 
@@ -66,7 +69,8 @@ export function expressSession(options: ExpressSessionOptions): Middleware {
   if (typeof userOf !== "function") {
     throw new InvalidOptionError("userOf", "must be a function (session) => user id or undefined");
   }
-  const hops = resolveTrustProxy(options.trustProxy);
+  // The option when given; else Express's `trust proxy`, read per request (as `latchkey()` does).
+  const hops = options.trustProxy === undefined ? undefined : resolveTrustProxy(options.trustProxy);
   const migration =
     options.migrateExpressSession === undefined
       ? undefined
@@ -83,17 +87,13 @@ export function expressSession(options: ExpressSessionOptions): Middleware {
         );
 
   return function latchkeyExpressSession(req: DropInRequest, res, next) {
-    const https = isHTTPS(
-      (req.socket as Partial<TLSSocket>).encrypted === true,
-      req.headers["x-forwarded-proto"],
-      hops,
-    );
+    const { https, ip } = requestOrigin(req, hops);
     const state = new RequestState(req, res, {
       sessions: sessions as unknown as SessionManager<FieldSchema>,
       cookie,
-      secure: isSecureCookie(cookie, https),
+      secure: isSecureCookie(cookie, https()),
       userOf,
-      ip: () => clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops),
+      ip,
     });
     Object.defineProperty(req, "sessionID", {
       configurable: true,

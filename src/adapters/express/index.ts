@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { TLSSocket } from "node:tls";
 import { InvalidOptionError, LatchkeyError } from "../../core/errors.js";
 import type { SessionFields, SessionProperty, SessionTypes } from "../../core/session-types.js";
 import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
@@ -8,13 +7,7 @@ import {
   createCrossOriginCheck as createCheck,
   isSafeMethod,
 } from "../../http/cross-origin.js";
-import {
-  clientIP,
-  isHTTPS,
-  isValidClientIP,
-  resolveTrustProxy,
-  type TrustProxy,
-} from "../../http/forwarded.js";
+import { resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
 import { CrossOriginRequestError, toHTTPError } from "../../http/http-errors.js";
 import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
 import {
@@ -22,6 +15,7 @@ import {
   type ExpressSessionMigrationOptions,
   type MigratedSession,
 } from "./express-session-migration.js";
+import { requestOrigin } from "./request-origin.js";
 import { setSessionCookie } from "./response-cookie.js";
 
 export type { SessionFields, SessionTypes } from "../../core/session-types.js";
@@ -107,21 +101,13 @@ export function latchkey(options: LatchkeyOptions): Middleware {
   return function latchkeySession(req, res, next) {
     let context: RequestSessionContext<SessionFields> | undefined;
     const userAgent = () => req.headers["user-agent"] ?? "";
-    const express = hops === undefined ? expressProxyTrust(req) : undefined;
-    const ip = () =>
-      express
-        ? isValidClientIP(express.ip)
-          ? express.ip
-          : (req.socket.remoteAddress ?? "")
-        : clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops ?? 0);
+    const { https, ip } = requestOrigin(req, hops);
     const contextOf = () => {
       context ??= new RequestSessionContext(
         sessions,
         {
           cookieHeader: req.headers.cookie,
-          https: express
-            ? express.protocol === "https"
-            : isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops ?? 0),
+          https: https(),
           userAgent,
           ip,
           setCookie: (value) => setSessionCookie(res, value),
@@ -185,25 +171,4 @@ export function createCrossOriginCheck(
       origin: req.headers.origin,
       secFetchSite: req.headers["sec-fetch-site"],
     });
-}
-
-/** The parts of Express's request that its `trust proxy` setting governs. */
-interface ExpressRequest {
-  app?: { get?: (setting: string) => unknown };
-  readonly protocol?: string;
-  readonly ip?: string;
-}
-
-/**
- * Express's request when the app set `trust proxy` (Express's default is false, and latchkey's then
- * believes no forwarding header); undefined otherwise, and outside Express (a bare node:http server).
- */
-function expressProxyTrust(req: IncomingMessage): ExpressRequest | undefined {
-  const express = req as IncomingMessage & ExpressRequest;
-  const setting = typeof express.app?.get === "function" ? express.app.get("trust proxy") : undefined;
-  return setting === undefined || setting === false || setting === 0 ? undefined : express;
-}
-
-function isEncrypted(req: IncomingMessage): boolean {
-  return (req.socket as Partial<TLSSocket>).encrypted === true;
 }
