@@ -27,6 +27,11 @@ export interface Config {
   logLevel: LogLevel;
   /** Bounds on what one connection may hold, so that slow or idle clients cannot exhaust the server. */
   http: HTTPLimits;
+  /**
+   * HEALTHZ_DETAILS_TOKEN: a request to /healthz with `Authorization: Bearer <this>` gets the store's
+   * details (servers, problems); every other request gets the status alone. Unset: status alone for all.
+   */
+  healthDetailsToken?: string;
 }
 
 export interface HTTPLimits {
@@ -38,6 +43,12 @@ export interface HTTPLimits {
   keepAliveTimeoutSeconds: number;
   /** HTTP_MAX_CONNECTIONS: connections beyond this many open ones are closed at once. */
   maxConnections: number;
+  /**
+   * HTTP_MAX_CONNECTIONS_PER_CLIENT: a client's (an IPv4 address, an IPv6 /64) connections beyond this
+   * many open ones are closed at once, so that one address cannot take the whole HTTP_MAX_CONNECTIONS.
+   * 0: no per-client cap. Not applied under TRUST_PROXY, where every connection comes from the proxy.
+   */
+  maxConnectionsPerClient: number;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +75,7 @@ export const DEFAULT_CONFIG: Config = {
     requestTimeoutSeconds: 30,
     keepAliveTimeoutSeconds: 5,
     maxConnections: 1000,
+    maxConnectionsPerClient: 100,
   },
 };
 
@@ -110,7 +122,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     trustProxy: trustProxy(value("TRUST_PROXY")),
     logLevel: logLevel(value("LOG_LEVEL")),
     http: httpLimits(value),
+    ...healthDetailsToken(value("HEALTHZ_DETAILS_TOKEN")),
   };
+}
+
+function healthDetailsToken(raw: string | undefined): Pick<Config, "healthDetailsToken"> {
+  if (raw === undefined) return {};
+  if (raw.length < 16 || /\s/.test(raw)) {
+    throw new ConfigError("HEALTHZ_DETAILS_TOKEN", "must be at least 16 characters without spaces");
+  }
+  return { healthDetailsToken: raw };
 }
 
 function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
@@ -132,6 +153,11 @@ function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
       defaults.keepAliveTimeoutSeconds,
     ),
     maxConnections: seconds("HTTP_MAX_CONNECTIONS", value("HTTP_MAX_CONNECTIONS"), defaults.maxConnections),
+    maxConnectionsPerClient: count(
+      "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+      value("HTTP_MAX_CONNECTIONS_PER_CLIENT"),
+      defaults.maxConnectionsPerClient,
+    ),
   };
   // Node refuses a headers timeout longer than the request timeout (the headers are part of the request).
   if (limits.headersTimeoutSeconds > limits.requestTimeoutSeconds) {
@@ -141,6 +167,14 @@ function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
     );
   }
   return limits;
+}
+
+/** A whole number >= 0 (0 turns the bound off). */
+function count(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= 0)) throw new ConfigError(name, `must be a whole number >= 0, got "${raw}"`);
+  return n;
 }
 
 function port(raw: string | undefined): number {

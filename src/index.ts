@@ -33,6 +33,7 @@ export type {
   FieldIncrements,
   RecordInsertOptions,
   RecordStore,
+  RecordUpdateOptions,
   SessionChanges,
   SessionStore,
   StoredSession,
