@@ -210,6 +210,12 @@ export interface SessionManager<S extends FieldSchema> {
   set(token: string, data: SessionData<S>): Promise<boolean>;
   /** Removes fields; false when the session no longer exists. */
   unset(token: string, fields: readonly (keyof S & string)[]): Promise<boolean>;
+  /**
+   * Sets some fields and removes others (a field in one of the two at most) in one atomic step: all of
+   * it is written or (on any error, or over `maxSessionBytes`) none of it. False, and nothing written,
+   * when the session no longer exists.
+   */
+  update(token: string, set: SessionData<S>, remove?: readonly (keyof S & string)[]): Promise<boolean>;
   /** Atomically adds `by` (default 1) to an integer field; null when the session no longer exists. */
   increment(token: string, field: IntegerField<S>, by?: number): Promise<number | null>;
   /** Issues a new token for the same session and kills the old one; null when the session is gone. */
@@ -546,6 +552,18 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       if (id === null) return false;
       for (const name of fieldNames) assertFieldName(name);
       return (await store.update(id, { remove: fieldNames, maxBytes: maxSessionBytes }, now())) !== null;
+    },
+
+    async update(token, data, remove = []) {
+      const id = idOf(token);
+      if (id === null) return false;
+      const set = encodeWithinLimits(data as Record<string, unknown>);
+      for (const name of remove) {
+        assertFieldName(name);
+        if (Object.hasOwn(set, name))
+          throw new InvalidArgumentError(`field "${name}" is both set and removed`);
+      }
+      return (await store.update(id, { set, remove, maxBytes: maxSessionBytes }, now())) !== null;
     },
 
     async increment(token, field, by = 1) {

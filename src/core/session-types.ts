@@ -9,6 +9,9 @@ import type { FieldSchema } from "./fields.js";
  * declare module "latchkey" {
  *   interface SessionTypes { fields: typeof fields }
  * }
+ *
+ * With `expressSession()` (the express-session drop-in of `latchkey/express`), register
+ * `express: "express-session"` instead: `req.session` is then typed by @types/express-session.
  */
 // biome-ignore lint/suspicious/noEmptyInterface: filled in by applications through declaration merging.
 export interface SessionTypes {}

@@ -185,6 +185,23 @@ function sessionTests(ctx: () => Context): void {
     assert.deepEqual((await steady.load(token))?.data, { name: "b", visits: 8 });
   });
 
+  it("updates (sets and removes) in one step, and writes nothing of a refused or late update", async () => {
+    const { steady, user } = ctx();
+    const { token } = await steady.create(user("update"), { data: { name: "a", prefs: { x: 1 } } });
+    assert.equal(await steady.update(token, { name: "b", admin: true }, ["prefs"]), true);
+    assert.deepEqual((await steady.load(token))?.data, { name: "b", admin: true });
+    await assert.rejects(steady.update(token, { name: "c" }, ["name"]), {
+      code: "INVALID_ARGUMENT",
+    });
+    await assert.rejects(steady.update(token, { name: "d", prefs: 10n as never }), {
+      code: "INVALID_ARGUMENT",
+    });
+    assert.deepEqual((await steady.load(token))?.data, { name: "b", admin: true }, "nothing of either");
+    await steady.destroy(token);
+    assert.equal(await steady.update(token, { name: "e" }), false);
+    assert.equal(await steady.load(token), null, "a late update brings nothing back");
+  });
+
   it("answers null or false for malformed, unknown and oversized tokens", async () => {
     const { steady } = ctx();
     const real = (await steady.create(ctx().user("malformed"))).token;

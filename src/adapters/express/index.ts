@@ -1,20 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { TLSSocket } from "node:tls";
 import { InvalidOptionError, LatchkeyError } from "../../core/errors.js";
-import type { SessionFields, SessionProperty } from "../../core/session-types.js";
+import type { SessionFields, SessionProperty, SessionTypes } from "../../core/session-types.js";
 import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
 import {
   type CrossOriginProtectionOptions,
   createCrossOriginCheck as createCheck,
   isSafeMethod,
 } from "../../http/cross-origin.js";
-import {
-  clientIP,
-  isHTTPS,
-  isValidClientIP,
-  resolveTrustProxy,
-  type TrustProxy,
-} from "../../http/forwarded.js";
+import { resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
 import { CrossOriginRequestError, toHTTPError } from "../../http/http-errors.js";
 import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
 import {
@@ -22,22 +15,37 @@ import {
   type ExpressSessionMigrationOptions,
   type MigratedSession,
 } from "./express-session-migration.js";
+import { requestOrigin } from "./request-origin.js";
+import { setSessionCookie } from "./response-cookie.js";
 
 export type { SessionFields, SessionTypes } from "../../core/session-types.js";
 export type { CrossOriginProtectionOptions } from "../../http/cross-origin.js";
 export type { TrustProxy } from "../../http/forwarded.js";
 export { CrossOriginRequestError, LatchkeyHTTPError } from "../../http/http-errors.js";
 export type { RequestSession } from "../../http/request-session.js";
+export { type ExpressSessionOptions, expressSession } from "./express-session-dropin.js";
 export type {
   ExpressSessionMigrationOptions,
   ExpressSessionStoreLike,
   MigratedSession,
 } from "./express-session-migration.js";
+export { ExpressSession, ExpressSessionCookie, type SessionCallback } from "./express-session-object.js";
+
+/**
+ * What `latchkey()` adds to Express's Request type: `req.session` (or the registered `property`),
+ * typed by `SessionTypes` (see `RequestSession`). Nothing when `SessionTypes` registers
+ * `express: "express-session"`: `req.session` is then express-session's (the drop-in, `expressSession()`),
+ * typed by @types/express-session, whose declaration of `Request.session` would otherwise conflict with
+ * this one (TS2430: a global interface has one type per property, and no declaration can see whether
+ * another package declares it too).
+ */
+export type LatchkeyRequestProperties = SessionTypes extends { express: "express-session" }
+  ? Record<never, never>
+  : Record<SessionProperty, RequestSession<SessionFields>>;
 
 declare global {
   namespace Express {
-    /** `req.session` (or the registered `property`), typed by `SessionTypes`: see `RequestSession`. */
-    interface Request extends Record<SessionProperty, RequestSession<SessionFields>> {}
+    interface Request extends LatchkeyRequestProperties {}
   }
 }
 
@@ -93,21 +101,13 @@ export function latchkey(options: LatchkeyOptions): Middleware {
   return function latchkeySession(req, res, next) {
     let context: RequestSessionContext<SessionFields> | undefined;
     const userAgent = () => req.headers["user-agent"] ?? "";
-    const express = hops === undefined ? expressProxyTrust(req) : undefined;
-    const ip = () =>
-      express
-        ? isValidClientIP(express.ip)
-          ? express.ip
-          : (req.socket.remoteAddress ?? "")
-        : clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops ?? 0);
+    const { https, ip } = requestOrigin(req, hops);
     const contextOf = () => {
       context ??= new RequestSessionContext(
         sessions,
         {
           cookieHeader: req.headers.cookie,
-          https: express
-            ? express.protocol === "https"
-            : isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops ?? 0),
+          https: https(),
           userAgent,
           ip,
           setCookie: (value) => setSessionCookie(res, value),
@@ -171,38 +171,4 @@ export function createCrossOriginCheck(
       origin: req.headers.origin,
       secFetchSite: req.headers["sec-fetch-site"],
     });
-}
-
-/** The parts of Express's request that its `trust proxy` setting governs. */
-interface ExpressRequest {
-  app?: { get?: (setting: string) => unknown };
-  readonly protocol?: string;
-  readonly ip?: string;
-}
-
-/**
- * Express's request when the app set `trust proxy` (Express's default is false, and latchkey's then
- * believes no forwarding header); undefined otherwise, and outside Express (a bare node:http server).
- */
-function expressProxyTrust(req: IncomingMessage): ExpressRequest | undefined {
-  const express = req as IncomingMessage & ExpressRequest;
-  const setting = typeof express.app?.get === "function" ? express.app.get("trust proxy") : undefined;
-  return setting === undefined || setting === false || setting === 0 ? undefined : express;
-}
-
-function isEncrypted(req: IncomingMessage): boolean {
-  return (req.socket as Partial<TLSSocket>).encrypted === true;
-}
-
-/** Adds the session cookie to the response's Set-Cookie, replacing one this request set before. */
-function setSessionCookie(res: ServerResponse, value: string): void {
-  // Too late to tell the browser: the session changed in the store all the same.
-  if (res.headersSent) return;
-  const name = value.slice(0, value.indexOf("=") + 1);
-  const current = res.getHeader("set-cookie");
-  const others = (current === undefined ? [] : Array.isArray(current) ? current : [String(current)]).filter(
-    (cookie) => !cookie.startsWith(name),
-  );
-  res.setHeader("set-cookie", [...others, value]);
-  res.setHeader("cache-control", "no-store");
 }
