@@ -557,7 +557,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     async update(token, data, remove = []) {
       const id = idOf(token);
       if (id === null) return false;
-      const set = encodeWithinLimits(data as Record<string, unknown>);
+      const set = sealed(token, encodeWithinLimits(data as Record<string, unknown>));
       for (const name of remove) {
         assertFieldName(name);
         if (Object.hasOwn(set, name))

@@ -40,9 +40,12 @@ export function encryptedFieldsTests(ctx: () => Context, { userIndex }: { userIn
     const note = `diagnosis-${generateToken().slice(0, 12)}`;
     const secret = `card-${generateToken().slice(0, 12)}`;
     const name = `visible-${generateToken().slice(0, 12)}`;
+    const updated = `updated-${generateToken().slice(0, 12)}`;
     const { token, session } = await sessions().create(user("enc"), { data: { note, name } });
     assert.deepEqual(session.data, { note, name }, "create answers with the plaintext");
-    assert.equal(await sessions().set(token, { prefs: { secret } }), true);
+    assert.equal(await sessions().update(token, { prefs: { updated } }, ["name"]), true);
+    assert.deepEqual((await sessions().load(token))?.data, { note, prefs: { updated } }, "update encrypts");
+    assert.equal(await sessions().set(token, { prefs: { secret }, name }), true);
     const loaded = await sessions().load(token, { increment: { visits: 1 } });
     assert.deepEqual(loaded?.data, { note, name, prefs: { secret }, visits: 1 });
     const stored = await raw(token);
@@ -50,7 +53,7 @@ export function encryptedFieldsTests(ctx: () => Context, { userIndex }: { userIn
     assert.match(stored.fields.prefs ?? "", /^v1\./);
     assert.equal(stored.fields.name, name, "a field not listed stays in clear");
     await assertStored(target, name, "a field not encrypted (the positive control)");
-    await assertNotStored(target, [note, secret], "an encrypted field's plaintext");
+    await assertNotStored(target, [note, secret, updated], "an encrypted field's plaintext");
   });
 
   it("rotation re-encrypts under the new token: the new one reads, the old one reads nothing", async () => {
