@@ -118,9 +118,12 @@ export interface SessionStore {
    * Writes a new session and adds it to its user's index, in one atomic step, ending the user's oldest
    * sessions beyond `maxSessionsPerUser`. Throws SessionRevokedError (and writes nothing) when the
    * user's sessions were revoked at or after `session.createdAt`: `destroyForUser` ends the sessions
-   * being created when it is called, not only those already written.
+   * being created when it is called, not only those already written. Resolves with how many of the
+   * user's older sessions it ended to stay within `maxSessionsPerUser` (for the manager's `over_cap`
+   * event); a store that does not say may resolve with nothing.
    */
-  create(session: StoredSession, policy: CreatePolicy): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a store written before the count (`async create() {}`) still conforms
+  create(session: StoredSession, policy: CreatePolicy): Promise<number | void>;
   /**
    * Reads a session and refreshes its idle timer, in one atomic step (one round trip on Redis).
    * A session past `expiresAt` is deleted and reported as null. `increments` are applied atomically

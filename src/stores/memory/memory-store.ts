@@ -155,11 +155,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     insertsSinceSweep = 0;
   };
 
-  /** Ends the user's oldest sessions (by creation) until at most `max` are alive, never `keepId`. */
-  const capUser = (userId: string, keepId: string, max: number, now: number): void => {
+  /**
+   * Ends the user's oldest sessions (by creation) until at most `max` are alive, never `keepId`;
+   * returns how many live ones it ended.
+   */
+  const capUser = (userId: string, keepId: string, max: number, now: number): number => {
     const ids = byUser.get(userId);
-    if (!ids || ids.size <= max) return;
+    if (!ids || ids.size <= max) return 0;
     for (const id of ids) live(id, now);
+    let ended = 0;
     while (ids.size > max) {
       let oldest: string | undefined;
       let oldestAt = Number.POSITIVE_INFINITY;
@@ -170,9 +174,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
           oldestAt = createdAt;
         }
       }
-      if (oldest === undefined) return;
+      if (oldest === undefined) return ended;
       remove(oldest);
+      ended += 1;
     }
+    return ended;
   };
 
   const makeRoom = (now: number, pool: Map<string, Entry>, max: number): void => {
@@ -243,7 +249,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         browserSession: session.browserSession === true,
         flash: new Map(Object.entries(session.flash ?? {})),
       });
-      if (!isAnonymous) capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
+      return isAnonymous ? 0 : capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
     },
 
     async load(id, policy, increments) {

@@ -113,7 +113,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         resolved.userIndex && !anonymous
           ? [keys.session(id), keys.userIndex(session.userId), keys.revocation(session.userId)]
           : [keys.session(id)];
-      await run("create", (deadline) =>
+      return run("create", (deadline) =>
         scripts.create(deadline, sessionKeys, [
           policy.now,
           ttl,
