@@ -10,6 +10,7 @@ import { createSessionManager, type SessionStore } from "latchkey";
 import { createCrossOriginCheck, crossOriginProtection, latchkey } from "latchkey/fastify";
 import type { DestinationStream } from "pino";
 import { createAccounts } from "./accounts.js";
+import { auditLogger } from "./audit-log.js";
 import { clientIPOf } from "./client-ip.js";
 import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     // "Keep me signed in" gives a session SESSION_REMEMBER_TIMEOUT as its own lifetime.
     maxAbsoluteTimeoutSeconds: Math.max(config.rememberTimeoutSeconds, config.absoluteTimeoutSeconds),
+    onEvent: auditLogger(app.log),
   });
   const context: AppContext = {
     config,
