@@ -125,6 +125,17 @@ describe("the packed package", () => {
     }
   });
 
+  test("bin: the latchkey command is a shipped file that runs with node", async () => {
+    const pkg = JSON.parse(await readFile(join(unpacked, "package.json"), "utf8")) as PackageJSON & {
+      bin?: Record<string, string>;
+    };
+    const command = pkg.bin?.latchkey;
+    assert.equal(command, "dist/lib/cli/latchkey.js");
+    assert.ok(files.has(command), `${command} is shipped`);
+    const text = await readFile(join(unpacked, command), "utf8");
+    assert.ok(text.startsWith("#!/usr/bin/env node\n"), "it starts with a shebang");
+  });
+
   test("the root export is the public API named one by one: no internals", async () => {
     const root = (await import(pathToFileURL(join(unpacked, "dist/lib/index.js")).href)) as object;
     assert.deepEqual(Object.keys(root).sort(), [...ROOT_VALUES].sort());
@@ -169,6 +180,7 @@ describe("the packed package", () => {
 
 /** The values the root export holds: what an application and a backend author need. */
 const ROOT_VALUES = [
+  "CHANNELS",
   "ERROR_CODES",
   "InvalidArgumentError",
   "InvalidOptionError",
