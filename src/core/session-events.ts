@@ -17,15 +17,19 @@ export type SessionEndReason =
   /** `destroyForUser(userId)`: "log out everywhere", or an operator's revocation. */
   | "per_user"
   /** A create beyond `maxSessionsPerUser` ended the user's oldest sessions. */
-  | "over_cap";
+  | "over_cap"
+  /** A load found it past its idle deadline (a store that keeps it that long: the memory store). */
+  | "idle_expiry"
+  /** A load found it past its absolute end (before Redis's TTL removed it: clocks that differ). */
+  | "absolute_expiry";
 
 /**
  * What a load that found no session found: a token that cannot be one (`malformed`: the store is not
- * asked), or no live session (`unknown`: never created, ended, or expired: Redis removes a session
- * when its TTL runs out and keeps nothing to tell these apart, and a store's `load` reports each as
- * null).
+ * asked), no session (`unknown`: never created, ended, or expired and gone: Redis removes a session
+ * when its TTL runs out and keeps nothing to tell these apart), or a session the store found expired
+ * and deleted (`expired`, with a `destroyed` event saying which deadline passed).
  */
-export type LoadMissReason = "malformed" | "unknown";
+export type LoadMissReason = "malformed" | "unknown" | "expired";
 
 /** A store call's result, for the store-call channel and the duration histogram. */
 export type StoreOperation =
@@ -77,7 +81,7 @@ export interface SessionDestroyedEvent {
   reason: SessionEndReason;
   /** The ended session; null when several ended at once (`per_user`, `over_cap`: see `count`). */
   publicId: string | null;
-  /** The user; null for `logout` (a store's `destroy` does not say whose session it was). */
+  /** The user; null when the store does not say whose session it was (`logout`, the expiries). */
   userId: string | null;
   /** How many sessions ended (1, except for `per_user` and `over_cap`). */
   count: number;

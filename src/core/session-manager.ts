@@ -10,12 +10,19 @@ import {
 } from "./fields.js";
 import {
   eventChannels,
+  type LoadMissReason,
   loadedChannel,
   type SessionEvent,
   type StoreOperation,
   storeCallChannel,
 } from "./session-events.js";
-import { idleDeadlineOf, type SessionStore, type StoredSession, type TouchPolicy } from "./session-store.js";
+import {
+  type ExpiredAtLoad,
+  idleDeadlineOf,
+  type SessionStore,
+  type StoredSession,
+  type TouchPolicy,
+} from "./session-store.js";
 import {
   generateToken,
   isWellFormedToken,
@@ -339,8 +346,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     flash: stored.flash ?? {},
   });
 
-  const toSessionOrNull = (stored: StoredSession | null): Session<S> | null =>
-    stored ? toSession(stored) : null;
+  // A store may report an expired session by its reason (a string) rather than null.
+  const toSessionOrNull = (stored: StoredSession | ExpiredAtLoad | null): Session<S> | null =>
+    stored !== null && typeof stored === "object" ? toSession(stored) : null;
 
   // Events: a payload is built only when someone listens (`wants`), so that they cost nothing else.
   const wants = (type: SessionEvent["type"]): boolean =>
@@ -388,7 +396,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       },
     );
   };
-  const loadMissed = (reason: "malformed" | "unknown", id: string | null): null => {
+  const loadMissed = (reason: LoadMissReason, id: string | null): null => {
     if (loadedChannel.hasSubscribers) loadedChannel.publish({ result: reason });
     if (wants("load_missed")) {
       emit({ type: "load_missed", reason, publicId: id === null ? null : publicIdOfStorageId(id) });
@@ -399,6 +407,13 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   const observedLoad = (id: string, touch: TouchPolicy, increments: Record<string, number> | undefined) =>
     timed("load", () => store.load(id, touch, increments)).then((stored) => {
       if (stored === null) return loadMissed("unknown", id);
+      if (typeof stored === "string") {
+        if (wants("destroyed")) {
+          const publicId = publicIdOfStorageId(id);
+          emit({ type: "destroyed", reason: stored, publicId, userId: null, count: 1 });
+        }
+        return loadMissed("expired", id);
+      }
       if (loadedChannel.hasSubscribers) loadedChannel.publish({ result: "found" });
       return toSession(stored);
     });

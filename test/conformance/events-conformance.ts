@@ -96,4 +96,29 @@ export function eventTests(ctx: () => Context): void {
       assert.ok(!text.includes(storageIdOf(token)), "no payload holds a storage id");
     }
   });
+
+  it("reports a session a load finds past its absolute end (a clock ahead of Redis's TTL)", async () => {
+    const { target, user, clock } = ctx();
+    const events: SessionEvent[] = [];
+    let ahead = 0;
+    const sessions = createSessionManager({
+      store: target.store,
+      fields: SCHEMA,
+      idleTimeoutSeconds: 60,
+      absoluteTimeoutSeconds: 120,
+      clock: () => clock.now() + ahead,
+      onEvent: (event) => events.push(event),
+    });
+    const userId = user("expired-at-load");
+    const { token, session } = await sessions.create(userId);
+    // The store's TTL still has two minutes to run; the manager's clock says the session has ended.
+    ahead = 120_000;
+    assert.equal(await sessions.load(token), null);
+    assert.equal(await sessions.load(token), null);
+    assert.deepEqual(events.slice(1), [
+      { type: "destroyed", reason: "absolute_expiry", publicId: session.id, userId: null, count: 1 },
+      { type: "load_missed", reason: "expired", publicId: session.id },
+      { type: "load_missed", reason: "unknown", publicId: session.id },
+    ]);
+  });
 }

@@ -254,8 +254,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async load(id, policy, increments) {
       assertOpen();
-      const entry = live(id, policy.now);
+      const entry = sessions.get(id) ?? anonymous.get(id);
       if (!entry) return null;
+      // An expired session is deleted, as Redis would have, and the load says which deadline passed.
+      if (policy.now >= entry.expiresAt || policy.now >= entry.deadline) {
+        remove(id);
+        return policy.now >= entry.expiresAt ? "absolute_expiry" : "idle_expiry";
+      }
       // Every step is checked before anything is written, so a failing load changes nothing.
       const updated = increments ? addAll(entry.fields, increments) : [];
       if (policy.now - entry.lastSeenAt >= policy.touchIntervalMs) {

@@ -99,7 +99,9 @@ end
  * "remember me") is refreshed by that one. With takeFlash = '1' the flash fields (`$f:<name>`) are
  * deleted in the same step and stay in the reply: exactly one such load gets each message.
  * ARGV: now, idleTimeoutMs, touchIntervalMs, indexKeyPrefix, id, takeFlash, [field, by]...
- * Reply: false, or JSON `[field, value, field, value, ...]` (the HGETALL form, meta fields included).
+ * Reply: false, 1 when the session was found past `$e` (and deleted: its TTL had not removed it yet,
+ * as when the caller's clock runs ahead of Redis's), or JSON `[field, value, field, value, ...]` (the
+ * HGETALL form, meta fields included).
  */
 export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}
 local key = KEYS[1]
@@ -121,8 +123,12 @@ for i = 1, #flat, 2 do
 end
 local expiresAt = atE and tonumber(flat[atE])
 if not expiresAt then return false end
+if now >= expiresAt then
+  redis.call('DEL', key)
+  return 1
+end
 -- The index is derived from the session's user (see "Keys a script derives"): same slot as KEYS[1].
-if now >= expiresAt or (ARGV[4] ~= '' and atU and not redis.call('ZSCORE', ARGV[4] .. flat[atU], ARGV[5])) then
+if ARGV[4] ~= '' and atU and not redis.call('ZSCORE', ARGV[4] .. flat[atU], ARGV[5]) then
   redis.call('DEL', key)
   return false
 end

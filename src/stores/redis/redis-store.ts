@@ -142,8 +142,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
-      return run("load", (deadline) => scripts.load(deadline, key, args)).then((json) =>
-        json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null,
+      return run("load", (deadline) => scripts.load(deadline, key, args)).then((reply) =>
+        typeof reply === "string"
+          ? sessionFromHash(id, JSON.parse(reply) as string[], withFlash)
+          : reply === 1
+            ? "absolute_expiry"
+            : null,
       );
     },
 
