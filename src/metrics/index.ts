@@ -7,7 +7,7 @@
  * | --- | --- | --- | --- | --- |
  * | `latchkey.session.created` | counter | `{session}` | `latchkey.session.kind` (user, anonymous) | `latchkey_session_created_total` |
  * | `latchkey.session.destroyed` | counter | `{session}` | `latchkey.session.end_reason` | `latchkey_session_destroyed_total` |
- * | `latchkey.session.load` | counter | `{load}` | `latchkey.load.result` (found, unknown, malformed) | `latchkey_session_load_total` |
+ * | `latchkey.session.load` | counter | `{load}` | `latchkey.load.result` (found, unknown, expired, malformed) | `latchkey_session_load_total` |
  * | `latchkey.store.duration` | histogram | `s` | `latchkey.store.operation`, `latchkey.store.kind`, `error.type` on failure | `latchkey_store_duration_seconds_bucket` ... |
  *
  * `@opentelemetry/api` is an optional peer: pass your own `meter`, or install it and the meter is
@@ -96,7 +96,8 @@ export function instrumentSessions(options: InstrumentSessionsOptions = {}): Ses
     unit: "{session}",
   });
   const destroyed = meter.createCounter("latchkey.session.destroyed", {
-    description: "Sessions ended, by reason (logout, by_id, per_user, over_cap)",
+    description:
+      "Sessions ended, by reason (logout, by_id, per_user, over_cap, idle_expiry, absolute_expiry)",
     unit: "{session}",
   });
   const loads = meter.createCounter("latchkey.session.load", {
