@@ -302,6 +302,23 @@ function sessionTests(ctx: () => Context): void {
     assert.equal(loaded?.data.visits, "1e3", "the value is unchanged");
     assert.equal(loaded?.data.name, "n");
   });
+
+  it("a load's increment counts up to the largest safe integer and refuses to pass it, changing nothing", async () => {
+    const { steady, user, issued } = ctx();
+    // 16 digits: past the Redis load script's fast check (15), through its exact one.
+    const edge = Number.MAX_SAFE_INTEGER - 1;
+    const created = await steady.create(user("safe-edge"), { data: { visits: edge } });
+    issued.add(created.token);
+    const counted = await steady.load(created.token, { increment: { visits: 1 } });
+    assert.equal(counted?.data.visits, Number.MAX_SAFE_INTEGER);
+    await assert.rejects(
+      steady.load(created.token, { increment: { visits: 1 } }),
+      latchkeyError("INVALID_ARGUMENT"),
+    );
+    assert.equal((await steady.load(created.token))?.data.visits, Number.MAX_SAFE_INTEGER, "unchanged");
+    const down = await steady.load(created.token, { increment: { visits: -Number.MAX_SAFE_INTEGER } });
+    assert.equal(down?.data.visits, 0, "a 16-digit step within the range counts");
+  });
 }
 
 function concurrencyTests(ctx: () => Context): void {

@@ -73,46 +73,63 @@ end
 `;
 
 /**
+ * Shared Lua: whether `a` < `b` for two times in ms since the epoch written as decimal strings (no sign,
+ * no leading zero), without `tonumber`: a string of fewer digits is the smaller number, and strings of
+ * as many digits compare as numbers do. On the page-view path this replaces half a dozen string to number
+ * conversions (libc's strtod, about 1,700 instructions each in Redis).
+ */
+const EARLIER = `
+local function earlier(a, b)
+  return #a < #b or (#a == #b and a < b)
+end
+`;
+
+/**
  * load = ONE round trip. Reads the session, deletes it when past `$e`, refreshes the idle timer when the
  * last refresh is at least `touchIntervalMs` old (`$t` = now, TTL = min(idle, $e - now)), applies the
  * increments, and returns the whole hash as it now is. Increments are all checked before anything is
  * written, so a load that fails changes nothing.
  *
  * It is the hot path (every page view), and Redis runs it for every app server at once, so it does as
- * little Lua as it can:
+ * little Lua as it can (measured in Redis instructions per call, see docs/benchmark.md):
  * - it reads the hash ONCE with HGETALL and patches the returned array in place for the fields it
- *   writes, instead of HGETs before and a second HGETALL after: a view costs Redis HGETALL + HSET +
- *   PEXPIRE (+ one HINCRBY per counter), and just HGETALL when throttled;
- * - one pass over that array finds the two meta fields it needs and the counters' slots, with string
+ *   writes, instead of HGETs before and a second HGETALL after: a view costs Redis HGETALL + ZRANK +
+ *   PEXPIRE + HSET (+ one HINCRBY per counter), and HGETALL + ZRANK when throttled;
+ * - one pass over that array finds the meta fields it needs and the counters' slots, with string
  *   comparisons (Lua strings are interned, so each is a pointer compare) rather than by building a table
  *   of every field;
+ * - times stay strings: the caller passes `now`, `now + idle` and `now - touchInterval` ready made, and
+ *   the script compares them with the hash's as decimal strings (`earlier`); a number is parsed only for
+ *   a session with its own idle timeout or within one idle timeout of its absolute expiry;
+ * - a counter's stored value is checked by its digits (at most 15, so no sum can leave JavaScript's safe
+ *   integers); only a longer one goes through `checkedSum`;
+ * - the index check is ZRANK, whose integer reply Redis writes cheaply, where ZSCORE's score is a double
+ *   formatted with snprintf;
  * - the reply is that same array as ONE JSON string (cjson): no reply table is built in Lua, and the
  *   client parses one bulk string with the native JSON.parse instead of a dozen through the RESP parser.
- * Measured with INFO commandstats, this is about 8 µs of Redis CPU per view where a positional reply
- * built in Lua cost 11 (and the bench floor's HGET + HINCRBY + EXPIRE script costs 4).
  *
  * A session must be in its user's index (reached from `$u`, in the same slot): one that is not (its
  * index was evicted, or lost in a failover while the hash survived) could not be revoked, so it is
- * deleted and reported as gone. One ZSCORE per view buys "no session outlives the index that revokes
+ * deleted and reported as gone. One ZRANK per view buys "no session outlives the index that revokes
  * it". An empty indexKeyPrefix (a store without a per-user index) skips the check, and so does an
  * anonymous session (no `$u`: it has no index). A session with its own idle timeout (`$l`: anonymous,
  * "remember me") is refreshed by that one. With takeFlash = '1' the flash fields (`$f:<name>`) are
  * deleted in the same step and stay in the reply: exactly one such load gets each message.
- * ARGV: now, idleTimeoutMs, touchIntervalMs, indexKeyPrefix, id, takeFlash, [field, by]...
+ * ARGV: now, idleTimeoutMs, now + idleTimeoutMs, now - touchIntervalMs (-1 when that is before the
+ * epoch), indexKeyPrefix, id, takeFlash, [field, by]... (times as decimal strings of ms since the epoch).
  * Reply: false, 1 when the session was found past `$e` (and deleted: its TTL had not removed it yet,
  * as when the caller's clock runs ahead of Redis's), or JSON `[field, value, field, value, ...]` (the
  * HGETALL form, meta fields included).
  */
-export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}
+export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}${EARLIER}
 local key = KEYS[1]
 local flat = redis.call('HGETALL', key)
-local now = tonumber(ARGV[1])
 local nargs = #ARGV
 -- Value positions in flat: of the expiry, last refresh, user and own idle timeout fields, and of each
 -- counter (false until found).
 local atE, atT, atU, atL
 local at = {}
-for i = 7, nargs, 2 do at[ARGV[i]] = false end
+for i = 8, nargs, 2 do at[ARGV[i]] = false end
 for i = 1, #flat, 2 do
   local name = flat[i]
   if name == '${F.expiresAt}' then atE = i + 1
@@ -121,37 +138,45 @@ for i = 1, #flat, 2 do
   elseif name == '${F.idleTimeout}' then atL = i + 1
   elseif at[name] == false then at[name] = i + 1 end
 end
-local expiresAt = atE and tonumber(flat[atE])
-if not expiresAt then return false end
-if now >= expiresAt then
+if not atE then return false end
+local now, expiresAt = ARGV[1], flat[atE]
+if not earlier(now, expiresAt) then
   redis.call('DEL', key)
   return 1
 end
 -- The index is derived from the session's user (see "Keys a script derives"): same slot as KEYS[1].
-if ARGV[4] ~= '' and atU and not redis.call('ZSCORE', ARGV[4] .. flat[atU], ARGV[5]) then
+if ARGV[5] ~= '' and atU and not redis.call('ZRANK', ARGV[5] .. flat[atU], ARGV[6]) then
   redis.call('DEL', key)
   return false
 end
-for i = 7, nargs, 2 do
-  local field = ARGV[i]
-  local sum, problem = checkedSum(field, at[field] and flat[at[field]] or '0', ARGV[i + 1])
-  if not sum then return problem end
+for i = 8, nargs, 2 do
+  local field, by = ARGV[i], ARGV[i + 1]
+  local text = at[field] and flat[at[field]] or '0'
+  if not (#text <= 15 and #by <= 15 and (text == '0' or string.find(text, '^%-?[1-9]%d*$'))) then
+    local sum, problem = checkedSum(field, text, by)
+    if not sum then return problem end
+  end
 end
-local lastSeenAt = atT and tonumber(flat[atT]) or 0
-if now - lastSeenAt >= tonumber(ARGV[3]) then
+if not (atT and (ARGV[4] == '-1' or earlier(ARGV[4], flat[atT]))) then
+  -- The TTL is the caller's idle timeout as it came, unless the session has its own or its absolute
+  -- expiry comes first: then idleTTL's min(idle, $e - now), on numbers.
+  local ttl = ARGV[2]
+  if atL or not earlier(ARGV[3], expiresAt) then
+    ttl = idleTTL(tonumber(now), tonumber(atL and flat[atL] or ARGV[2]), tonumber(expiresAt))
+  end
   -- PEXPIRE first: Redis refuses a script's first write on a full server (OOM) only if that command
   -- can grow memory (HSET can, PEXPIRE cannot), and lets a script that has written finish. So a view
   -- still works on a full Redis, where a new session (whose first write is HSET) is refused.
-  redis.call('PEXPIRE', key, idleTTL(now, atL and tonumber(flat[atL]) or tonumber(ARGV[2]), expiresAt))
-  redis.call('HSET', key, '${F.lastSeenAt}', ARGV[1])
-  if atT then flat[atT] = ARGV[1] end
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('HSET', key, '${F.lastSeenAt}', now)
+  if atT then flat[atT] = now end
 end
-if ARGV[6] == '1' then
+if ARGV[7] == '1' then
   for i = 1, #flat, 2 do
     if string.sub(flat[i], 1, ${FLASH_FIELD_PREFIX.length}) == '${FLASH_FIELD_PREFIX}' then redis.call('HDEL', key, flat[i]) end
   end
 end
-for i = 7, nargs, 2 do
+for i = 8, nargs, 2 do
   local field = ARGV[i]
   local value = string.format('%d', redis.call('HINCRBY', key, field, ARGV[i + 1]))
   local pos = at[field]

@@ -129,10 +129,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     // Not async, like `run`: the page-view path is a plain chain of `then`s.
     load(id, policy, increments) {
+      const { now, idleTimeoutMs } = policy;
+      // Times as the script compares them, ready made (see LOAD_SESSION): idle deadline, touch threshold.
       const args: (string | number)[] = [
-        policy.now,
-        policy.idleTimeoutMs,
-        policy.touchIntervalMs,
+        now,
+        idleTimeoutMs,
+        now + idleTimeoutMs,
+        // Before the epoch (a test's clock near 0): no refresh is that old, so only a missing one counts.
+        Math.max(now - policy.touchIntervalMs, -1),
         indexPrefixOf(id),
         id,
         policy.takeFlash ? "1" : "0",

@@ -35,8 +35,8 @@ export interface StoreScripts {
 function writesData(name: ScriptName, args: readonly ScriptArgument[]): boolean {
   if (name === "listForUser") return false;
   // A load writes only its idle timer, whose loss costs nothing, unless it counts (field/step pairs
-  // after the 6 fixed arguments) or takes the flash messages.
-  if (name === "load") return args.length > 6 || String(args[5]) === "1";
+  // after the 7 fixed arguments) or takes the flash messages.
+  if (name === "load") return args.length > 7 || String(args[6]) === "1";
   return true;
 }
 
