@@ -1,4 +1,4 @@
-import { InvalidArgumentError, InvalidOptionError, LatchkeyError } from "./errors.js";
+import { InvalidArgumentError, InvalidOptionError } from "./errors.js";
 import {
   assertFieldName,
   decodeFields,
@@ -8,14 +8,8 @@ import {
   type SessionData,
   validateSchema,
 } from "./fields.js";
-import {
-  eventChannels,
-  type LoadMissReason,
-  loadedChannel,
-  type SessionEvent,
-  type StoreOperation,
-  storeCallChannel,
-} from "./session-events.js";
+import type { LoadMissReason, SessionEvent } from "./session-events.js";
+import { createSessionObserver } from "./session-observer.js";
 import {
   type ExpiredAtLoad,
   idleDeadlineOf,
@@ -351,56 +345,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     stored !== null && typeof stored === "object" ? toSession(stored) : null;
 
   // Events: a payload is built only when someone listens (`wants`), so that they cost nothing else.
-  const wants = (type: SessionEvent["type"]): boolean =>
-    onEvent !== undefined || eventChannels[type].hasSubscribers;
-  const emit = (event: SessionEvent): void => {
-    const events = eventChannels[event.type];
-    if (events.hasSubscribers) events.publish(event);
-    if (onEvent === undefined) return;
-    try {
-      onEvent(event);
-    } catch {
-      // An observer's bug must not fail the session call it observes.
-    }
-  };
-  /** Whether a load must be observed: checked on every load, so only flags and subscriber checks. */
-  const observingLoads = (): boolean =>
-    onEvent !== undefined ||
-    loadedChannel.hasSubscribers ||
-    storeCallChannel.hasSubscribers ||
-    eventChannels.load_missed.hasSubscribers ||
-    eventChannels.store_failed.hasSubscribers;
-  /** Runs a store call, timing it and publishing its outcome when someone listens. */
-  const timed = <T>(operation: StoreOperation, call: () => Promise<T>): Promise<T> => {
-    const timing = storeCallChannel.hasSubscribers;
-    if (!timing && !wants("store_failed")) return call();
-    const started = performance.now();
-    const done = (outcome: string): number => {
-      const durationMs = performance.now() - started;
-      if (timing) storeCallChannel.publish({ operation, store: store.kind, durationMs, outcome });
-      return durationMs;
-    };
-    return call().then(
-      (result) => {
-        done("ok");
-        return result;
-      },
-      (error: unknown) => {
-        const code = codeOf(error);
-        const durationMs = done(code);
-        if (wants("store_failed")) {
-          const message = error instanceof Error ? error.message : String(error);
-          emit({ type: "store_failed", operation, durationMs, code, message });
-        }
-        throw error;
-      },
-    );
-  };
+  const { wants, emit, observingLoads, timed, loaded } = createSessionObserver(store.kind, onEvent);
   const loadMissed = (reason: LoadMissReason, id: string | null): null => {
-    if (loadedChannel.hasSubscribers) loadedChannel.publish({ result: reason });
-    if (wants("load_missed")) {
-      emit({ type: "load_missed", reason, publicId: id === null ? null : publicIdOfStorageId(id) });
-    }
+    loaded(reason, id === null ? null : publicIdOfStorageId(id));
     return null;
   };
   /** A load with someone listening: timed, and its result published. */
@@ -414,8 +361,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
         }
         return loadMissed("expired", id);
       }
-      if (loadedChannel.hasSubscribers) loadedChannel.publish({ result: "found" });
-      return toSession(stored);
+      const session = toSession(stored);
+      loaded("found", session.id);
+      return session;
     });
 
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
@@ -673,12 +621,6 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       return id === null ? null : publicIdOfStorageId(id);
     },
   };
-}
-
-/** The latchkey code of a failed call's error, for events and metrics. */
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return error instanceof LatchkeyError && typeof code === "string" ? code : "UNKNOWN";
 }
 
 /**
