@@ -8,6 +8,8 @@ export interface HTTPErrorInfo {
 
 const UNAVAILABLE = "The service is temporarily unavailable. Please try again in a moment.";
 const INTERNAL = "Internal Server Error";
+/** Seconds a client is asked to wait after a 503: an outage's usual length is a failover's few seconds. */
+const RETRY_AFTER_SECONDS = "5";
 
 /**
  * The one table from latchkey error codes to what an HTTP client sees. Store outages are 503 (try
@@ -36,6 +38,11 @@ export class LatchkeyHTTPError extends LatchkeyError {
   readonly statusCode: number;
   /** The message is meant for the client (http-errors / Express convention). */
   readonly expose = true;
+  /**
+   * Headers to send with the error (the http-errors convention, which Express's and Fastify's default
+   * error handlers apply): `Retry-After: 5` on a 503, so that clients and load balancers back off.
+   */
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: LatchkeyErrorCode, options?: { cause?: unknown }) {
     const { status, message } = HTTP_ERRORS[code];
@@ -43,6 +50,7 @@ export class LatchkeyHTTPError extends LatchkeyError {
     this.name = "LatchkeyHTTPError";
     this.status = status;
     this.statusCode = status;
+    this.headers = status === 503 ? { "retry-after": RETRY_AFTER_SECONDS } : {};
     // Default error handlers print the stack in development (Express's finalhandler does, into the
     // response body). This error is only a boundary marker: its frames say nothing, the original's stack
     // is in `cause`, so the stack is the generic message alone and no file path can reach a client.
@@ -57,8 +65,8 @@ export class LatchkeyHTTPError extends LatchkeyError {
     const headers: Record<string, string> = {
       "content-type": "text/plain; charset=utf-8",
       "cache-control": "no-store",
+      ...this.headers,
     };
-    if (this.status === 503) headers["retry-after"] = "5";
     return new Response(this.message, { status: this.status, headers });
   }
 }

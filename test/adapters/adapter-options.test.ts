@@ -4,6 +4,7 @@ import Fastify from "fastify";
 import { latchkey as expressLatchkey } from "../../src/adapters/express/index.js";
 import { latchkey as fastifyLatchkey } from "../../src/adapters/fastify/index.js";
 import { latchkey as honoLatchkey } from "../../src/adapters/hono/index.js";
+import { createWebSessions } from "../../src/adapters/web/index.js";
 import { createSessionManager } from "../../src/index.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 
@@ -21,14 +22,19 @@ const BAD: [Record<string, unknown>, RegExp][] = [
 ];
 
 describe("adapter options", () => {
-  test("express and hono refuse bad options at construction, naming the option", () => {
+  test("express, hono and web refuse bad options at construction, naming the option", () => {
     for (const [options, message] of [
       ...BAD,
       [{ sessions, trustProxy: "yes" }, /option "trustProxy"/] as const,
     ]) {
       assert.throws(() => expressLatchkey(options as never), message, `express ${JSON.stringify(options)}`);
       assert.throws(() => honoLatchkey(options as never), message, `hono ${JSON.stringify(options)}`);
+      assert.throws(() => createWebSessions(options as never), message, `web ${JSON.stringify(options)}`);
     }
+    assert.throws(
+      () => createWebSessions({ sessions: sessions as never, trustedOrigins: ["https://a.example/"] }),
+      /option "trustedOrigins\[0\]"/,
+    );
   });
 
   test("fastify refuses them at registration", async () => {

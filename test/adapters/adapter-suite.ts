@@ -368,7 +368,7 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
       assert.equal(safe.status, 200, "safe methods always pass");
     });
 
-    test("a dead store: 503 with a generic body that names no internals, the cookie kept", async () => {
+    test("a dead store: 503 with Retry-After and a generic body that names no internals, the cookie kept", async () => {
       const dead = createSessionManager({ store: await target.openDead(), fields: FIELDS });
       try {
         const app = await start({ sessions: dead });
@@ -383,6 +383,7 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
         ] as const) {
           const response = await app.request({ ...request, headers: as(token) });
           assert.equal(response.status, 503, `${request.path}: ${response.body.slice(0, 200)}`);
+          assert.equal(response.headers["retry-after"], "5", `${request.path}: Retry-After on a 503`);
           assert.doesNotMatch(
             response.body,
             INTERNALS,

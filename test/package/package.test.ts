@@ -102,6 +102,30 @@ describe("the packed package", () => {
     }
   });
 
+  test("the subpaths: the engine, the HTTP layer, the stores and one per adapter, web included", async () => {
+    const pkg = JSON.parse(await readFile(join(unpacked, "package.json"), "utf8")) as PackageJSON;
+    assert.deepEqual(Object.keys(pkg.exports), [
+      ".",
+      "./http",
+      "./memory",
+      "./redis",
+      "./express",
+      "./fastify",
+      "./hono",
+      "./web",
+      "./package.json",
+    ]);
+    // The Web-standard adapter needs no framework: it loads from the tarball with nothing installed.
+    const web = (await import(
+      pathToFileURL(join(unpacked, "dist/lib/adapters/web/index.js")).href
+    )) as object;
+    assert.deepEqual(Object.keys(web).sort(), [
+      "CrossOriginRequestError",
+      "LatchkeyHTTPError",
+      "createWebSessions",
+    ]);
+  });
+
   test("every source map and every sourceMappingURL resolves to a file in the tarball", async () => {
     const maps = [...files].filter((path) => path.endsWith(".map"));
     assert.ok(maps.length > 0, "the tarball has source maps");

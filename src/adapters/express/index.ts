@@ -8,7 +8,13 @@ import {
   createCrossOriginCheck as createCheck,
   isSafeMethod,
 } from "../../http/cross-origin.js";
-import { clientIP, isHTTPS, resolveTrustProxy, type TrustProxy } from "../../http/forwarded.js";
+import {
+  clientIP,
+  isHTTPS,
+  isValidClientIP,
+  resolveTrustProxy,
+  type TrustProxy,
+} from "../../http/forwarded.js";
 import { CrossOriginRequestError, toHTTPError } from "../../http/http-errors.js";
 import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
 import {
@@ -45,8 +51,9 @@ export interface LatchkeyOptions extends SessionAdapterOptions {
   migrateExpressSession?: ExpressSessionMigrationOptions;
   /**
    * Whether `X-Forwarded-Proto` (for the cookie's Secure flag) and `X-Forwarded-For` (for the IP kept
-   * with a session) are believed. Default false. Express's own `trust proxy` setting is not consulted,
-   * so that the option means the same in every latchkey adapter: see `TrustProxy`.
+   * with a session) are believed: see `TrustProxy`. When it is not given, Express's own `trust proxy`
+   * setting decides, if the app set it (`app.set("trust proxy", ...)`: `req.protocol` and `req.ip`, with
+   * all of Express's forms: hop counts, addresses, subnets, "loopback"); otherwise nothing is believed.
    */
   trustProxy?: TrustProxy;
 }
@@ -76,7 +83,8 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
  */
 export function latchkey(options: LatchkeyOptions): Middleware {
   const { sessions, cookie, property, anonymous } = resolveAdapterOptions(options);
-  const hops = resolveTrustProxy(options.trustProxy);
+  // The adapter's own option when given; else Express's `trust proxy`, read per request (req.app).
+  const hops = options.trustProxy === undefined ? undefined : resolveTrustProxy(options.trustProxy);
   const migration =
     options.migrateExpressSession === undefined
       ? undefined
@@ -85,13 +93,21 @@ export function latchkey(options: LatchkeyOptions): Middleware {
   return function latchkeySession(req, res, next) {
     let context: RequestSessionContext<SessionFields> | undefined;
     const userAgent = () => req.headers["user-agent"] ?? "";
-    const ip = () => clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops);
+    const express = hops === undefined ? expressProxyTrust(req) : undefined;
+    const ip = () =>
+      express
+        ? isValidClientIP(express.ip)
+          ? express.ip
+          : (req.socket.remoteAddress ?? "")
+        : clientIP(req.socket.remoteAddress, req.headers["x-forwarded-for"], hops ?? 0);
     const contextOf = () => {
       context ??= new RequestSessionContext(
         sessions,
         {
           cookieHeader: req.headers.cookie,
-          https: isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops),
+          https: express
+            ? express.protocol === "https"
+            : isHTTPS(isEncrypted(req), req.headers["x-forwarded-proto"], hops ?? 0),
           userAgent,
           ip,
           setCookie: (value) => setSessionCookie(res, value),
@@ -155,6 +171,23 @@ export function createCrossOriginCheck(
       origin: req.headers.origin,
       secFetchSite: req.headers["sec-fetch-site"],
     });
+}
+
+/** The parts of Express's request that its `trust proxy` setting governs. */
+interface ExpressRequest {
+  app?: { get?: (setting: string) => unknown };
+  readonly protocol?: string;
+  readonly ip?: string;
+}
+
+/**
+ * Express's request when the app set `trust proxy` (Express's default is false, and latchkey's then
+ * believes no forwarding header); undefined otherwise, and outside Express (a bare node:http server).
+ */
+function expressProxyTrust(req: IncomingMessage): ExpressRequest | undefined {
+  const express = req as IncomingMessage & ExpressRequest;
+  const setting = typeof express.app?.get === "function" ? express.app.get("trust proxy") : undefined;
+  return setting === undefined || setting === false || setting === 0 ? undefined : express;
 }
 
 function isEncrypted(req: IncomingMessage): boolean {

@@ -290,4 +290,29 @@ describe("latchkey fastify plugin: request.session", () => {
     assert.equal(response.statusCode, 503);
     assert.equal(response.headers["set-cookie"], undefined);
   });
+
+  test("the quick start in docs/frameworks.md: a form POST needs @fastify/formbody (415 without it)", async () => {
+    const { default: formbody } = await import("@fastify/formbody");
+    const sessions = createSessionManager({ store: createMemoryStore(), fields });
+    const form = {
+      method: "POST" as const,
+      url: "/login",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+      payload: "username=ada",
+    };
+    for (const withParser of [false, true]) {
+      const app = Fastify();
+      if (withParser) await app.register(formbody);
+      await app.register(latchkey, { sessions: sessions as never });
+      app.post("/login", async (request, reply) => {
+        const { username } = request.body as { username: string };
+        await sessionOf(request).create(username, { data: { username } });
+        return reply.redirect("/", 303);
+      });
+      const response = await app.inject(form);
+      assert.equal(response.statusCode, withParser ? 303 : 415, response.body);
+      await app.close();
+    }
+    await sessions.store.close();
+  });
 });

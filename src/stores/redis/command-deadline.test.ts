@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CommandTimeoutError, createCommandDeadline } from "./command-deadline.js";
+import { CommandTimeoutError, createCommandDeadline, type DeadlineSignal } from "./command-deadline.js";
 
 // The command deadline alone, with a short timeout; the stores' availability tests prove it bounds
 // real calls on both client libraries (a paused Redis, a Cluster without a slot map).
@@ -10,7 +10,7 @@ const TIMEOUT_MS = 100;
 describe("command deadline", () => {
   it("a call that answers settles as it does, with the batch's live signal (made when asked for)", async () => {
     const deadline = createCommandDeadline(TIMEOUT_MS);
-    let seen: AbortSignal | undefined;
+    let seen: DeadlineSignal | undefined;
     const value = await deadline.bound(async ({ signal }) => {
       seen = signal;
       return 42;
@@ -33,7 +33,7 @@ describe("command deadline", () => {
 
   it("a call that never answers is rejected after timeoutMs (never sooner), and its signal aborts", async () => {
     const deadline = createCommandDeadline(TIMEOUT_MS);
-    let seen: AbortSignal | undefined;
+    let seen: DeadlineSignal | undefined;
     // What a real call's connection does: keep the process alive (the deadline's timer does not).
     const connection = setTimeout(() => undefined, 10 * TIMEOUT_MS);
     const started = performance.now();
@@ -55,7 +55,7 @@ describe("command deadline", () => {
   it("calls started together share one signal; later calls get a fresh one; a late answer is ignored", async () => {
     const deadline = createCommandDeadline(TIMEOUT_MS);
     const connection = setTimeout(() => undefined, 10 * TIMEOUT_MS);
-    const signals: AbortSignal[] = [];
+    const signals: DeadlineSignal[] = [];
     let answerLate: (value: string) => void = () => undefined;
     const late = deadline.bound(
       ({ signal }) =>
@@ -69,7 +69,7 @@ describe("command deadline", () => {
       return "quick";
     });
     assert.equal(await quick, "quick");
-    assert.equal(signals[0], signals[1], "one batch, one controller");
+    assert.equal(signals[0], signals[1], "one batch, one signal");
     await assert.rejects(late, CommandTimeoutError);
     answerLate("too late");
     const next = await deadline.bound(async ({ signal }) => {
@@ -78,6 +78,32 @@ describe("command deadline", () => {
     });
     assert.equal(next, false, "a call after the batch expired gets a live signal");
     assert.notEqual(signals[2], signals[0]);
+    clearTimeout(connection);
+  });
+
+  it("a signal calls each listener once when it aborts, and not one removed before", async () => {
+    const deadline = createCommandDeadline(TIMEOUT_MS);
+    const connection = setTimeout(() => undefined, 10 * TIMEOUT_MS);
+    const calls: string[] = [];
+    let signal: DeadlineSignal | undefined;
+    await deadline
+      .bound((given) => {
+        signal = given.signal;
+        const kept = () => calls.push("kept");
+        const removed = () => calls.push("removed");
+        given.signal.addEventListener("abort", kept, { once: true });
+        given.signal.addEventListener("abort", removed, { once: true });
+        given.signal.removeEventListener("abort", removed);
+        return new Promise<never>(() => undefined);
+      })
+      .catch(() => undefined);
+    assert.deepEqual(calls, ["kept"]);
+    signal?.addEventListener("abort", () => calls.push("after"));
+    assert.deepEqual(
+      calls,
+      ["kept"],
+      "a listener added after the abort is not called (node-redis checks aborted first)",
+    );
     clearTimeout(connection);
   });
 

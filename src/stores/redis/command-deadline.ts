@@ -5,17 +5,19 @@
  *
  * Calls are bounded in batches rather than one by one: the calls that start within one tick (a
  * twentieth of the timeout, 10-50 ms) share one timer, which fires `timeoutMs + tick` after the batch
- * opened, and one AbortSignal, made only when a driver asks for it (ioredis cannot withdraw a command
- * and never does). So each call gets between `timeoutMs` and `timeoutMs + tick` (never less: a WAIT of
- * up to `timeoutMs - 1` always gets its time), and a page view pays for a set entry, not for a timer,
- * an AbortController and an abort listener of its own (per call they cost node-redis a third of its
- * throughput, issue 21's measurement; made even once per batch, an AbortController that nobody used
- * cost the ioredis page view about 10,000 instructions under callgrind).
+ * opened, and one signal, made only when a driver asks for it (ioredis cannot withdraw a command and
+ * never does). So each call gets between `timeoutMs` and `timeoutMs + tick` (never less: a WAIT of up
+ * to `timeoutMs - 1` always gets its time), and a page view pays for a set entry, not for a timer of
+ * its own (per call, a timer and an AbortController cost node-redis a third of its throughput, issue
+ * 21's measurement).
+ *
+ * The signal is a `DeadlineSignal`, not an AbortSignal: node-redis uses only `aborted` and
+ * `add/removeEventListener("abort")` of the signal it is given (v5 and v6 alike), once per command, and
+ * on an AbortSignal those two go through EventTarget, which cost node-redis about 17,000 instructions
+ * per call under callgrind (a store call on node-redis: 117,700 with an AbortSignal; see
+ * docs/benchmark.md). A set of listeners does the same for a few hundred.
  */
 
-import { setMaxListeners } from "node:events";
-
-/** A call that got no reply within the command timeout. */
 export class CommandTimeoutError extends Error {
   constructor(timeoutMs: number) {
     super(`no reply within ${timeoutMs} ms`);
@@ -23,24 +25,62 @@ export class CommandTimeoutError extends Error {
   }
 }
 
+/**
+ * The part of AbortSignal a client library needs to withdraw a queued command: whether the deadline
+ * passed, and listeners called (once) when it does. Passed to node-redis as its `abortSignal`.
+ */
+export interface DeadlineSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 /** What a call knows of its deadline: the signal that aborts when it is up (made on first use). */
 export interface Deadline {
-  readonly signal: AbortSignal;
+  readonly signal: DeadlineSignal;
+}
+
+/** A DeadlineSignal: its listeners in a set, each called once when the batch's time is up. */
+class BatchSignal implements DeadlineSignal {
+  aborted = false;
+  #listeners = new Set<() => void>();
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    if (this.aborted) return;
+    this.#listeners.add(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    this.#listeners.delete(listener);
+  }
+
+  abort(): void {
+    this.aborted = true;
+    const listeners = [...this.#listeners];
+    this.#listeners.clear();
+    for (const listener of listeners) listener();
+  }
 }
 
 export interface CommandDeadline {
   /**
    * Runs `call` with the current batch's deadline, and settles as it does, or rejects with a
-   * CommandTimeoutError (and aborts the signal) when the batch's time is up.
+   * CommandTimeoutError (and aborts the signal) when the batch's time is up. `onValue` maps the value
+   * and `onError` the error (the timeout's too) on the way out: one promise per call, where a `then`
+   * after the bound call would add another to every page view.
    */
-  bound<T>(call: (deadline: Deadline) => Promise<T>): Promise<T>;
+  bound<T, R = T>(
+    call: (deadline: Deadline) => Promise<T>,
+    onValue?: (value: T) => R,
+    onError?: (error: unknown) => unknown,
+  ): Promise<R>;
 }
 
 class Batch implements Deadline {
   /** The rejections of the batch's calls still in flight. */
   readonly pending = new Set<(error: Error) => void>();
   readonly timer: NodeJS.Timeout;
-  #controller: AbortController | undefined;
+  #signal: BatchSignal | undefined;
 
   constructor(
     /** Until when (performance.now()) new calls join this batch. */
@@ -54,14 +94,9 @@ class Batch implements Deadline {
     this.timer = setTimeout(() => this.#expire(timeoutMs), timeoutMs + tick).unref();
   }
 
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      // node-redis adds an abort listener per queued command, and a batch's calls share the signal:
-      // without this, the 11th in flight prints a MaxListenersExceededWarning in the user's app.
-      setMaxListeners(0, this.#controller.signal);
-    }
-    return this.#controller.signal;
+  get signal(): DeadlineSignal {
+    this.#signal ??= new BatchSignal();
+    return this.#signal;
   }
 
   #expire(timeoutMs: number): void {
@@ -72,7 +107,7 @@ class Batch implements Deadline {
     const error = new CommandTimeoutError(timeoutMs);
     for (const reject of this.pending) reject(error);
     this.pending.clear();
-    this.#controller?.abort(error);
+    this.#signal?.abort();
   }
 }
 
@@ -88,24 +123,38 @@ export function createCommandDeadline(timeoutMs: number): CommandDeadline {
   };
 
   return {
-    bound<T>(call: (deadline: Deadline) => Promise<T>): Promise<T> {
+    bound<T, R = T>(
+      call: (deadline: Deadline) => Promise<T>,
+      onValue?: (value: T) => R,
+      onError?: (error: unknown) => unknown,
+    ): Promise<R> {
       const batch = current();
-      return new Promise<T>((resolve, reject) => {
+      return new Promise<R>((resolve, reject) => {
         const { pending } = batch;
-        pending.add(reject);
+        const fail = onError === undefined ? reject : (error: unknown) => reject(onError(error));
+        pending.add(fail);
         // False when the deadline came first.
-        const done = (): boolean => pending.delete(reject);
+        const done = (): boolean => pending.delete(fail);
         try {
           call(batch).then(
             (value) => {
-              if (done()) resolve(value);
+              if (!done()) return;
+              if (onValue === undefined) {
+                resolve(value as unknown as R);
+                return;
+              }
+              try {
+                resolve(onValue(value));
+              } catch (error) {
+                reject(error);
+              }
             },
             (error: unknown) => {
-              if (done()) reject(error);
+              if (done()) fail(error);
             },
           );
         } catch (error) {
-          if (done()) reject(error);
+          if (done()) fail(error);
         }
       });
     },

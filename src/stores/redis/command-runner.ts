@@ -13,13 +13,18 @@ import { INVALID_ARGUMENT_REPLY, REVOKED_REPLY } from "./lua.js";
  *
  * - Fails at once (no queueing) while the connection is known to be down or the store is closed.
  * - Bounds the call by `commandTimeoutMs`: the runner owns the deadline (`command-deadline.ts`) and
- *   hands the call its AbortSignal, for either client library (an ioredis Cluster queues commands while
+ *   hands the call its deadline signal, for either client library (an ioredis Cluster queues commands while
  *   it has no slot map, a caller's client may have no timeout of its own: the bound is the same).
  * - Maps connection errors, timeouts and refusals (NOAUTH, READONLY, OOM, CLUSTERDOWN, ...) to
  *   StoreUnavailableError with the client's error as `cause`; a script's LATCHKEY_INVALID reply becomes
  *   InvalidArgumentError, and LATCHKEY_REVOKED SessionRevokedError.
  */
-export type RunCommand = <T>(operation: string, call: (deadline: Deadline) => Promise<T>) => Promise<T>;
+export type RunCommand = <T, R = T>(
+  operation: string,
+  call: (deadline: Deadline) => Promise<T>,
+  /** Maps the reply on the way out (the page view's decoding), without a promise of its own. */
+  map?: (value: T) => R,
+) => Promise<R>;
 
 /** The `run` function of a store: see RunCommand. */
 
@@ -73,15 +78,19 @@ export function createCommandRunner(connection: ConnectionState, commandTimeoutM
     return result;
   };
 
-  const failed = (operation: string) => (error: unknown) => {
-    throw translate(operation, error);
-  };
-
   // Not async: the page-view path is one `then` on the bounded call.
-  return function run<T>(operation: string, call: (deadline: Deadline) => Promise<T>): Promise<T> {
+  return function run<T, R = T>(
+    operation: string,
+    call: (deadline: Deadline) => Promise<T>,
+    map?: (value: T) => R,
+  ): Promise<R> {
     const offline = connection.offlineReason();
     if (offline !== undefined) return Promise.reject(fail(operation, offline));
-    return deadlines.bound(call).then(succeeded, failed(operation));
+    return deadlines.bound(
+      call,
+      map === undefined ? (succeeded as (value: T) => R) : (value) => map(succeeded(value)),
+      (error) => translate(operation, error),
+    );
   };
 }
 

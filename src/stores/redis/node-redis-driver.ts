@@ -79,7 +79,7 @@ const SHAS = Object.fromEntries(
  * A driver on a caller's node-redis client or cluster, created and connected by the caller, who also
  * chooses its reconnect strategy and closes it (`close()` leaves it open). The guarantees are those of
  * the ioredis driver:
- * - every call gets the command runner's AbortSignal (the runner bounds it by `commandTimeoutMs`,
+ * - every call gets the command runner's deadline signal (the runner bounds it by `commandTimeoutMs`,
  *   including a cluster's waits for a node's connection or a new slot map); when the time is up the
  *   signal aborts, which takes the command out of node-redis's queue if it is not written yet, so a
  *   call reported as failed cannot run later (one already written may have reached Redis, as with any
@@ -102,19 +102,15 @@ export function nodeRedisDriver(target: NodeRedisTarget, onError?: (error: Error
   const ready = isCluster
     ? () => target.cluster.isReady ?? (target.cluster.isOpen && target.cluster.masters.length > 0)
     : () => target.client.isReady;
+  // Asking for the default reply types costs node-redis about 15,000 instructions per call: only when
+  // the client may map them its own way (a cluster's node clients may, out of sight).
+  const optionsOf: (deadline: Deadline) => NodeRedisCommandOptions =
+    isCluster || mapsReplyTypes(target.client)
+      ? (deadline) => ({ abortSignal: abortSignalOf(deadline), typeMapping: DEFAULT_TYPES, timeout: 0 })
+      : (deadline) => ({ abortSignal: abortSignalOf(deadline), timeout: 0 });
   const send: (key: string | undefined, args: string[], deadline: Deadline) => Promise<unknown> = isCluster
-    ? (key, args, deadline) =>
-        target.cluster.sendCommand(key, false, args, {
-          abortSignal: deadline.signal,
-          typeMapping: DEFAULT_TYPES,
-          timeout: 0,
-        })
-    : (_key, args, deadline) =>
-        target.client.sendCommand(args, {
-          abortSignal: deadline.signal,
-          typeMapping: DEFAULT_TYPES,
-          timeout: 0,
-        });
+    ? (key, args, deadline) => target.cluster.sendCommand(key, false, args, optionsOf(deadline))
+    : (_key, args, deadline) => target.client.sendCommand(args, optionsOf(deadline));
 
   /** One command, its node-redis errors named (see `named`). */
   const command = (deadline: Deadline, key: string | undefined, ...args: string[]) =>
@@ -192,7 +188,7 @@ function clusterMasters(cluster: NodeRedisCluster): ClusterMaster[] {
         // A node client that is reconnecting would queue the PING until the timeout: say so now.
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
         return client.sendCommand(["PING"], {
-          abortSignal: deadline.signal,
+          abortSignal: abortSignalOf(deadline),
           typeMapping: DEFAULT_TYPES,
           timeout: 0,
         });
@@ -202,6 +198,26 @@ function clusterMasters(cluster: NodeRedisCluster): ClusterMaster[] {
         throw new Error(`the master ${master.address} failed: ${message}`, { cause: error });
       }),
   }));
+}
+
+/**
+ * The deadline's signal as node-redis's `abortSignal`: a DeadlineSignal has the part of AbortSignal that
+ * node-redis (v5 and v6) uses, `aborted` and `add/removeEventListener("abort")`, without EventTarget's
+ * cost (see command-deadline.ts); the availability tests prove queued commands are still withdrawn.
+ */
+function abortSignalOf(deadline: Deadline): AbortSignal {
+  return deadline.signal as unknown as AbortSignal;
+}
+
+/**
+ * Whether a client may map reply types its own way (`createClient({ commandOptions: { typeMapping } })`
+ * or a `withTypeMapping()` proxy): then the store asks for the default types on every call. node-redis
+ * v5 and v6 keep a client's command options in `_commandOptions`; where that cannot be read, assume yes.
+ */
+function mapsReplyTypes(client: NodeRedisClient): boolean {
+  if (!("_commandOptions" in client)) return true;
+  const options = (client as { _commandOptions?: { typeMapping?: unknown } })._commandOptions;
+  return options?.typeMapping !== undefined;
 }
 
 /** The caller's one client; its address as its options give it (a URL without credentials, or socket). */
@@ -224,7 +240,11 @@ function clientTopology(client: NodeRedisClient): Topology {
     connected: client.isReady,
     command: (args, deadline) =>
       client
-        .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES, timeout: 0 })
+        .sendCommand([...args], {
+          abortSignal: abortSignalOf(deadline),
+          typeMapping: DEFAULT_TYPES,
+          timeout: 0,
+        })
         .catch(rethrowNamed),
   };
   return { nodes: [node] };
@@ -248,7 +268,11 @@ function clusterTopology(cluster: NodeRedisCluster): Topology {
         const client = await cluster.nodeClient(master);
         if (!client.isReady) throw new Error(`the master ${master.address} is not connected`);
         return client
-          .sendCommand([...args], { abortSignal: deadline.signal, typeMapping: DEFAULT_TYPES, timeout: 0 })
+          .sendCommand([...args], {
+            abortSignal: abortSignalOf(deadline),
+            typeMapping: DEFAULT_TYPES,
+            timeout: 0,
+          })
           .catch(rethrowNamed);
       },
     }),

@@ -146,12 +146,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       const key = [keys.session(id)];
       const withFlash = policy.takeFlash === true;
-      return run("load", (deadline) => scripts.load(deadline, key, args)).then((reply) =>
-        typeof reply === "string"
-          ? sessionFromHash(id, JSON.parse(reply) as string[], withFlash)
-          : reply === 1
-            ? "absolute_expiry"
-            : null,
+      return run(
+        "load",
+        (deadline) => scripts.load(deadline, key, args),
+        (reply) =>
+          typeof reply === "string"
+            ? sessionFromHash(id, JSON.parse(reply) as string[], withFlash)
+            : reply === 1
+              ? "absolute_expiry"
+              : null,
       );
     },
 
