@@ -102,7 +102,7 @@ describe("the packed package", () => {
     }
   });
 
-  test("the subpaths: the engine, the HTTP layer, the stores and one per adapter, web included", async () => {
+  test("the subpaths: the engine, the HTTP layer, the stores, one per adapter (web included), metrics", async () => {
     const pkg = JSON.parse(await readFile(join(unpacked, "package.json"), "utf8")) as PackageJSON;
     assert.deepEqual(Object.keys(pkg.exports), [
       ".",
@@ -112,6 +112,7 @@ describe("the packed package", () => {
       "./express",
       "./fastify",
       "./hono",
+      "./metrics",
       "./web",
       "./package.json",
     ]);
