@@ -48,7 +48,49 @@ test("register is case-insensitive and never stores the password", async () => {
   assert.ok(!JSON.stringify(record).includes("password-1"));
   assert.deepEqual(await accounts.authenticate("aDa", "password-1"), {
     account: { userId: "ada", username: "Ada" },
+    credential: record?.passwordHash,
   });
+  await store.close();
+});
+
+test("password change: only with the current password, one of two concurrent changes wins, the credential moves on", async () => {
+  const store = createMemoryStore();
+  const { hasher } = spyHasher();
+  const accounts = createAccounts(store.records, hasher);
+  await accounts.register("ada", "password-1");
+  const signedIn = await accounts.authenticate("ada", "password-1");
+  assert.ok(signedIn.account);
+  assert.equal(await accounts.isCurrent("ada", signedIn.credential), true);
+  assert.equal(await accounts.changePassword("ada", "wrong-password", "password-x"), "wrong-password");
+  assert.equal(
+    await accounts.isCurrent("ada", signedIn.credential),
+    true,
+    "a wrong password changes nothing",
+  );
+  const outcomes = await Promise.all([
+    accounts.changePassword("ada", "password-1", "password-2"),
+    accounts.changePassword("ada", "password-1", "password-3"),
+  ]);
+  assert.deepEqual(outcomes.slice().sort(), ["done", "wrong-password"], "exactly one change wins");
+  const winner = outcomes[0] === "done" ? "password-2" : "password-3";
+  assert.equal(await accounts.isCurrent("ada", signedIn.credential), false, "the old credential is stale");
+  assert.equal((await accounts.authenticate("ada", "password-1")).account, null);
+  assert.ok((await accounts.authenticate("ada", winner)).account);
+  assert.equal(await accounts.changePassword("nobody", "password-1", "password-2"), "gone");
+  await store.close();
+});
+
+test("remove: only with the current password; the name is free again", async () => {
+  const store = createMemoryStore();
+  const { hasher } = spyHasher();
+  const accounts = createAccounts(store.records, hasher);
+  await accounts.register("grace", "password-1");
+  assert.equal(await accounts.remove("grace", "wrong-password"), "wrong-password");
+  assert.ok(await store.records.get("account:grace"));
+  assert.equal(await accounts.remove("grace", "password-1"), "done");
+  assert.equal(await store.records.get("account:grace"), null);
+  assert.equal(await accounts.remove("grace", "password-1"), "gone");
+  assert.ok(await accounts.register("Grace", "password-2"), "the name can be signed up again");
   await store.close();
 });
 

@@ -29,9 +29,26 @@ export interface Accounts {
    * time, and `knownAccount` says whether the name names an account (for the log only: never shown).
    */
   authenticate(username: string, password: string): Promise<AuthenticationResult>;
+  /**
+   * Whether the account still exists with the password `credential` was checked against (the
+   * `credential` of `authenticate`). A login checks it after its session is written: a password
+   * change or an account deletion that ran meanwhile then ends that session (see routes/auth.ts).
+   */
+  isCurrent(userId: string, credential: string): Promise<boolean>;
+  /**
+   * Changes the password when `currentPassword` is right, atomically against a concurrent change (the
+   * stored hash must still be the one checked). "done", "wrong-password", or "gone" (no account).
+   */
+  changePassword(userId: string, currentPassword: string, newPassword: string): Promise<AccountChange>;
+  /** Deletes the account when `currentPassword` is right; its name is free again. As `changePassword`. */
+  remove(userId: string, currentPassword: string): Promise<AccountChange>;
 }
 
-export type AuthenticationResult = { account: Account } | { account: null; knownAccount: boolean };
+export type AuthenticationResult =
+  | { account: Account; credential: string }
+  | { account: null; knownAccount: boolean };
+
+export type AccountChange = "done" | "wrong-password" | "gone";
 
 /** What is wrong with a username, or null when it follows the rule. */
 export function usernameProblem(username: string): string | null {
@@ -53,6 +70,23 @@ export function userIdOf(username: string): string {
 
 export function createAccounts(records: RecordStore, passwords: PasswordHasher): Accounts {
   const keyOf = (userId: string) => `account:${userId}`;
+
+  /**
+   * The stored hash when `password` is the account's, else why not (a missing account, or a password
+   * too long to be any, costs a hash too, so timing says nothing).
+   */
+  const check = async (
+    userId: string,
+    password: string,
+  ): Promise<{ hash: string } | "wrong-password" | "gone"> => {
+    const record = password.length <= PASSWORD_MAX_LENGTH ? await records.get(keyOf(userId)) : null;
+    const hash = record?.passwordHash;
+    if (hash === undefined) {
+      await passwords.verifyNothing(password.slice(0, PASSWORD_MAX_LENGTH));
+      return record === null && password.length <= PASSWORD_MAX_LENGTH ? "gone" : "wrong-password";
+    }
+    return (await passwords.verify(password, hash)) ? { hash } : "wrong-password";
+  };
 
   return {
     async register(username, password) {
@@ -77,7 +111,31 @@ export function createAccounts(records: RecordStore, passwords: PasswordHasher):
         return { account: null, knownAccount: false };
       }
       if (!(await passwords.verify(password, hash))) return { account: null, knownAccount: true };
-      return { account: { userId, username: record.username ?? username } };
+      return { account: { userId, username: record.username ?? username }, credential: hash };
+    },
+
+    async isCurrent(userId, credential) {
+      return (await records.get(keyOf(userId)))?.passwordHash === credential;
+    },
+
+    async changePassword(userId, currentPassword, newPassword) {
+      const checked = await check(userId, currentPassword);
+      if (typeof checked === "string") return checked;
+      const passwordHash = await passwords.hash(newPassword);
+      // Only over the hash just checked: of two concurrent changes, the second finds another hash.
+      const updated = await records.update(
+        keyOf(userId),
+        { passwordHash },
+        { expect: { passwordHash: checked.hash } },
+      );
+      return updated ? "done" : "wrong-password";
+    },
+
+    async remove(userId, currentPassword) {
+      const checked = await check(userId, currentPassword);
+      if (typeof checked === "string") return checked;
+      await records.delete(keyOf(userId));
+      return "done";
     },
   };
 }

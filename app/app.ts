@@ -10,8 +10,9 @@ import { createSessionManager, type SessionStore } from "latchkey";
 import { createCrossOriginCheck, crossOriginProtection, latchkey } from "latchkey/fastify";
 import type { DestinationStream } from "pino";
 import { createAccounts } from "./accounts.js";
+import { type AnonymousLimitOptions, createAnonymousLimit } from "./anonymous-limit.js";
 import { auditLogger } from "./audit-log.js";
-import { clientIPOf } from "./client-ip.js";
+import { clientIPOf, throttleKeyOf } from "./client-ip.js";
 import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";
 import { acceptOnlyForms } from "./form.js";
@@ -20,6 +21,7 @@ import { createHashLimiter, type HashLimiterOptions } from "./hash-limiter.js";
 import { createLoginThrottle, type LoginThrottleOptions } from "./login-throttle.js";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { lazyChildLoggerFactory } from "./request-logger.js";
+import { accountRoutes } from "./routes/account.js";
 import { authRoutes } from "./routes/auth.js";
 import type { AppContext } from "./routes/context.js";
 import { homeRoutes } from "./routes/home.js";
@@ -31,6 +33,7 @@ import { type AppStore, openCounters, openStore, warnIfNotDurable } from "./stor
 import { monitorStore } from "./store-monitor.js";
 import type { ThrottleCounters } from "./throttle/counters.js";
 import { createMemoryCounters } from "./throttle/memory-counters.js";
+import { errorPage } from "./views/errors.js";
 
 export interface AppDeps {
   /** Use this store instead of the one the config selects. The app does not close a store it is given. */
@@ -52,6 +55,8 @@ export interface AppDeps {
   hashing?: HashLimiterOptions;
   /** Where log lines go (default: stdout). */
   logStream?: DestinationStream;
+  /** Bounds on the anonymous sessions started for visitors (default: 20 per client, 2,000 in all, per 15 minutes). */
+  anonymous?: AnonymousLimitOptions;
 }
 
 /** Longest path written to a log line: a client chooses it, and could fill the log with one request. */
@@ -90,6 +95,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Slow and idle clients: the headers, the whole request and an idle keep-alive are each bounded,
     // and so is a connection's silence (connectionTimeout), so that drips cannot hold sockets for long.
     http: {
+      // A request without a Host header gets the app's own 400 page (requireHost below), with the
+      // security headers, instead of Node's bare 400.
+      requireHostHeader: false,
       headersTimeout: config.http.headersTimeoutSeconds * 1000,
       // How often Node checks those deadlines (default 30 s, which would let a drip run that much over).
       connectionsCheckingInterval: Math.min(1000, (config.http.headersTimeoutSeconds * 1000) / 4),
@@ -103,6 +111,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const app = Fastify(options);
   // Beyond this many open connections Node closes new ones at once, before reading a byte.
   app.server.maxConnections = config.http.maxConnections;
+  // Behind a proxy every connection is the proxy's: the per-client share is then the proxy's to enforce.
+  if (config.http.maxConnectionsPerClient > 0 && config.trustProxy === false) {
+    capConnectionsPerClient(app.server, config.http.maxConnectionsPerClient);
+  }
   closeSilentConnections(app.server, config.http.headersTimeoutSeconds * 1000);
 
   const store = deps.store ?? openStore(config.store, app.log);
@@ -123,6 +135,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     accounts: createAccounts(store.records, deps.passwords ?? createPasswordHasher()),
     throttle: createLoginThrottle(counters, deps.throttle),
     hashLimiter: createHashLimiter(deps.hashing),
+    anonymousLimit: createAnonymousLimit(deps.anonymous),
     inMemory: store.kind === "memory",
     isCrossOrigin: createCrossOriginCheck(),
   };
@@ -144,6 +157,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook("onClose", async () => {
     closing = true;
     monitor.stop();
+    await context.anonymousLimit.close();
     // Only what the app opened; the counters beside the store before it, as they were opened after.
     if (deps.counters === undefined) await counters.close?.();
     if (deps.store === undefined) await store.close();
@@ -151,16 +165,19 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // First of the onRequest hooks: a refusal by the next one (403) carries the headers too.
   securityHeaders(app);
+  requireHost(app, () => inMemory);
   await app.register(crossOriginProtection);
-  // anonymous: a visitor's first write (the theme choice) starts a session; a page view never does.
-  await app.register(latchkey, { sessions, anonymous: true });
+  // No `anonymous: true`: a visitor's write (set, increment) never starts a session. The only anonymous
+  // sessions are those a logout notice starts, bounded per client and in all (anonymous-limit.ts).
+  await app.register(latchkey, { sessions });
   acceptOnlyForms(app);
   errorPages(app, context, monitor);
 
   homeRoutes(app, context);
   authRoutes(app, context);
   sessionRoutes(app, context);
-  systemRoutes(app, monitor);
+  accountRoutes(app, context);
+  systemRoutes(app, monitor, config.healthDetailsToken);
   return app;
 }
 
@@ -188,6 +205,48 @@ function countersFor(
 function trustProxyOption(trust: Config["trustProxy"]): FastifyServerOptions["trustProxy"] {
   if (typeof trust !== "number") return trust;
   return (_address: string, hop: number) => hop < trust;
+}
+
+/**
+ * One client's share of the connection cap: a connection from a client (an IPv4 address, an IPv6 /64)
+ * that already holds `max` open ones is closed at once, so that an address holding silent sockets
+ * (closed only after HTTP_HEADERS_TIMEOUT) cannot fill `server.maxConnections` for everyone else.
+ */
+function capConnectionsPerClient(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    const client = throttleKeyOf(socket.remoteAddress ?? "");
+    const count = (open.get(client) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(client, count);
+    socket.once("close", () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left === 0) open.delete(client);
+      else open.set(client, left);
+    });
+  });
+}
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112, 3.2): a request without one gets the app's 400 page, with
+ * the security headers (Node's own check, turned off above, answered a bare 400 without them).
+ */
+function requireHost(app: FastifyInstance, inMemory: () => boolean): void {
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.headers.host !== undefined || request.raw.httpVersion === "1.0") {
+      done();
+      return;
+    }
+    reply
+      .code(400)
+      .header("cache-control", "no-store")
+      .header("connection", "close")
+      .type("text/html; charset=utf-8")
+      .send(errorPage({ username: null, inMemory: inMemory() }, 400).toString());
+  });
 }
 
 /**

@@ -29,6 +29,7 @@ describe("loadConfig", () => {
         requestTimeoutSeconds: 30,
         keepAliveTimeoutSeconds: 5,
         maxConnections: 1000,
+        maxConnectionsPerClient: 100,
       },
     });
   });
@@ -47,6 +48,8 @@ describe("loadConfig", () => {
       HTTP_REQUEST_TIMEOUT: "20",
       HTTP_KEEP_ALIVE_TIMEOUT: "65",
       HTTP_MAX_CONNECTIONS: "200",
+      HTTP_MAX_CONNECTIONS_PER_CLIENT: "0",
+      HEALTHZ_DETAILS_TOKEN: "0123456789abcdef0123",
     });
     assert.deepEqual(config, {
       port: 8080,
@@ -62,7 +65,9 @@ describe("loadConfig", () => {
         requestTimeoutSeconds: 20,
         keepAliveTimeoutSeconds: 65,
         maxConnections: 200,
+        maxConnectionsPerClient: 0,
       },
+      healthDetailsToken: "0123456789abcdef0123",
     });
     const cluster = loadConfig({ REDIS_CLUSTER_URL: "redis://a:7000, redis://b:7001" });
     assert.deepEqual(cluster.store, { kind: "redis-cluster", nodes: ["redis://a:7000", "redis://b:7001"] });
@@ -133,6 +138,8 @@ describe("loadConfig", () => {
       [{ HTTP_HEADERS_TIMEOUT: "60", HTTP_REQUEST_TIMEOUT: "30" }, "HTTP_HEADERS_TIMEOUT"],
       [{ HTTP_KEEP_ALIVE_TIMEOUT: "5s" }, "HTTP_KEEP_ALIVE_TIMEOUT"],
       [{ HTTP_MAX_CONNECTIONS: "-1" }, "HTTP_MAX_CONNECTIONS"],
+      [{ HTTP_MAX_CONNECTIONS_PER_CLIENT: "x" }, "HTTP_MAX_CONNECTIONS_PER_CLIENT"],
+      [{ HEALTHZ_DETAILS_TOKEN: "short" }, "HEALTHZ_DETAILS_TOKEN"],
     ];
     for (const [env, variable] of cases) {
       const error = problem(env);

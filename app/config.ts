@@ -29,6 +29,11 @@ export interface Config {
   http: HTTPLimits;
   /** METRICS_PORT and METRICS_HOST: the Prometheus listener, apart from the site's; none when unset. */
   metrics?: { port: number; host: string };
+  /**
+   * HEALTHZ_DETAILS_TOKEN: a request to /healthz with `Authorization: Bearer <this>` gets the store's
+   * details (servers, problems); every other request gets the status alone. Unset: status alone for all.
+   */
+  healthDetailsToken?: string;
 }
 
 export interface HTTPLimits {
@@ -40,6 +45,12 @@ export interface HTTPLimits {
   keepAliveTimeoutSeconds: number;
   /** HTTP_MAX_CONNECTIONS: connections beyond this many open ones are closed at once. */
   maxConnections: number;
+  /**
+   * HTTP_MAX_CONNECTIONS_PER_CLIENT: a client's (an IPv4 address, an IPv6 /64) connections beyond this
+   * many open ones are closed at once, so that one address cannot take the whole HTTP_MAX_CONNECTIONS.
+   * 0: no per-client cap. Not applied under TRUST_PROXY, where every connection comes from the proxy.
+   */
+  maxConnectionsPerClient: number;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +77,7 @@ export const DEFAULT_CONFIG: Config = {
     requestTimeoutSeconds: 30,
     keepAliveTimeoutSeconds: 5,
     maxConnections: 1000,
+    maxConnectionsPerClient: 100,
   },
 };
 
@@ -117,11 +129,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     trustProxy: trustProxy(value("TRUST_PROXY")),
     logLevel: logLevel(value("LOG_LEVEL")),
     http: httpLimits(value),
+    ...healthDetailsToken(value("HEALTHZ_DETAILS_TOKEN")),
   };
   if (metricsPort !== undefined) {
     config.metrics = { port: port(metricsPort, "METRICS_PORT"), host: metricsHost ?? "127.0.0.1" };
   }
   return config;
+}
+
+function healthDetailsToken(raw: string | undefined): Pick<Config, "healthDetailsToken"> {
+  if (raw === undefined) return {};
+  if (raw.length < 16 || /\s/.test(raw)) {
+    throw new ConfigError("HEALTHZ_DETAILS_TOKEN", "must be at least 16 characters without spaces");
+  }
+  return { healthDetailsToken: raw };
 }
 
 function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
@@ -143,6 +164,11 @@ function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
       defaults.keepAliveTimeoutSeconds,
     ),
     maxConnections: seconds("HTTP_MAX_CONNECTIONS", value("HTTP_MAX_CONNECTIONS"), defaults.maxConnections),
+    maxConnectionsPerClient: count(
+      "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+      value("HTTP_MAX_CONNECTIONS_PER_CLIENT"),
+      defaults.maxConnectionsPerClient,
+    ),
   };
   // Node refuses a headers timeout longer than the request timeout (the headers are part of the request).
   if (limits.headersTimeoutSeconds > limits.requestTimeoutSeconds) {
@@ -152,6 +178,14 @@ function httpLimits(value: (name: string) => string | undefined): HTTPLimits {
     );
   }
   return limits;
+}
+
+/** A whole number >= 0 (0 turns the bound off). */
+function count(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= 0)) throw new ConfigError(name, `must be a whole number >= 0, got "${raw}"`);
+  return n;
 }
 
 function port(raw: string | undefined, name = "PORT"): number {

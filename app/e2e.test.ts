@@ -216,8 +216,11 @@ for (const storeName of SELECTED) {
         "getComputedStyle(document.documentElement).backgroundColor",
       );
       assert.equal(background, "rgb(18, 20, 27)", "the dark palette, though the system is light");
-      const [anonymous] = await context.cookies();
-      assert.ok(anonymous, "the choice started an anonymous session");
+      assert.deepEqual(
+        (await context.cookies()).map(({ name, value }) => `${name}=${value}`),
+        ["theme=dark"],
+        "the choice is a cookie of its own: no session started",
+      );
       const username = uniqueName("Hedy");
       await page.fill("#username", username);
       await page.fill("#password", "correct horse battery");
@@ -226,11 +229,53 @@ for (const storeName of SELECTED) {
       assert.equal(await page.getAttribute("html", "data-theme"), "dark", "kept across sign-up");
       assert.equal(await page.textContent("[role=status]"), `Welcome, ${username}: your account is ready.`);
       await shot(page, "08a-theme-and-welcome");
-      const [signedIn] = await context.cookies();
-      assert.notEqual(signedIn?.value, anonymous.value, "a fresh token at sign-up");
+      const names = (await context.cookies()).map(({ name }) => name).sort();
+      assert.deepEqual(names, ["lk", "theme"], "the session cookie beside the theme's");
       await page.reload();
       assert.equal(await page.locator("[role=status]").count(), 0, "the welcome is shown once");
       await context.close();
+    });
+
+    test("account: change the password (the other browser is signed out), then delete the account", async () => {
+      const username = uniqueName("Ada");
+      const [mine, theirs] = [await browser.newContext(), await browser.newContext()];
+      const page = await mine.newPage();
+      await page.goto(`${base}/signup`);
+      await page.fill("#username", username);
+      await page.fill("#password", "correct horse battery");
+      await page.click("button[type=submit]");
+      await page.waitForURL(`${base}/`);
+      const other = await theirs.newPage();
+      await other.goto(`${base}/login`);
+      await other.fill("#username", username);
+      await other.fill("#password", "correct horse battery");
+      await other.click("form.stack button[type=submit]");
+      await other.waitForURL(`${base}/`);
+
+      await page.click("header a:has-text('Account')");
+      await page.waitForURL(`${base}/account`);
+      await page.fill("#current-password", "correct horse battery");
+      await page.fill("#new-password", "a brand new passphrase");
+      await page.click("button:has-text('Change password')");
+      await page.waitForURL(`${base}/account`);
+      assert.equal(
+        await page.textContent("[role=status]"),
+        "Your password has been changed, and 1 other session ended.",
+      );
+      await shot(page, "10-account-password-changed");
+      await other.reload();
+      assert.match((await other.textContent("main")) ?? "", /not logged in|Your session has ended/);
+
+      await page.fill("#delete-password", "a brand new passphrase");
+      await page.click("button:has-text('Delete my account')");
+      await page.waitForURL(`${base}/`);
+      assert.equal(
+        await page.textContent("[role=status]"),
+        "Your account has been deleted, and every session of it ended.",
+      );
+      await shot(page, "11-account-deleted");
+      await mine.close();
+      await theirs.close();
     });
 
     test("keep me signed in: ticked, a cookie for 30 days; unticked, one that ends with the browser", async () => {

@@ -25,6 +25,12 @@ const OUTAGE_MESSAGES: readonly [RegExp, string][] = [
   ],
 ];
 
+/**
+ * A full embedded store is logged once when it starts refusing, not per refused request: again only
+ * after this long without a refusal (the next episode).
+ */
+const STORE_FULL_QUIET_MS = 60_000;
+
 function outageMessage(reason: string): string | undefined {
   return OUTAGE_MESSAGES.find(([pattern]) => pattern.test(reason))?.[1];
 }
@@ -35,12 +41,21 @@ function outageMessage(reason: string): string | undefined {
  */
 export function errorPages(app: FastifyInstance, context: AppContext, monitor: StoreMonitor): void {
   const anonymous = pageContext(context, null);
+  /** When the last STORE_FULL refusal was (0: none yet); see STORE_FULL_QUIET_MS. */
+  let lastStoreFull = 0;
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = statusOf(error);
     if (isStoreFull(error)) {
-      // The embedded store's bound: counters free up as their windows end, accounts never.
-      request.log.warn({ reason: reasonOf(error) }, "session store full");
+      // The embedded store's bound: counters free up as their windows end, accounts never. Logged once
+      // per episode; the requests it refuses meanwhile only at debug.
+      const now = Date.now();
+      if (now - lastStoreFull > STORE_FULL_QUIET_MS) {
+        request.log.warn({ reason: reasonOf(error) }, "session store full");
+      } else {
+        request.log.debug({ reason: reasonOf(error) }, "session store full (still)");
+      }
+      lastStoreFull = now;
       reply.header("retry-after", "60");
     } else if (status === 503) {
       // The outage itself is logged once, by the monitor; this request only at debug.

@@ -16,6 +16,9 @@ import { type Config, DEFAULT_CONFIG } from "./config.js";
 import { createTestClient, uniqueName } from "./test-client.js";
 
 const PASSWORD = "correct horse battery";
+const HEALTH_TOKEN = "health-details-token-for-tests";
+/** The credential that shows /healthz's details (HEALTHZ_DETAILS_TOKEN). */
+const DETAILS = { authorization: `Bearer ${HEALTH_TOKEN}` };
 
 /** Polls until `check` is true, failing after `timeoutMs`. */
 async function eventually(
@@ -40,7 +43,7 @@ interface Logged {
 async function appWithLog(store: Config["store"]): Promise<{ app: FastifyInstance; lines: Logged[] }> {
   const lines: Logged[] = [];
   const app = await buildApp(
-    { ...DEFAULT_CONFIG, store },
+    { ...DEFAULT_CONFIG, store, healthDetailsToken: HEALTH_TOKEN },
     { logStream: { write: (line: string) => void lines.push(JSON.parse(line) as Logged) } },
   );
   return { app, lines };
@@ -57,7 +60,7 @@ describe("/healthz and the store's state", () => {
     cleanups.push(() => redis.stop());
     const { app } = await appWithLog({ kind: "redis", url: redis.url });
     cleanups.push(() => app.close());
-    const health = await createTestClient(app).get("/healthz");
+    const health = await createTestClient(app).get("/healthz", DETAILS);
     assert.equal(health.status, 200);
     assert.deepEqual(JSON.parse(health.body), {
       status: "ok",
@@ -80,14 +83,14 @@ describe("/healthz and the store's state", () => {
     });
     cleanups.push(() => app.close());
     const browser = createTestClient(app);
-    assert.equal((await browser.get("/healthz")).status, 200);
+    assert.equal((await browser.get("/healthz", DETAILS)).status, 200);
     const signedIn = createTestClient(app);
     const signedUp = await signedIn.post("/signup", { username: uniqueName(), password: PASSWORD });
     assert.equal(signedUp.status, 303);
 
     await raw("CONFIG", "SET", "maxmemory-policy", "noeviction");
     await raw("CONFIG", "SET", "maxmemory", "1");
-    const health = await browser.get("/healthz");
+    const health = await browser.get("/healthz", DETAILS);
     // Views still work on a full Redis (a load balancer must not eject every instance), logins do not.
     assert.equal(health.status, 200);
     const body = JSON.parse(health.body);
@@ -113,7 +116,11 @@ describe("/healthz and the store's state", () => {
     assert.match(errors[0]?.msg ?? "", /session store degraded .*Redis is out of memory/);
 
     await raw("CONFIG", "SET", "maxmemory", "0");
-    await eventually(async () => (await browser.get("/healthz")).status === 200, 10_000, "/healthz 200");
+    await eventually(
+      async () => (await browser.get("/healthz", DETAILS)).status === 200,
+      10_000,
+      "/healthz 200",
+    );
     const recovered = lines.filter((line) => /session store recovered after/.test(line.msg));
     assert.equal(recovered.length, 1);
     assert.equal(typeof recovered[0]?.outageMs, "number");
@@ -131,8 +138,12 @@ describe("/healthz and the store's state", () => {
     const { app, lines } = await appWithLog({ kind: "redis-cluster", nodes: [cluster.urls[0] as string] });
     cleanups.push(() => app.close());
     const browser = createTestClient(app);
-    await eventually(async () => (await browser.get("/healthz")).status === 200, 10_000, "/healthz 200");
-    const healthy = JSON.parse((await browser.get("/healthz")).body);
+    await eventually(
+      async () => (await browser.get("/healthz", DETAILS)).status === 200,
+      10_000,
+      "/healthz 200",
+    );
+    const healthy = JSON.parse((await browser.get("/healthz", DETAILS)).body);
     assert.equal(healthy.status, "ok");
     assert.equal(healthy.store.nodes.length, 3);
     assert.ok(
@@ -148,7 +159,7 @@ describe("/healthz and the store's state", () => {
     let status = 0;
     await eventually(
       async () => {
-        const page = await browser.get("/healthz");
+        const page = await browser.get("/healthz", DETAILS);
         status = page.status;
         body = JSON.parse(page.body);
         return body.status === "degraded";
@@ -180,7 +191,11 @@ describe("/healthz and the store's state", () => {
     assert.equal(warning?.level, 40);
     assert.match(warning?.msg ?? "", /lost when it restarts/);
     assert.deepEqual(warning?.servers, [`127.0.0.1:${bare.port}`]);
-    assert.equal((await createTestClient(warned.app).get("/healthz")).status, 200, "the app runs anyway");
+    assert.equal(
+      (await createTestClient(warned.app).get("/healthz", DETAILS)).status,
+      200,
+      "the app runs anyway",
+    );
 
     const dir = await mkdtemp(join(tmpdir(), "latchkey-aof-"));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

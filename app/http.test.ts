@@ -47,6 +47,7 @@ const backends: Backend[] = [
 ];
 
 const PASSWORD = "correct horse battery";
+const HEALTH_TOKEN = "health-details-token-for-tests";
 
 async function signUp(client: TestClient, username = uniqueName()): Promise<string> {
   const page = await client.post("/signup", { username, password: PASSWORD });
@@ -65,7 +66,12 @@ for (const backend of backends) {
     before(async () => {
       const started = await backend.start();
       stopBackend = started.stop;
-      config = { ...DEFAULT_CONFIG, store: started.store, logLevel: "silent" };
+      config = {
+        ...DEFAULT_CONFIG,
+        store: started.store,
+        logLevel: "silent",
+        healthDetailsToken: HEALTH_TOKEN,
+      };
       // Every test signs up its own users, all from the one address inject() uses.
       app = await buildApp(config, { throttle: MANY_SIGNUPS });
       await app.ready();
@@ -172,7 +178,7 @@ for (const backend of backends) {
       assert.match(replayed.body, /Your session has ended/);
     });
 
-    test("a theme chosen before login survives it: a visitor's first write starts an anonymous session", async () => {
+    test("a theme chosen before login survives it: it is a cookie of the browser's, not a session", async () => {
       const browser = client();
       const visit = await browser.get("/");
       assert.deepEqual(visit.setCookies, [], "a page view starts no session");
@@ -180,22 +186,17 @@ for (const backend of backends) {
       const chosen = await browser.post("/theme", { theme: "dark", back: "/login" });
       assert.equal(chosen.status, 303);
       assert.equal(chosen.headers.location, "/login");
-      const anonymous = browser.cookie;
-      assert.ok(anonymous, "the choice started an anonymous session");
+      assert.equal(browser.cookie, "theme=dark", "the choice started no session");
       const loginPage = await browser.get("/login");
       assert.equal(loginPage.status, 200, "an anonymous visitor still sees the login form");
       assert.match(loginPage.body, /<html lang="en" data-theme="dark">/);
       assert.match(loginPage.body, /value="dark" class="secondary" aria-pressed="true"/);
 
       const username = await signUp(browser);
-      assert.notEqual(browser.cookie, anonymous, "signing up issues a fresh token");
       const home = await browser.get("/");
       assert.match(home.body, /<html lang="en" data-theme="dark">/, "the theme carried over");
       assert.match(home.body, new RegExp(`Welcome, ${username}: your account is ready\\.`));
       assert.doesNotMatch((await browser.get("/")).body, /your account is ready/, "the welcome shows once");
-      const replay = client();
-      replay.setCookie(anonymous);
-      assert.match((await replay.get("/")).body, /You are not logged in/, "the pre-login token is dead");
     });
 
     test("keep me signed in: ticked, a persistent cookie and SESSION_REMEMBER_TIMEOUT; unticked, a browser-session cookie", async () => {
@@ -348,8 +349,20 @@ for (const backend of backends) {
       assert.equal(page.headers.location, "/login");
     });
 
-    test("GET /healthz reports the store", async () => {
-      const page = await client().get("/healthz");
+    test("GET /healthz: the status alone in public, the store's details with the credential", async () => {
+      const anonymous = await client().get("/healthz");
+      assert.equal(anonymous.status, 200);
+      assert.deepEqual(JSON.parse(anonymous.body), { status: "ok" });
+      for (const authorization of [
+        "Bearer wrong-token-of-some-length",
+        `Basic ${HEALTH_TOKEN}`,
+        HEALTH_TOKEN,
+      ]) {
+        assert.deepEqual(JSON.parse((await client({ authorization }).get("/healthz")).body), {
+          status: "ok",
+        });
+      }
+      const page = await client({ authorization: `Bearer ${HEALTH_TOKEN}` }).get("/healthz");
       assert.equal(page.status, 200);
       const body = JSON.parse(page.body);
       assert.equal(body.status, "ok");

@@ -223,6 +223,27 @@ describe("throttles on a full embedded store or full memory counters", () => {
     });
   });
 
+  test("a full store is logged once, not on every request it refuses", async () => {
+    const counters = createMemoryCounters({ maxCounters: 1, sweepIntervalMs: 0 });
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const lines: { level: number; msg: string }[] = [];
+    const app = await buildApp(
+      { ...DEFAULT_CONFIG, logLevel: "info" },
+      { store, counters, logStream: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+    );
+    try {
+      for (let i = 1; i <= 10; i++) {
+        assertOwnPage(await post(app, "/login", `192.0.2.${i}`, "no such user!", WRONG), i === 1 ? 401 : 503);
+      }
+      const full = lines.filter((line) => /session store full/.test(line.msg) && line.level >= 40);
+      assert.equal(full.length, 1, JSON.stringify(full));
+    } finally {
+      await app.close();
+      await store.close();
+      await counters.close();
+    }
+  });
+
   test("sign-ups from many addresses do not reset a victim's lockout", async () => {
     const store = createMemoryStore({ maxRecords: 20, sweepIntervalMs: 0 });
     const counters = createMemoryCounters({ maxCounters: 20, sweepIntervalMs: 0 });

@@ -74,6 +74,20 @@ describe("login throttle", () => {
     await store.close();
   });
 
+  test("refused attempts create no per-account state: a flood of distinct usernames from one client writes one counter", async () => {
+    const { store, throttle } = throttleOn({ maxPerIP: 20 });
+    const waits: number[] = [];
+    for (let i = 0; i < 500; i++) waits.push(await throttle.reserveLogin(`name-${i}`, ATTACKER));
+    assert.equal(waits.filter((wait) => wait === 0).length, 20, "the client's limit admits 20");
+    // The client's counter, and the account-and-client and account-wide counters of the 20 admitted
+    // names: nothing for the 480 refused ones (before, every refused name left a counter).
+    assert.equal(store.size(), 1 + 20 * 2);
+    assert.ok(!store.has(`{${userTagOf("name-499")}}login:account:name-499:client:${ATTACKER}`));
+    // The refused flood costs the owner nothing elsewhere.
+    assert.equal(await throttle.reserveLogin("name-499", OWNER_HOME), 0);
+    await store.close();
+  });
+
   test("past the account-wide limit the account is slowed to one attempt per interval, not locked", async () => {
     const { store, throttle } = throttleOn({ maxPerAccount: 6, slowIntervalSeconds: 30 });
     await throttle.reserveLogin("owner", OWNER_HOME);

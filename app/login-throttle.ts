@@ -85,13 +85,15 @@ export function createLoginThrottle(
     windowSeconds,
 
     async reserveLogin(userId, client) {
-      const [fromClient, forAccount] = await Promise.all([
-        counters.hit(clientKey(client), windowMs),
-        userId === null ? 0 : counters.hit(accountClientKey(userId, client), windowMs),
-      ]);
+      // The client's own limit first, and alone: an attempt it refuses writes nothing per account, so
+      // one client cycling through distinct usernames creates one counter, not one per name (which
+      // filled the memory counters, and wrote a Redis key per name, before).
       // The counters do not say when a window started, so the whole window is the honest upper bound.
-      if (fromClient > maxPerIP || forAccount > maxPerAccountClient) return windowSeconds;
+      if ((await counters.hit(clientKey(client), windowMs)) > maxPerIP) return windowSeconds;
       if (userId === null) return 0;
+      if ((await counters.hit(accountClientKey(userId, client), windowMs)) > maxPerAccountClient) {
+        return windowSeconds;
+      }
       // Counted only for attempts the client-level limits let through: one address hammering an
       // account locks itself out without slowing the account for everyone.
       const [accountWide, known] = await Promise.all([

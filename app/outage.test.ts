@@ -13,6 +13,9 @@ import { DEFAULT_CONFIG } from "./config.js";
 import { createTestClient, uniqueName } from "./test-client.js";
 
 const PASSWORD = "correct horse battery";
+const HEALTH_TOKEN = "health-details-token-for-tests";
+/** The credential that shows /healthz's details (HEALTHZ_DETAILS_TOKEN). */
+const DETAILS = { authorization: `Bearer ${HEALTH_TOKEN}` };
 
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const start = performance.now();
@@ -40,7 +43,7 @@ describe("Redis outages", () => {
     let app: FastifyInstance | undefined;
     try {
       app = await buildApp(
-        { ...DEFAULT_CONFIG, store: { kind: "redis", url: redis.url } },
+        { ...DEFAULT_CONFIG, store: { kind: "redis", url: redis.url }, healthDetailsToken: HEALTH_TOKEN },
         { logStream: { write: (line: string) => void logLines.push(line) } },
       );
       const browser = createTestClient(app);
@@ -62,7 +65,7 @@ describe("Redis outages", () => {
       assert.equal(login.result.status, 503);
       assert.ok(login.ms < 1500, `login 503 took ${Math.round(login.ms)} ms`);
 
-      const health = await timed(() => browser.get("/healthz"));
+      const health = await timed(() => browser.get("/healthz", DETAILS));
       assert.equal(health.result.status, 503);
       const body = JSON.parse(health.result.body);
       assert.equal(body.status, "down");

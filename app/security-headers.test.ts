@@ -67,4 +67,16 @@ describe("security headers on every answer", () => {
       assert.match(answer, /<!doctype html>/);
     }
   });
+
+  test("an HTTP/1.1 request without a Host header gets the app's 400 page with the headers", async () => {
+    const answer = await raw(port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    const head = answer.slice(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      assert.ok(head.includes(`${name}: ${value.toLowerCase()}`), `${name} in ${head.slice(0, 60)}`);
+    }
+    assert.match(answer, /<!doctype html>/);
+    // HTTP/1.0 has no Host requirement: served as before.
+    assert.match(await raw(port, "GET / HTTP/1.0\r\n\r\n"), /^HTTP\/1\.1 200 /);
+  });
 });

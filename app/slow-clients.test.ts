@@ -1,9 +1,12 @@
 /**
  * Slow and idle clients cannot hold the server: header drips, idle keep-alive connections and silent
  * sockets are closed within their configured bounds, connections beyond HTTP_MAX_CONNECTIONS are closed
- * at once, and the app keeps answering beside hundreds of idle connections. Limits are set small here.
+ * at once, one client's beyond HTTP_MAX_CONNECTIONS_PER_CLIENT too, and the app keeps answering beside
+ * hundreds of idle connections. Limits are set small here. Clients at several addresses are loopback
+ * addresses (127.0.0.x: Linux routes all of 127/8 to the loopback interface).
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { FastifyInstance } from "fastify";
@@ -15,6 +18,7 @@ const LIMITS = {
   requestTimeoutSeconds: 2,
   keepAliveTimeoutSeconds: 1,
   maxConnections: 400,
+  maxConnectionsPerClient: 100,
 };
 /** Node checks the deadlines every 250 ms here; a close may come that much later, and more on a loaded machine. */
 const SLACK_MS = 2000;
@@ -25,10 +29,13 @@ interface Opened {
   closed: Promise<number>;
 }
 
-const open = (port: number): Promise<Opened> =>
+/** The loopback address of client `n` (0: 127.0.0.1). */
+const clientAddress = (n: number) => `127.0.0.${n + 1}`;
+
+const open = (port: number, localAddress = clientAddress(0)): Promise<Opened> =>
   new Promise((resolve, reject) => {
     const started = Date.now();
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect({ port, host: "127.0.0.1", localAddress });
     const closed = new Promise<number>((done) => socket.on("close", () => done(Date.now() - started)));
     socket.once("error", reject);
     socket.once("connect", () => {
@@ -39,10 +46,16 @@ const open = (port: number): Promise<Opened> =>
     });
   });
 
-async function get(port: number, path = "/"): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  await response.arrayBuffer();
-  return response.status;
+/** A GET from `localAddress`; its status, or the error's code when the connection was refused or closed. */
+function get(port: number, path = "/", localAddress = clientAddress(0)): Promise<number | string> {
+  return new Promise((resolve) => {
+    const request = httpRequest({ port, host: "127.0.0.1", path, localAddress, agent: false }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode ?? 0));
+    });
+    request.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    request.end();
+  });
 }
 
 // A bound on every test: a close that never comes must fail the test, not hang the suite.
@@ -96,7 +109,10 @@ describe("slow and idle clients", { timeout: 30_000 }, () => {
   });
 
   test("beside 300 silent connections the app answers at once, and the silent ones are closed", async () => {
-    const idle = await Promise.all(Array.from({ length: 300 }, () => open(port)));
+    // Three clients, each at its per-client cap.
+    const idle = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => open(port, clientAddress(1 + (i % 3)))),
+    );
     assert.equal(await get(port), 200);
     const elapsed = Math.max(...(await Promise.all(idle.map(({ closed }) => closed))));
     assert.ok(
@@ -106,7 +122,10 @@ describe("slow and idle clients", { timeout: 30_000 }, () => {
   });
 
   test("connections beyond HTTP_MAX_CONNECTIONS are closed at once; the server answers again after", async () => {
-    const opened = await Promise.all(Array.from({ length: LIMITS.maxConnections + 20 }, () => open(port)));
+    // Five clients with 84 each, none over its share: together 20 over the server's cap.
+    const opened = await Promise.all(
+      Array.from({ length: LIMITS.maxConnections + 20 }, (_, i) => open(port, clientAddress(1 + (i % 5)))),
+    );
     // Well under the headers timeout: only the connections over the limit can have closed by then.
     const soon = new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 300));
     const states = await Promise.all(opened.map(({ closed }) => Promise.race([closed, soon])));
@@ -115,5 +134,21 @@ describe("slow and idle clients", { timeout: 30_000 }, () => {
     for (const { socket } of opened) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await get(port), 200);
+  });
+
+  test("one client holding silent sockets up to the server's cap takes only its share: others are served", async () => {
+    const attacker = clientAddress(10);
+    const opened = await Promise.allSettled(
+      Array.from({ length: LIMITS.maxConnections }, () => open(port, attacker)),
+    );
+    const sockets = opened.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    const soon = new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 300));
+    const states = await Promise.all(sockets.map(({ closed }) => Promise.race([closed, soon])));
+    // Everyone else: served at once (before, the cap was full and their connections were closed).
+    assert.equal(await get(port, "/", clientAddress(11)), 200);
+    assert.equal(await get(port, "/", clientAddress(12)), 200);
+    const stillOpen = states.filter((state) => state === "open").length;
+    assert.ok(stillOpen <= LIMITS.maxConnectionsPerClient, `${stillOpen} of the client's connections open`);
+    for (const { socket } of sockets) socket.destroy();
   });
 });

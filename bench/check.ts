@@ -21,6 +21,14 @@ export function checkResults(results: BenchResults): string[] {
       expect(!c.logoutRace.resurrected, `${c.id} resurrected a logged-out session`);
     }
   }
+  for (const client of ["ioredis", "node-redis"]) {
+    const row = results.libraryAlone.find((r) => r.client === client);
+    const measured = [...(row?.ownCallPerSecond ?? []), ...(row?.latchkeyPerSecond ?? [])];
+    expect(
+      measured.length >= 2 && measured.every((n) => n > 0),
+      `library-alone row for ${client} missing or empty`,
+    );
+  }
   const { latchkey, connectRedis, latchkeyNoUserIndex: unindexed } = results.memory;
   const ids = new Set(results.cases.map((c) => c.id));
   if (ids.has("latchkey")) {

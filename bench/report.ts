@@ -1,7 +1,7 @@
 /** Turns BenchResults into the Markdown report printed by `npm run bench` and kept in bench/RESULTS.md. */
 
 import type { MemoryResult } from "./memory.js";
-import type { Spread } from "./stats.js";
+import { type Spread, spread } from "./stats.js";
 import type { BenchResults, CaseResult } from "./suite.js";
 
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : "–");
@@ -349,6 +349,25 @@ function perFramework(results: BenchResults): string | null {
   );
 }
 
+function libraryAlone(results: BenchResults): string {
+  if (results.libraryAlone.length === 0) return "not measured";
+  const rows = results.libraryAlone.map((r) => {
+    const own = spread(r.ownCallPerSecond).median;
+    const latchkey = spread(r.latchkeyPerSecond).median;
+    return [
+      r.client,
+      Math.round(own).toLocaleString("en-US"),
+      Math.round(latchkey).toLocaleString("en-US"),
+      ratio(latchkey, own),
+      latchkey >= 0.8 * own ? "met" : "**NOT MET**",
+    ];
+  });
+  return table(
+    ["client", "its own EVALSHA, loads/s", "latchkey load, loads/s", "latchkey ÷ own", "≥ 0.8× (goal)"],
+    rows,
+  );
+}
+
 function environment(results: BenchResults): string {
   const e = results.environment;
   const packages = Object.entries(e.packages)
@@ -430,6 +449,17 @@ script call is commandstats' \`usec\` of EVALSHA over its calls: Redis's own tim
 commands it runs, without reading the request or writing the reply.
 
 ${redisCommands(results)}
+
+## The library alone
+
+Loads of one session with one increment (a page view's store call), 50 in flight, in the bench's own
+process, no HTTP: \`sessions.load(token, { increment })\` through latchkey's manager and store, against
+the same client calling the same Lua script with the same arguments itself (ioredis \`evalsha\`, node-redis
+\`sendCommand\` with \`timeout: 0\`, its fastest: node-redis 6's default per-command timeout costs more
+than half its throughput). The difference is latchkey's own work per call: hashing the token, the
+deadline, decoding the reply into a typed session. Medians of ${results.rounds} rounds, alternating.
+
+${libraryAlone(results)}
 
 ## Correctness
 

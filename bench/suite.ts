@@ -22,6 +22,7 @@ import {
 } from "./correctness.js";
 import { describeEnvironment, type Environment } from "./environment.js";
 import { type HTTPResponse, isLoggedInPage, request, sequentialAgent } from "./http.js";
+import { type LibraryAloneResult, measureLibraryAlone } from "./library-alone.js";
 import { type LoadResult, runLoad } from "./load.js";
 import {
   BROWSER_USER_AGENT,
@@ -104,6 +105,8 @@ export interface BenchResults {
   quietWaitSeconds: number;
   environment: Environment;
   cases: CaseResult[];
+  /** Loads per second through latchkey and through each client's own script call (library-alone.ts). */
+  libraryAlone: LibraryAloneResult[];
   memory: {
     connectRedis: MemoryResult | null;
     latchkey: MemoryResult | null;
@@ -322,6 +325,11 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       });
     }
 
+    // The library alone (no HTTP): latchkey's load on each client against the client's own script call.
+    const libraryLoads = options.quick ? 5_000 : 30_000;
+    log(`measuring the library alone: ${options.rounds} rounds of ${libraryLoads} loads per client`);
+    const libraryAlone = await measureLibraryAlone(redis.url, options.rounds, libraryLoads);
+
     // Memory last: it flushes the server; every case's server is stopped by now, so nothing else writes.
     log(`measuring Redis memory per session with ${options.memorySessions} sessions`);
     const connectRedis = expressTemplate
@@ -348,6 +356,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       quietWaitSeconds: options.quietWaitSeconds,
       environment,
       cases: results,
+      libraryAlone,
       memory: { connectRedis, latchkey, latchkeyWithUserAgent, latchkeyFivePerUser, latchkeyNoUserIndex },
     };
   } finally {

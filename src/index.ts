@@ -49,6 +49,7 @@ export type {
   FieldIncrements,
   RecordInsertOptions,
   RecordStore,
+  RecordUpdateOptions,
   SessionChanges,
   SessionStore,
   StoredSession,

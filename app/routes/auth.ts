@@ -5,18 +5,20 @@ import { clientIPOf, throttleKeyOf } from "../client-ip.js";
 import { requireFields } from "../form.js";
 import { HashLimitError, type HashLimiter } from "../hash-limiter.js";
 import { isHTTPS } from "../security-headers.js";
-import { KEPT_AT_LOGIN, type sessionFields } from "../session-types.js";
+import type { sessionFields } from "../session-types.js";
+import { setThemeCookie, themeOf } from "../theme.js";
 import { describeUserAgent } from "../user-agent.js";
 import { loginPage, logoutConfirmPage, signupPage } from "../views/auth.js";
-import { type AppContext, seeOther, sendPage, themeOf, viewOf } from "./context.js";
+import { anonymousHomePage } from "../views/home.js";
+import { type AppContext, flashNotice, seeOther, sendPage, viewOf } from "./context.js";
 
 const LOGIN_FAILED = "Wrong username or password.";
-const BUSY_MESSAGE = "Too many password checks at once. Please try again in a moment.";
+export const BUSY_MESSAGE = "Too many password checks at once. Please try again in a moment.";
 /** What `hashing` returns when the hash limiter refused: the reply's status and Retry-After are set. */
-const BUSY = Symbol("busy");
+export const BUSY = Symbol("busy");
 
 /** A wait as the pages say it: minutes (rounded up) from a minute on, seconds below. */
-function waitText(seconds: number): string {
+export function waitText(seconds: number): string {
   return seconds < 60 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
@@ -24,7 +26,7 @@ function waitText(seconds: number): string {
  * Runs a password hash under the app's hash limiter (hash-limiter.ts). Over its bounds: BUSY, with the
  * reply's status (429 for this client's share, 503 for a full queue) and Retry-After set.
  */
-async function hashing<T>(
+export async function hashing<T>(
   limiter: HashLimiter,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -43,7 +45,7 @@ async function hashing<T>(
 
 /**
  * Starts the account's session with a fresh token. The request's previous session ends in the same
- * step; when it was a visitor's (anonymous) one, its theme choice and pending notice carry over.
+ * step; when it was a visitor's (anonymous) one, its pending notice carries over.
  */
 function logIn(
   request: FastifyRequest,
@@ -52,7 +54,6 @@ function logIn(
 ): Promise<Session<typeof sessionFields>> {
   return request.session.create(account.userId, {
     data: { username: account.username },
-    keep: KEPT_AT_LOGIN,
     // "Keep me signed in": a persistent cookie and a session that lasts rememberSeconds whatever its
     // activity. Otherwise the cookie ends with the browser and the default timeouts apply.
     ...(rememberSeconds === null
@@ -64,14 +65,40 @@ function logIn(
   });
 }
 
+const LOGGED_OUT = "You have logged out.";
+
 /**
- * Ends the request's session. Over HTTPS, also asks the browser to drop what it cached or stored for
- * this origin (browsers honour Clear-Site-Data only from secure origins).
+ * Ends the request's session and answers. Over HTTPS, also asks the browser to drop what it cached or
+ * stored for this origin (browsers honour Clear-Site-Data only from secure origins).
+ *
+ * The notice for the page the browser lands on is kept in a fresh anonymous session, best effort
+ * (`flashNotice`): only when a session was ended (a request without one starts nothing), and when the
+ * store cannot take it (a full Redis) the logout still happened, so the answer is the home page with
+ * the notice, 200, not an error page saying nothing was saved.
  */
-async function logOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  // The browser keeps a fresh anonymous session holding the notice for the page it lands on.
-  await request.session.destroy({ flash: { notice: "You have logged out." } });
+async function logOut(
+  context: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const ended = await request.session.destroy();
   if (isHTTPS(request)) reply.header("clear-site-data", '"cache", "storage"');
+  if (!ended) return seeOther(reply, "/");
+  return loggedOut(context, request, reply, LOGGED_OUT);
+}
+
+/**
+ * The answer once the request's session has ended: the home page, with `notice` kept for it (a fresh
+ * anonymous session, best effort: `flashNotice`) or, when it could not be kept, shown on this answer.
+ */
+export async function loggedOut(
+  context: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  notice: string,
+): Promise<FastifyReply> {
+  if (await flashNotice(context, request, notice)) return seeOther(reply, "/");
+  return sendPage(reply, 200, anonymousHomePage({ ...viewOf(context, request, null), notice, path: "/" }));
 }
 
 /** A top-level navigation the user started by typing the URL or picking a bookmark, not a prefetch. */
@@ -160,6 +187,14 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
     await context.throttle.loginSucceeded(account.userId, client);
     const remember = (request.body as Record<string, unknown>).remember === "1";
     const session = await logIn(request, account, remember ? context.config.rememberTimeoutSeconds : null);
+    // A password change or an account deletion may have run since the password was checked (a hash
+    // takes ~100 ms), and its "end every other session" before this session was written: check again
+    // now that it is written, and end it if the password it was granted for is no longer the account's.
+    if (!(await context.accounts.isCurrent(account.userId, result.credential))) {
+      await request.session.destroy();
+      request.log.info({ userId: account.userId }, "login undone: the password changed meanwhile");
+      return page(401, LOGIN_FAILED);
+    }
     request.log.info({ userId: account.userId, session: session.id, remember }, "logged in");
     return seeOther(reply, "/");
   });
@@ -175,21 +210,17 @@ export function authRoutes(app: FastifyInstance, context: AppContext): void {
       const confirm = logoutConfirmPage(viewOf(context, request, session));
       return sendPage(reply, 200, confirm);
     }
-    await logOut(request, reply);
-    return seeOther(reply, "/");
+    return logOut(context, request, reply);
   });
 
   // Cross-site POSTs never get here: crossOriginProtection refuses them with 403.
-  app.post("/logout", async (request, reply) => {
-    await logOut(request, reply);
-    return seeOther(reply, "/");
-  });
+  app.post("/logout", async (request, reply) => logOut(context, request, reply));
 
-  // The visitor's colour theme, kept in their session: an anonymous one before login (the adapter
-  // starts it on this first write), carried into the signed-in one at login.
+  // The visitor's colour theme, kept in a cookie of its own (theme.ts): no store write, signed in or
+  // not, so a flood of choices costs the store nothing.
   app.post("/theme", async (request, reply) => {
     const { theme, back } = requireFields(request.body, ["theme", "back"]);
-    await request.session.set({ theme: themeOf(theme) });
+    setThemeCookie(request, reply, themeOf(theme));
     // Only a plain path of this site: "//host" or "/\\host" would be a redirect elsewhere.
     return seeOther(reply, /^\/(?![/\\])[A-Za-z0-9/_.~%-]{0,200}$/.test(back) ? back : "/");
   });

@@ -1,6 +1,7 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { sessionsPage } from "../views/sessions.js";
-import { type AppContext, seeOther, sendPage, viewOf } from "./context.js";
+import { loggedOut } from "./auth.js";
+import { type AppContext, flashNotice, seeOther, sendPage, viewOf } from "./context.js";
 
 /** A public session id as listed on the page: 16 base64url characters. */
 const PUBLIC_ID = /^[A-Za-z0-9_-]{16}$/;
@@ -8,6 +9,19 @@ const PUBLIC_ID = /^[A-Za-z0-9_-]{16}$/;
 /** The user's active sessions, and buttons to end them. */
 export function sessionRoutes(app: FastifyInstance, context: AppContext): void {
   const { sessions } = context;
+
+  /**
+   * After sessions were ended: the notice for /sessions, best effort (`flashNotice`). When the store
+   * cannot keep it (a full Redis refuses the write; the sessions did end), the list is the answer
+   * itself, with the notice, instead of an error page saying nothing was saved.
+   */
+  const answer = async (request: FastifyRequest, reply: FastifyReply, userId: string, notice: string) => {
+    if (await flashNotice(context, request, notice)) return seeOther(reply, "/sessions");
+    const session = await request.session.load();
+    const rows = await sessions.listForUser(userId);
+    const view = { ...viewOf(context, request, session), notice, path: "/sessions" };
+    return sendPage(reply, 200, sessionsPage(view, rows, request.session.publicId));
+  };
 
   app.get("/sessions", async (request, reply) => {
     const session = await request.session.load({ takeFlash: true });
@@ -27,16 +41,17 @@ export function sessionRoutes(app: FastifyInstance, context: AppContext): void {
     if (session?.userId == null) return seeOther(reply, "/login");
     const { id } = request.params;
     if (id === session.id) {
-      await request.session.destroy({ flash: { notice: "You have logged out." } });
-      return seeOther(reply, "/");
+      await request.session.destroy();
+      return loggedOut(context, request, reply, "You have logged out.");
     }
     // destroyById only ends sessions of this user: another user's id ends nothing.
     const ended = PUBLIC_ID.test(id) && (await sessions.destroyById(session.userId, id));
-    await request.session.flash(
-      "notice",
+    return answer(
+      request,
+      reply,
+      session.userId,
       ended ? "That session has ended." : "That session had already ended.",
     );
-    return seeOther(reply, "/sessions");
   });
 
   app.post("/sessions/end-others", async (request, reply) => {
@@ -49,7 +64,6 @@ export function sessionRoutes(app: FastifyInstance, context: AppContext): void {
       ended === 0
         ? "There were no other sessions."
         : `${ended} other session${ended === 1 ? "" : "s"} ended.`;
-    await request.session.flash("notice", notice);
-    return seeOther(reply, "/sessions");
+    return answer(request, reply, session.userId, notice);
   });
 }

@@ -95,6 +95,7 @@ function accountNav(username: string): SafeHtml {
   return html`<nav class="account" aria-label="Account">
     <span class="who"><span class="who-label">Signed in as </span><strong>${username}</strong></span>
     <a href="/sessions">Sessions</a>
+    <a href="/account">Account</a>
     <form method="post" action="/logout"><button type="submit" class="secondary small">Log out</button></form>
   </nav>`;
 }

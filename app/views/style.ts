@@ -70,6 +70,8 @@ main { flex: 1; display: flex; justify-content: center; align-items: flex-start;
 .card > :last-child { margin-bottom: 0; }
 form.stack + p { margin-top: 1.25rem; }
 h1 { font-size: 1.6rem; line-height: 1.25; margin: 0 0 .75rem; }
+.card > h2 { font-size: 1.15rem; margin: 1.75rem 0 .4rem; }
+.card > h1 + h2 { margin-top: .5rem; }
 p { margin: 0 0 1rem; }
 .lead { font-size: 1.15rem; }
 .muted { color: var(--muted); }

@@ -56,9 +56,9 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    */
   maxFieldBytes?: number;
   /**
-   * Most bytes a session's own fields may hold together (names and values, UTF-8). Default 32768.
-   * Checked by the store atomically with each write: a `set` that would exceed it is refused
-   * (InvalidArgumentError) and writes nothing. Counters bumped by `increment` count toward it at the
+   * Most bytes a session's own fields and pending flash messages may hold together (names and values,
+   * UTF-8). Default 32768. Checked by the store atomically with each write: a `set` or `flash` that
+   * would exceed it is refused (InvalidArgumentError) and writes nothing. Counters bumped by `increment` count toward it at the
    * next `set`.
    */
   maxSessionBytes?: number;
@@ -118,6 +118,12 @@ export interface Session<S extends FieldSchema = FieldSchema> {
   idleExpiresAt: Date;
   /** True when its cookie ends with the browser (`browserSession`), false for a persistent cookie. */
   browserSession: boolean;
+  /**
+   * When the user last proved who they are: the login that created the session (`create`, `promote`),
+   * or the latest `reauthenticate`. A rotation keeps it. Null for an anonymous session. Ask for a recent
+   * one before a sensitive action (ASVS 7.5: re-authentication).
+   */
+  authenticatedAt: Date | null;
   /**
    * Flash messages (name → text) taken by this load (`load(token, { takeFlash: true })`): each is
    * delivered to exactly one such load, then gone. Empty otherwise.
@@ -193,6 +199,12 @@ export interface SessionManager<S extends FieldSchema> {
    * that takes flash. False (nothing written) when the session no longer exists.
    */
   flash(token: string, name: string, text: string): Promise<boolean>;
+  /**
+   * Records that the session's user has just proved who they are (the app checked a password or
+   * another credential): `authenticatedAt` becomes now. False (nothing written) when the session no
+   * longer exists. Call it only after checking the credential yourself.
+   */
+  reauthenticate(token: string): Promise<boolean>;
   /** The session of `token`, refreshing its idle timer; null when the token is unknown, malformed or expired. */
   load(token: string | undefined, options?: LoadOptions<S>): Promise<Session<S> | null>;
   /** Sets fields; false (and nothing written) when the session no longer exists. */
@@ -337,6 +349,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     data: decodeFields(schema, stored.fields),
     idleExpiresAt: new Date(idleDeadlineOf(stored, idleTimeoutMs)),
     browserSession: stored.browserSession === true,
+    authenticatedAt: stored.userId === "" ? null : new Date(stored.authenticatedAt ?? stored.createdAt),
     flash: stored.flash ?? {},
   });
 
@@ -511,6 +524,14 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       if (id === null) return false;
       const changes = { flash: { [name]: text }, maxBytes: maxSessionBytes };
       return (await timed("update", () => store.update(id, changes, now()))) !== null;
+    },
+
+    async reauthenticate(token) {
+      const id = idOf(token);
+      if (id === null) return false;
+      const at = now();
+      const changes = { authenticatedAt: at, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, at))) !== null;
     },
 
     // Not async: every page view comes through here, as one `then` on the store's promise.

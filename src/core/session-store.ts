@@ -46,6 +46,12 @@ export interface StoredSession {
    */
   browserSession?: boolean;
   /**
+   * When the user last proved who they are, if later than `createdAt` (set by `SessionChanges.
+   * authenticatedAt`, kept by a rotation). Absent: at `createdAt` (a login). Stores keep it only once
+   * set, so that a session that was never re-authenticated pays no memory for it.
+   */
+  authenticatedAt?: number;
+  /**
    * One-time messages (name → text), set with `SessionChanges.flash`. A store returns them only from a
    * load with `takeFlash` (or a `take`), which removes them in the same atomic step.
    */
@@ -103,12 +109,17 @@ export interface SessionChanges {
   remove?: readonly string[];
   /** Added to atomically; the new values are `update`'s result. Not counted in `maxBytes` until the next `set`. */
   increment?: FieldIncrements;
-  /** Flash messages to queue (name → text; a name already queued is replaced). Not counted in `maxBytes`. */
+  /** Records that the user proved who they are at this time (ms): `StoredSession.authenticatedAt`. */
+  authenticatedAt?: number;
+  /**
+   * Flash messages to queue (name → text; a name already queued is replaced). Counted in `maxBytes`
+   * with the fields (name and text), so that queued messages cannot grow a session without bound.
+   */
   flash?: Readonly<Record<string, string>>;
   /**
-   * With `set` or `remove`: refuse the change (InvalidArgumentError, nothing written) when the session's
-   * own fields would then hold more than this many bytes, names and values in UTF-8, counted atomically
-   * with the write.
+   * With `set`, `remove` or `flash`: refuse the change (InvalidArgumentError, nothing written) when the
+   * session's own fields and pending flash messages would then hold more than this many bytes, names
+   * and values (message names and texts) in UTF-8, counted atomically with the write.
    */
   maxBytes: number;
 }
@@ -193,6 +204,14 @@ export interface RecordInsertOptions {
   ttlMs?: number;
 }
 
+export interface RecordUpdateOptions {
+  /**
+   * Write only if each of these fields holds exactly this value now (compare-and-set: an account's
+   * password changed only if it is still the one the caller checked). Default: no condition.
+   */
+  expect?: Readonly<Record<string, string>>;
+}
+
 /**
  * Small records that live beside the sessions in the same backend (accounts, the express-session
  * migration's hand-off records): a store's optional `records` capability. Keys are namespaced by the
@@ -207,6 +226,16 @@ export interface RecordStore {
     key: string,
     fields: Readonly<Record<string, string>>,
     options?: RecordInsertOptions,
+  ): Promise<boolean>;
+  /**
+   * Sets `fields` of an existing record (the others and its TTL unchanged), only if it exists and
+   * every `expect`ed field holds its value; false (nothing written) otherwise. Atomic. At least one
+   * field (INVALID_ARGUMENT otherwise).
+   */
+  update(
+    key: string,
+    fields: Readonly<Record<string, string>>,
+    options?: RecordUpdateOptions,
   ): Promise<boolean>;
   /** The record's fields, or null when there is none. */
   get(key: string): Promise<Record<string, string> | null>;

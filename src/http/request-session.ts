@@ -65,6 +65,12 @@ export interface RequestSession<S extends FieldSchema = FieldSchema> {
    * Without a live session, an anonymous one is started to hold it.
    */
   flash(name: string, text: string): Promise<void>;
+  /**
+   * Records that the user has just proved who they are (call it after checking their password): the
+   * session's `authenticatedAt` becomes now, for this request's loaded session too. False when there
+   * is no live session.
+   */
+  reauthenticate(): Promise<boolean>;
   /** The token the request presents (or was just given): pass it to `sessions.destroyForUser(...)`. */
   readonly token: string | undefined;
   /** The public id of the token's session, safe to log; null without a well-formed token. */
@@ -166,6 +172,15 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
     if (this.#token !== undefined && (await guard(this.#sessions.flash(this.#token, name, text)))) return;
     const token = await this.#startAnonymous();
     await guard(this.#sessions.flash(token, name, text));
+  }
+
+  async reauthenticate(): Promise<boolean> {
+    if (this.#token === undefined) return false;
+    const at = new Date();
+    const ok = await guard(this.#sessions.reauthenticate(this.#token));
+    const cached = await this.#cached();
+    if (ok && cached && cached.userId !== null) cached.authenticatedAt = at;
+    return ok;
   }
 
   async rotate(): Promise<Session<S> | null> {

@@ -47,6 +47,8 @@ export interface StartOptions {
  * - POST /login?user=NAME[&keep=FIELD][&browser=1]: `create(NAME, { data: { username: NAME },
  *   keep: [FIELD], browserSession: true })`, `{ id }`.
  * - POST /rotate: `rotate()`, `{ id }` (null without a session).
+ * - POST /reauthenticate: `reauthenticate()`, `{ ok, before, after }` (the loaded session's
+ *   `authenticatedAt` in ms before and after; null without a session).
  * - POST /logout[?notice=X]: `destroy()` (with `{ flash: { notice: X } }`), `{ ended }`.
  * - POST /flash?text=X: `flash("notice", X)`, `{ ok }`.
  * - GET /flash: `load({ takeFlash: true })`, `{ user, notice }`.

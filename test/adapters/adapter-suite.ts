@@ -226,6 +226,24 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
       assert.equal(json(none).id, null);
     });
 
+    test("authenticatedAt: the login's time, refreshed by reauthenticate() for this request and the store", async () => {
+      const app = await start();
+      const { token } = await logIn(app);
+      const createdAt = (await sessions.load(token))?.createdAt.getTime();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const answer = json(await app.request({ method: "POST", path: "/reauthenticate", headers: as(token) }));
+      assert.equal(answer.ok, true);
+      assert.equal(answer.before, createdAt, "at login");
+      assert.ok((answer.after as number) > (answer.before as number), "refreshed for this request");
+      const stored = (await sessions.load(token))?.authenticatedAt?.getTime() ?? 0;
+      assert.ok(Math.abs(stored - (answer.after as number)) < 1000, "and in the store");
+      assert.deepEqual(json(await app.request({ method: "POST", path: "/reauthenticate" })), {
+        ok: false,
+        before: null,
+        after: null,
+      });
+    });
+
     test("set, unset and increment write through and update the request's loaded session", async () => {
       const app = await start();
       const { token } = await logIn(app);

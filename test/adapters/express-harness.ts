@@ -74,6 +74,14 @@ export function expressHarness(name: string, load: () => Promise<{ default: unkn
         route(async (req) => ({ id: (await sessionOf(req).rotate())?.id ?? null })),
       );
       app.post(
+        "/reauthenticate",
+        route(async (req) => {
+          const before = (await sessionOf(req).load())?.authenticatedAt?.getTime() ?? null;
+          const ok = await sessionOf(req).reauthenticate();
+          return { ok, before, after: (await sessionOf(req).load())?.authenticatedAt?.getTime() ?? null };
+        }),
+      );
+      app.post(
         "/logout",
         route(async (req) => {
           const notice = query(req, "notice");

@@ -42,6 +42,11 @@ export const fastifyHarness: AdapterHarness = {
       };
     });
     app.post("/rotate", async (request) => ({ id: (await sessionOf(request).rotate())?.id ?? null }));
+    app.post("/reauthenticate", async (request) => {
+      const before = (await sessionOf(request).load())?.authenticatedAt?.getTime() ?? null;
+      const ok = await sessionOf(request).reauthenticate();
+      return { ok, before, after: (await sessionOf(request).load())?.authenticatedAt?.getTime() ?? null };
+    });
     app.post("/logout", async (request) => {
       const notice = query(request, "notice");
       return { ended: await sessionOf(request).destroy(notice ? { flash: { notice } } : {}) };

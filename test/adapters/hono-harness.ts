@@ -42,6 +42,11 @@ export const honoHarness: AdapterHarness = {
       });
     });
     app.post("/rotate", async (c) => c.json({ id: (await sessionOf(c).rotate())?.id ?? null }));
+    app.post("/reauthenticate", async (c) => {
+      const before = (await sessionOf(c).load())?.authenticatedAt?.getTime() ?? null;
+      const ok = await sessionOf(c).reauthenticate();
+      return c.json({ ok, before, after: (await sessionOf(c).load())?.authenticatedAt?.getTime() ?? null });
+    });
     app.post("/logout", async (c) => {
       const notice = c.req.query("notice");
       return c.json({ ended: await sessionOf(c).destroy(notice ? { flash: { notice } } : {}) });

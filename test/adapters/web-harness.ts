@@ -41,6 +41,11 @@ export const webHarness: AdapterHarness = {
         return { id: (await session.create(user, { data: { username: user }, keep, browserSession })).id };
       },
       "POST /rotate": async (session) => ({ id: (await session.rotate())?.id ?? null }),
+      "POST /reauthenticate": async (session) => {
+        const before = (await session.load())?.authenticatedAt?.getTime() ?? null;
+        const ok = await session.reauthenticate();
+        return { ok, before, after: (await session.load())?.authenticatedAt?.getTime() ?? null };
+      },
       "POST /logout": async (session, url) => {
         const notice = query(url, "notice");
         return { ended: await session.destroy(notice ? { flash: { notice } } : {}) };

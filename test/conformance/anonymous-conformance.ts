@@ -95,6 +95,68 @@ export function anonymousTests(ctx: () => Context, { userIndex }: { userIndex: b
     });
   });
 
+  it("authenticatedAt: set at create and promote, refreshed by reauthenticate, kept by a rotation, none when anonymous", async () => {
+    const { steady, user, clock } = ctx();
+    const userId = user("reauth");
+    const created = await steady.create(userId);
+    assert.equal(created.session.authenticatedAt?.getTime(), created.session.createdAt.getTime());
+    assert.equal(
+      (await steady.load(created.token))?.authenticatedAt?.getTime(),
+      created.session.createdAt.getTime(),
+    );
+    await clock.sleep(50);
+    const before = clock.now();
+    assert.equal(await steady.reauthenticate(created.token), true);
+    const after = clock.now();
+    const refreshed = (await steady.load(created.token))?.authenticatedAt?.getTime() ?? 0;
+    assert.ok(refreshed >= before && refreshed <= after, `${refreshed} within [${before}, ${after}]`);
+    assert.ok(refreshed > created.session.createdAt.getTime());
+    const rotated = await steady.rotate(created.token);
+    assert.equal(rotated?.session.authenticatedAt?.getTime(), refreshed, "a rotation keeps it");
+    assert.equal((await steady.load(rotated?.token))?.authenticatedAt?.getTime(), refreshed);
+    if (userIndex) {
+      const listed = (await steady.listForUser(userId)).find((s) => s.id === rotated?.session.id);
+      assert.equal(listed?.authenticatedAt?.getTime(), refreshed);
+    }
+    // Anonymous: nobody proved anything; a promotion is a login, so it starts again at its own time.
+    const anonymous = await steady.createAnonymous();
+    assert.equal(anonymous.session.authenticatedAt, null);
+    assert.equal((await steady.load(anonymous.token))?.authenticatedAt, null);
+    await clock.sleep(50);
+    const promoted = await steady.promote(anonymous.token, user("reauth-promoted"));
+    assert.equal(promoted.session.authenticatedAt?.getTime(), promoted.session.createdAt.getTime());
+    // A dead or malformed token: false, and nothing brought back.
+    assert.equal(await steady.destroy(rotated?.token as string), true);
+    assert.equal(await steady.reauthenticate(rotated?.token as string), false);
+    assert.equal(await steady.load(rotated?.token), null, "no session resurrected");
+    assert.equal(await steady.reauthenticate("not-a-token"), false);
+  });
+
+  it("flash messages count toward maxSessionBytes with the fields: queued messages cannot grow a session without bound", async () => {
+    const { target, user, issued } = ctx();
+    const limited = tracked(
+      createSessionManager({ store: target.store, fields: SCHEMA, maxSessionBytes: 1000 }),
+      issued,
+    );
+    const { token } = await limited.create(user("flash-budget"));
+    // Each message is 3 + 300 bytes (name and text): three fit in 1000, a fourth does not.
+    const queued: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      queued.push(await limited.flash(token, `m${i}:`, "v".repeat(300)).catch(() => false));
+    }
+    assert.deepEqual(queued, [true, true, true, false, false, false]);
+    await assert.rejects(limited.flash(token, "m9:", "v".repeat(300)), latchkeyError("INVALID_ARGUMENT"));
+    assert.equal(await limited.flash(token, "m0:", "w".repeat(300)), true, "replacing one counts it once");
+    // The fields and the messages share the budget: 909 bytes of messages leave no room for 100 more.
+    await assert.rejects(limited.set(token, { name: "n".repeat(100) }), latchkeyError("INVALID_ARGUMENT"));
+    const taken = await limited.load(token, { takeFlash: true });
+    assert.deepEqual(Object.keys(taken?.flash ?? {}).sort(), ["m0:", "m1:", "m2:"]);
+    assert.equal(taken?.flash["m0:"], "w".repeat(300));
+    // Taken, they no longer count.
+    assert.equal(await limited.set(token, { name: "n".repeat(100) }), true);
+    assert.equal(await limited.flash(token, "notice", "v".repeat(300)), true);
+  });
+
   it("a flash message survives a rotation, and lives on anonymous sessions", async () => {
     const { steady } = ctx();
     const { token } = await steady.createAnonymous();

@@ -50,6 +50,32 @@ export function recordTests(ctx: () => Context): void {
     assert.equal(await records.get(key("bad-ttl")), null, "a refused insert writes nothing");
   });
 
+  it("update: only an existing record, only when the expected fields match, atomically under 20 concurrent updates", async () => {
+    const { steady, key } = ctx();
+    const records = recordsOf(steady.store);
+    const name = key("update");
+    assert.equal(await records.update(name, { a: "1" }), false, "no record: nothing written");
+    assert.equal(await records.get(name), null);
+    assert.equal(await records.insert(name, { owner: "ada", secret: "v0" }), true);
+    // Twenty compare-and-sets from the same expected value: exactly one wins.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        records.update(name, { secret: `v${i + 1}` }, { expect: { secret: "v0" } }),
+      ),
+    );
+    assert.equal(results.filter(Boolean).length, 1, "exactly one update wins");
+    const winner = results.indexOf(true) + 1;
+    assert.deepEqual(await records.get(name), { owner: "ada", secret: `v${winner}` }, "other fields kept");
+    assert.equal(await records.update(name, { secret: "x" }, { expect: { secret: "v0" } }), false);
+    assert.equal(await records.update(name, { secret: "x" }, { expect: { missing: "" } }), false);
+    assert.equal(await records.update(name, { extra: "e" }), true, "without a condition");
+    assert.deepEqual(await records.get(name), { owner: "ada", secret: `v${winner}`, extra: "e" });
+    await assert.rejects(records.update(name, {}), { code: "INVALID_ARGUMENT" });
+    await records.delete(name);
+    assert.equal(await records.update(name, { secret: "late" }), false, "a deleted record stays deleted");
+    assert.equal(await records.get(name), null);
+  });
+
   it("delete of a key that never existed is a no-op", async () => {
     const { steady, key } = ctx();
     const records = recordsOf(steady.store);

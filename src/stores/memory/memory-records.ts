@@ -61,6 +61,19 @@ export function createMemoryRecords(maxRecords: number, assertOpen: () => void):
       return true;
     },
 
+    async update(key, fields, options = {}) {
+      assertOpen();
+      if (Object.keys(fields).length === 0)
+        throw new InvalidArgumentError("an update needs at least one field");
+      const record = liveRecord(key, Date.now());
+      if (!record) return false;
+      for (const [name, value] of Object.entries(options.expect ?? {})) {
+        if (record.get(name) !== value) return false;
+      }
+      for (const [name, value] of Object.entries(fields)) record.set(name, String(value));
+      return true;
+    },
+
     async get(key) {
       assertOpen();
       const record = liveRecord(key, Date.now());

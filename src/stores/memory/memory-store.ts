@@ -64,6 +64,8 @@ interface Entry {
   browserSession: boolean;
   /** Flash messages, until a load takes them. */
   flash: Map<string, string>;
+  /** When the user last re-authenticated, once they have (`StoredSession.authenticatedAt`). */
+  authenticatedAt: number | undefined;
 }
 
 const DEFAULT_MAX = 100_000;
@@ -248,6 +250,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         idleTimeoutMs: session.idleTimeoutMs,
         browserSession: session.browserSession === true,
         flash: new Map(Object.entries(session.flash ?? {})),
+        authenticatedAt: session.authenticatedAt,
       });
       return isAnonymous ? 0 : capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
     },
@@ -278,13 +281,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       if (!entry) return null;
       const { set = {}, remove = [], increment, flash = {} } = changes;
       // Everything is checked before anything is written, so a failing update changes nothing.
-      if (changes.set !== undefined || changes.remove !== undefined) {
-        assertFitsWithin(entry.fields, set, remove, changes.maxBytes);
+      if (changes.set !== undefined || changes.remove !== undefined || changes.flash !== undefined) {
+        assertFitsWithin(entry, set, remove, flash, changes.maxBytes);
       }
       const sums = increment ? addAll(entry.fields, increment) : [];
       for (const [field, value] of Object.entries(set)) entry.fields.set(field, value);
       for (const field of remove) entry.fields.delete(field);
       for (const [name, text] of Object.entries(flash)) entry.flash.set(name, text);
+      if (changes.authenticatedAt !== undefined) entry.authenticatedAt = changes.authenticatedAt;
       const counted: Record<string, number> = {};
       for (const [field, value] of sums) {
         entry.fields.set(field, value);
@@ -406,6 +410,7 @@ function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
   };
   if (entry.idleTimeoutMs !== undefined) copy.idleTimeoutMs = entry.idleTimeoutMs;
   if (entry.browserSession) copy.browserSession = true;
+  if (entry.authenticatedAt !== undefined) copy.authenticatedAt = entry.authenticatedAt;
   if (withFlash && entry.flash.size > 0) copy.flash = Object.fromEntries(entry.flash);
   return copy;
 }
@@ -429,22 +434,27 @@ function added(fields: Map<string, string>, field: string, by: number): string {
 }
 
 /**
- * The session's own fields after `set` and `remove` must hold at most `maxBytes` (names and values,
- * UTF-8), as the Redis update script counts them.
+ * The session's own fields after `set` and `remove`, and its flash messages after `flash`, must hold at
+ * most `maxBytes` together (names and values, UTF-8), as the Redis update script counts them.
  */
 function assertFitsWithin(
-  fields: Map<string, string>,
+  entry: Pick<Entry, "fields" | "flash">,
   set: Readonly<Record<string, string>>,
   remove: readonly string[],
+  flash: Readonly<Record<string, string>>,
   maxBytes: number,
 ): void {
+  const size = (name: string, value: string) => Buffer.byteLength(name) + Buffer.byteLength(value);
   const sizes = new Map<string, number>();
-  for (const [name, value] of fields) sizes.set(name, Buffer.byteLength(name) + Buffer.byteLength(value));
-  for (const [name, value] of Object.entries(set))
-    sizes.set(name, Buffer.byteLength(name) + Buffer.byteLength(value));
+  for (const [name, value] of entry.fields) sizes.set(name, size(name, value));
+  for (const [name, value] of Object.entries(set)) sizes.set(name, size(name, value));
   for (const name of remove) sizes.delete(name);
+  const messages = new Map<string, number>();
+  for (const [name, text] of entry.flash) messages.set(name, size(name, text));
+  for (const [name, text] of Object.entries(flash)) messages.set(name, size(name, text));
   let total = 0;
-  for (const size of sizes.values()) total += size;
+  for (const bytes of sizes.values()) total += bytes;
+  for (const bytes of messages.values()) total += bytes;
   if (total > maxBytes) {
     throw new InvalidArgumentError(
       `the session would hold ${total} bytes of fields, over its limit of ${maxBytes}: nothing was written`,

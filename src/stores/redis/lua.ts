@@ -258,9 +258,10 @@ return ended
 /**
  * Changes a session's fields only if it is still alive: a slow request that finishes after a logout
  * must not bring the session back as a hash without meta fields or TTL. Sets, removes, adds to integer
- * fields and queues flash messages (`$f:<name>`, outside the byte count) in one step. With a byte
- * budget (maxBytes not ''), the session's own fields (names + values, in bytes) must stay within it
- * after the change; that and every sum are checked before anything is written. HSET/HDEL/HINCRBY keep
+ * fields and queues flash messages (`$f:<name>`) in one step. With a byte budget (maxBytes not ''),
+ * the session's own fields and its flash messages (names + values, in bytes; a message's name without
+ * its prefix, as the memory store counts it) must stay within it after the change; that and every sum
+ * are checked before anything is written. HSET/HDEL/HINCRBY keep
  * the TTL, so an update never extends the session.
  * ARGV: now, maxBytes ('' for no check), setCount, removeCount, [field, value] x setCount,
  *       field x removeCount, [field, by]...
@@ -273,11 +274,16 @@ local firstRemove = 5 + 2 * tonumber(ARGV[3])
 local firstIncrement = firstRemove + tonumber(ARGV[4])
 if ARGV[2] ~= '' then
   local sizes = {}
-  local flat = redis.call('HGETALL', key)
-  for i = 1, #flat, 2 do
-    if string.sub(flat[i], 1, 1) ~= '${RESERVED_FIELD_PREFIX}' then sizes[flat[i]] = #flat[i] + #flat[i + 1] end
+  -- Bytes a field counts: a user field's name and value, a flash message's name (without its prefix)
+  -- and text, other reserved fields (the session's own metadata) nothing.
+  local function counted(name, value)
+    if string.sub(name, 1, ${FLASH_FIELD_PREFIX.length}) == '${FLASH_FIELD_PREFIX}' then return #name - ${FLASH_FIELD_PREFIX.length} + #value end
+    if string.sub(name, 1, 1) == '${RESERVED_FIELD_PREFIX}' then return nil end
+    return #name + #value
   end
-  for i = 5, firstRemove - 1, 2 do sizes[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do sizes[flat[i]] = counted(flat[i], flat[i + 1]) end
+  for i = 5, firstRemove - 1, 2 do sizes[ARGV[i]] = counted(ARGV[i], ARGV[i + 1]) end
   for i = firstRemove, firstIncrement - 1 do sizes[ARGV[i]] = nil end
   local total = 0
   for _, size in pairs(sizes) do total = total + size end
@@ -489,6 +495,25 @@ return 1
 `;
 
 /**
+ * Sets fields of an existing record only if each expected field holds its value (compare-and-set), in
+ * one step: a check and a write apart could let two password changes both win. HSET keeps the TTL.
+ * Returns 1 when written, 0 when the record is missing or a field differs.
+ * ARGV: expectCount, [field, value] x expectCount, [field, value]...
+ */
+export const UPDATE_RECORD = `
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return 0 end
+local firstSet = 2 + 2 * tonumber(ARGV[1])
+for i = 2, firstSet - 1, 2 do
+  if redis.call('HGET', key, ARGV[i]) ~= ARGV[i + 1] then return 0 end
+end
+for i = firstSet, #ARGV, 2 do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+end
+return 1
+`;
+
+/**
  * The health check's write (redis-health.ts): one hit on a short-lived counter, INCR then its TTL when
  * it has none, in one step so that no counter is ever left without a TTL. Its first write is INCR, which
  * Redis refuses on a full server (OOM), as it would a new session. Returns the count.
@@ -515,6 +540,7 @@ export const SCRIPT_SOURCES = {
   destroyById: DESTROY_BY_ID,
   destroyForUser: DESTROY_FOR_USER,
   insertRecord: INSERT_RECORD,
+  updateRecord: UPDATE_RECORD,
   healthWrite: HEALTH_WRITE,
 } as const;
 
@@ -538,5 +564,6 @@ export const SCRIPT_KEY_COUNTS: Readonly<Partial<Record<ScriptName, number>>> = 
   destroyById: 1,
   destroyForUser: 2,
   insertRecord: 1,
+  updateRecord: 1,
   healthWrite: 1,
 };

@@ -81,15 +81,19 @@ describe("redis store on a node-redis client", () => {
     await store.close();
   });
 
-  // node-redis 6 speaks RESP3 by default, 5 RESP2; a caller's type mapping (Buffers) must not leak in.
+  // node-redis 6 speaks RESP3 by default, 5 RESP2; a caller's type mapping (Buffers) must not leak in,
+  // whether the client was created with it or is a withTypeMapping() proxy (the store asks for the
+  // default reply types only when the client may map them).
+  const buffers = { [RESP_TYPES.BLOB_STRING]: Buffer };
   const variants = {
-    RESP2: { RESP: 2 },
-    RESP3: { RESP: 3 },
-    "Buffer type mapping": { commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } },
+    "RESP 2": () => connect({ RESP: 2 }),
+    "RESP 3": () => connect({ RESP: 3 }),
+    "Buffer type mapping": () => connect({ commandOptions: { typeMapping: buffers } }),
+    "withTypeMapping proxy": async () => (await connect()).withTypeMapping(buffers),
   } as const;
-  for (const [name, options] of Object.entries(variants)) {
+  for (const [name, connectVariant] of Object.entries(variants)) {
     it(`reads every reply as with ioredis: ${name}`, async () => {
-      const client = await connect(options);
+      const client = await connectVariant();
       const store = createRedisStore({ client, keyPrefix: `${name.replace(/ /g, "-")}:` });
       const sessions = createSessionManager({ store, fields: SCHEMA });
       const { token } = await sessions.create("shapes", {

@@ -29,6 +29,16 @@ export function createRedisRecords(
       return inserted === 1;
     },
 
+    async update(key, fields, options = {}) {
+      const expected = Object.entries(options.expect ?? {}).flatMap(([name, value]) => [name, String(value)]);
+      const flat = Object.entries(fields).flatMap(([name, value]) => [name, String(value)]);
+      if (flat.length === 0) throw new InvalidArgumentError("an update needs at least one field");
+      const updated = await run("records.update", (deadline) =>
+        scripts.updateRecord(deadline, [keys.record(key)], [expected.length / 2, ...expected, ...flat]),
+      );
+      return updated === 1;
+    },
+
     async get(key) {
       const record = await run("records.get", (deadline) => driver.hgetall(keys.record(key), deadline));
       return Object.keys(record).length === 0 ? null : record;

@@ -22,7 +22,7 @@ import {
   resolveRedisStoreOptions,
 } from "./redis-store-options.js";
 import { storeScripts } from "./script-calls.js";
-import { FLASH_FIELD_PREFIX, sessionFromHash, sessionToHash } from "./session-hash.js";
+import { FLASH_FIELD_PREFIX, HASH_FIELDS, sessionFromHash, sessionToHash } from "./session-hash.js";
 
 /**
  * Checks store options as `createRedisStore` does, without connecting: throws the same
@@ -162,10 +162,16 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const { set = {}, remove = [], increment = {}, flash = {} } = changes;
       const setArgs: string[] = [];
       for (const field in set) setArgs.push(field, set[field] as string);
-      // Flash messages are hash fields of their own prefix, outside the user fields' byte count.
+      // Flash messages are hash fields of their own prefix, counted in the byte budget without it.
       for (const name in flash) setArgs.push(FLASH_FIELD_PREFIX + name, flash[name] as string);
+      // A reserved field, outside the byte budget like the other metadata.
+      if (changes.authenticatedAt !== undefined) {
+        setArgs.push(HASH_FIELDS.authenticatedAt, String(changes.authenticatedAt));
+      }
       const budget =
-        changes.set !== undefined || changes.remove !== undefined ? String(changes.maxBytes) : "";
+        changes.set !== undefined || changes.remove !== undefined || changes.flash !== undefined
+          ? String(changes.maxBytes)
+          : "";
       const args: (string | number)[] = [
         now,
         budget,

@@ -28,6 +28,7 @@ export interface StoreScripts {
   destroyById: ScriptCall<number>;
   destroyForUser: ScriptCall<number>;
   insertRecord: ScriptCall<number>;
+  updateRecord: ScriptCall<number>;
   healthWrite: ScriptCall<number>;
 }
 

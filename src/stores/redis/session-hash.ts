@@ -16,6 +16,8 @@ export const HASH_FIELDS = {
   idleTimeout: "$l",
   /** "1" when the session's cookie ends with the browser. */
   browserSession: "$b",
+  /** When the user last re-authenticated (ms), once they have; absent: at `$c` (the login). */
+  authenticatedAt: "$r",
 } as const;
 
 /** What every field of the store's own starts with: a session's fields are the hash's other fields. */
@@ -44,6 +46,9 @@ export function sessionToHash(session: StoredSession): string[] {
   if (session.ip) flat.push(HASH_FIELDS.ip, session.ip);
   if (session.idleTimeoutMs !== undefined) flat.push(HASH_FIELDS.idleTimeout, String(session.idleTimeoutMs));
   if (session.browserSession) flat.push(HASH_FIELDS.browserSession, "1");
+  if (session.authenticatedAt !== undefined) {
+    flat.push(HASH_FIELDS.authenticatedAt, String(session.authenticatedAt));
+  }
   for (const [name, text] of Object.entries(session.flash ?? {})) flat.push(FLASH_FIELD_PREFIX + name, text);
   for (const [name, value] of Object.entries(session.fields)) flat.push(name, value);
   return flat;
@@ -95,6 +100,9 @@ export function sessionFromHash(
         break;
       case HASH_FIELDS.browserSession:
         session.browserSession = value === "1";
+        break;
+      case HASH_FIELDS.authenticatedAt:
+        session.authenticatedAt = Number(value);
         break;
       default:
         if (!name.startsWith(RESERVED_FIELD_PREFIX)) session.fields[name] = value;
