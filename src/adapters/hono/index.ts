@@ -57,12 +57,12 @@ export function latchkey(options: LatchkeyOptions): MiddlewareHandler {
 
   return async function latchkeySession(c, next) {
     let setCookie: string | undefined;
-    const url = c.req.url;
     const context = new RequestSessionContext(
       sessions,
       {
         cookieHeader: c.req.header("cookie"),
-        https: isHTTPS(url.startsWith("https:") || nodeEncrypted(c), c.req.header("x-forwarded-proto"), hops),
+        // The header only when a proxy is trusted: every read is a lookup in the request's headers.
+        https: isHTTPS(encrypted(c), hops === 0 ? undefined : c.req.header("x-forwarded-proto"), hops),
         userAgent: () => c.req.header("user-agent") ?? "",
         ip: () => clientIP(socketAddress(c), c.req.header("x-forwarded-for"), hops),
         setCookie: (value) => {
@@ -119,8 +119,14 @@ function nodeSocketAddress(c: Context): string | undefined {
   return nodeIncoming(c)?.socket?.remoteAddress;
 }
 
-function nodeEncrypted(c: Context): boolean {
-  return (nodeIncoming(c)?.socket as Partial<TLSSocket> | undefined)?.encrypted === true;
+/**
+ * Whether the request came over TLS: on @hono/node-server its socket says; elsewhere its URL does (on
+ * node-server `c.req.url` is built from the Host header for every request that asks, so it is not).
+ */
+function encrypted(c: Context): boolean {
+  const incoming = nodeIncoming(c);
+  if (incoming !== undefined) return (incoming.socket as Partial<TLSSocket> | undefined)?.encrypted === true;
+  return c.req.url.startsWith("https:");
 }
 
 function headersWritable(response: Response): boolean {
