@@ -8,7 +8,15 @@ import {
   type SessionData,
   validateSchema,
 } from "./fields.js";
-import { idleDeadlineOf, type SessionStore, type StoredSession, type TouchPolicy } from "./session-store.js";
+import type { LoadMissReason, SessionEvent } from "./session-events.js";
+import { createSessionObserver } from "./session-observer.js";
+import {
+  type ExpiredAtLoad,
+  idleDeadlineOf,
+  type SessionStore,
+  type StoredSession,
+  type TouchPolicy,
+} from "./session-store.js";
 import {
   generateToken,
   isWellFormedToken,
@@ -81,6 +89,16 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    * such as "Firefox on Windows" rather than the raw header.
    */
   maxUserAgentLength?: number;
+  /**
+   * Called with every lifecycle event (created, promoted, rotated, destroyed with its reason, a load
+   * that found nothing, a failed store call), synchronously, after the call's store step. The same
+   * events go to `node:diagnostics_channel` (`latchkey:session:created` ...: see `CHANNELS`). A payload
+   * names sessions by public id, never by token. An exception it throws is ignored.
+   *
+   * @example
+   * createSessionManager({ store, onEvent: (event) => log.info({ event }, "session event") });
+   */
+  onEvent?: (event: SessionEvent) => void;
 }
 
 /** A live session, as the application sees it. It never carries the token. */
@@ -261,6 +279,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     anonymousAbsoluteTimeoutSeconds = DEFAULT_ANONYMOUS_ABSOLUTE_SECONDS,
     maxAbsoluteTimeoutSeconds = Math.max(DEFAULT_MAX_ABSOLUTE_SECONDS, options?.absoluteTimeoutSeconds ?? 0),
     clock = Date.now,
+    onEvent,
   } = options ?? ({} as SessionManagerOptions<S>);
 
   if (!store || typeof store.load !== "function") {
@@ -297,6 +316,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     throw new InvalidOptionError("maxAbsoluteTimeoutSeconds", "must not be less than absoluteTimeoutSeconds");
   }
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    throw new InvalidOptionError("onEvent", "must be a function");
+  }
   validateSchema(schema);
 
   const idleTimeoutMs = idleTimeoutSeconds * 1000;
@@ -337,8 +359,31 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     flash: stored.flash ?? {},
   });
 
-  const toSessionOrNull = (stored: StoredSession | null): Session<S> | null =>
-    stored ? toSession(stored) : null;
+  // A store may report an expired session by its reason (a string) rather than null.
+  const toSessionOrNull = (stored: StoredSession | ExpiredAtLoad | null): Session<S> | null =>
+    stored !== null && typeof stored === "object" ? toSession(stored) : null;
+
+  // Events: a payload is built only when someone listens (`wants`), so that they cost nothing else.
+  const { wants, emit, observingLoads, timed, loaded } = createSessionObserver(store.kind, onEvent);
+  const loadMissed = (reason: LoadMissReason, id: string | null): null => {
+    loaded(reason, id === null ? null : publicIdOfStorageId(id));
+    return null;
+  };
+  /** A load with someone listening: timed, and its result published. */
+  const observedLoad = (id: string, touch: TouchPolicy, increments: Record<string, number> | undefined) =>
+    timed("load", () => store.load(id, touch, increments)).then((stored) => {
+      if (stored === null) return loadMissed("unknown", id);
+      if (typeof stored === "string") {
+        if (wants("destroyed")) {
+          const publicId = publicIdOfStorageId(id);
+          emit({ type: "destroyed", reason: stored, publicId, userId: null, count: 1 });
+        }
+        return loadMissed("expired", id);
+      }
+      const session = toSession(stored);
+      loaded("found", session.id);
+      return session;
+    });
 
   /** The storage id of a token, or null when the token cannot be valid (and the store is not asked). */
   const idOf = (token: string | undefined): string | null =>
@@ -373,6 +418,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     createOptions: CreateSessionOptions<S>,
     carried: Record<string, string> = {},
     flash?: Record<string, string>,
+    /** For a login (`promote`): the public id of the session it replaces, or null for none. */
+    promoted?: string | null,
   ): Promise<CreatedSession<S>> => {
     const ip = createOptions.ip ?? "";
     if (typeof ip !== "string" || ip.length > MAX_IP_LENGTH) {
@@ -408,8 +455,19 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     if (ownIdleMs !== undefined) stored.idleTimeoutMs = Math.min(ownIdleMs, lifetimeMs);
     if (createOptions.browserSession === true) stored.browserSession = true;
     if (flash !== undefined) stored.flash = flash;
-    await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
-    return { token, session: toSession(stored) };
+    const ended = await timed("create", () =>
+      store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser }),
+    );
+    const session = toSession(stored);
+    if (typeof ended === "number" && ended > 0 && wants("destroyed")) {
+      emit({ type: "destroyed", reason: "over_cap", publicId: null, userId, count: ended });
+    }
+    if (promoted === undefined) {
+      if (wants("created")) emit({ type: "created", publicId: session.id, userId });
+    } else if (wants("promoted")) {
+      emit({ type: "promoted", publicId: session.id, userId: userId as string, previousPublicId: promoted });
+    }
+    return { token, session };
   };
 
   /** The one check of an increment step: a valid (integer, when declared) field and a safe integer. */
@@ -443,15 +501,16 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       for (const name of keep) assertFieldName(name);
       const id = idOf(token);
       // Taken (read and deleted) in one step: the pre-login token is dead before the new one exists.
-      const taken = id === null ? null : await store.take(id, now());
-      if (taken === null || taken.userId !== "") return start(userId, createOptions);
+      const taken = id === null ? null : await timed("take", () => store.take(id, now()));
+      const previous = taken === null ? null : publicIdOfStorageId(taken.storageId);
+      if (taken === null || taken.userId !== "") return start(userId, createOptions, {}, undefined, previous);
       const carried: Record<string, string> = {};
       for (const name of keep) {
         const value = taken.fields[name];
         if (value !== undefined) carried[name] = value;
       }
       try {
-        return await start(userId, createOptions, carried, taken.flash);
+        return await start(userId, createOptions, carried, taken.flash, previous);
       } catch (error) {
         // Best effort: put the anonymous session back, so that a failed login loses no cart.
         await store
@@ -469,20 +528,23 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       }
       const id = idOf(token);
       if (id === null) return false;
-      return (await store.update(id, { flash: { [name]: text }, maxBytes: maxSessionBytes }, now())) !== null;
+      const changes = { flash: { [name]: text }, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, now()))) !== null;
     },
 
     async reauthenticate(token) {
       const id = idOf(token);
       if (id === null) return false;
       const at = now();
-      return (await store.update(id, { authenticatedAt: at, maxBytes: maxSessionBytes }, at)) !== null;
+      const changes = { authenticatedAt: at, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, at))) !== null;
     },
 
     // Not async: every page view comes through here, as one `then` on the store's promise.
     load(token, loadOptions) {
       const id = idOf(token);
-      if (id === null) return Promise.resolve(null);
+      const observed = observingLoads();
+      if (id === null) return Promise.resolve(observed ? loadMissed("malformed", null) : null);
       let increments: Record<string, number> | undefined;
       try {
         if (loadOptions?.increment) {
@@ -495,23 +557,26 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       } catch (error) {
         return Promise.reject(error);
       }
-      return store
-        .load(id, loadOptions?.takeFlash ? flashPolicy() : policy(), increments)
-        .then(toSessionOrNull);
+      const touch = loadOptions?.takeFlash ? flashPolicy() : policy();
+      if (observed) return observedLoad(id, touch, increments);
+      return store.load(id, touch, increments).then(toSessionOrNull);
     },
 
     async set(token, data) {
       const id = idOf(token);
       if (id === null) return false;
       const set = encodeWithinLimits(data as Record<string, unknown>);
-      return (await store.update(id, { set, maxBytes: maxSessionBytes }, now())) !== null;
+      return (
+        (await timed("update", () => store.update(id, { set, maxBytes: maxSessionBytes }, now()))) !== null
+      );
     },
 
     async unset(token, fieldNames) {
       const id = idOf(token);
       if (id === null) return false;
       for (const name of fieldNames) assertFieldName(name);
-      return (await store.update(id, { remove: fieldNames, maxBytes: maxSessionBytes }, now())) !== null;
+      const changes = { remove: fieldNames, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, now()))) !== null;
     },
 
     async update(token, data, remove = []) {
@@ -530,11 +595,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       const step = integerStep(field, by);
       const id = idOf(token);
       if (id === null) return null;
-      const counted = await store.update(
-        id,
-        { increment: { [field]: step }, maxBytes: maxSessionBytes },
-        now(),
-      );
+      const changes = { increment: { [field]: step }, maxBytes: maxSessionBytes };
+      const counted = await timed("update", () => store.update(id, changes, now()));
       return counted === null ? null : (counted[field] ?? null);
     },
 
@@ -542,32 +604,55 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       const oldId = idOf(token);
       if (oldId === null) return null;
       const newToken = generateToken(tagOf(token as string));
-      const stored = await store.rotate(oldId, storageIdOf(newToken), policy());
-      return stored ? { token: newToken, session: toSession(stored) } : null;
+      const stored = await timed("rotate", () => store.rotate(oldId, storageIdOf(newToken), policy()));
+      if (!stored) return null;
+      const session = toSession(stored);
+      if (wants("rotated")) {
+        const previousPublicId = publicIdOfStorageId(oldId);
+        emit({ type: "rotated", publicId: session.id, previousPublicId, userId: session.userId });
+      }
+      return { token: newToken, session };
     },
 
     async destroy(token) {
       const id = idOf(token);
       if (id === null) return false;
-      return store.destroy(id, now());
+      const ended = await timed("destroy", () => store.destroy(id, now()));
+      if (ended && wants("destroyed")) {
+        emit({
+          type: "destroyed",
+          reason: "logout",
+          publicId: publicIdOfStorageId(id),
+          userId: null,
+          count: 1,
+        });
+      }
+      return ended;
     },
 
     async listForUser(userId) {
       assertUserId(userId);
-      const stored = await store.listForUser(userId, now());
+      const stored = await timed("listForUser", () => store.listForUser(userId, now()));
       return stored.sort((a, b) => a.createdAt - b.createdAt).map(toSession);
     },
 
     async destroyById(userId, publicId) {
       assertUserId(userId);
       if (typeof publicId !== "string" || !PUBLIC_ID_PATTERN.test(publicId)) return false;
-      return store.destroyById(userId, publicId, now());
+      const ended = await timed("destroyById", () => store.destroyById(userId, publicId, now()));
+      if (ended && wants("destroyed"))
+        emit({ type: "destroyed", reason: "by_id", publicId, userId, count: 1 });
+      return ended;
     },
 
     async destroyForUser(userId, destroyOptions = {}) {
       assertUserId(userId);
       const exceptId = idOf(destroyOptions.exceptToken) ?? undefined;
-      return store.destroyForUser(userId, now(), exceptId);
+      const ended = await timed("destroyForUser", () => store.destroyForUser(userId, now(), exceptId));
+      if (ended > 0 && wants("destroyed")) {
+        emit({ type: "destroyed", reason: "per_user", publicId: null, userId, count: ended });
+      }
+      return ended;
     },
 
     publicIdOf(token) {
