@@ -11,6 +11,7 @@ import { createCrossOriginCheck, crossOriginProtection, latchkey } from "latchke
 import type { DestinationStream } from "pino";
 import { createAccounts } from "./accounts.js";
 import { type AnonymousLimitOptions, createAnonymousLimit } from "./anonymous-limit.js";
+import { auditLogger } from "./audit-log.js";
 import { clientIPOf, throttleKeyOf } from "./client-ip.js";
 import type { Config } from "./config.js";
 import { errorPages } from "./error-pages.js";
@@ -126,6 +127,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     // "Keep me signed in" gives a session SESSION_REMEMBER_TIMEOUT as its own lifetime.
     maxAbsoluteTimeoutSeconds: Math.max(config.rememberTimeoutSeconds, config.absoluteTimeoutSeconds),
+    onEvent: auditLogger(app.log),
   });
   const context: AppContext = {
     config,

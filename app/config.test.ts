@@ -87,6 +87,17 @@ describe("loadConfig", () => {
     assert.equal(loadConfig({ PORT: "" }).port, 5000, "an empty variable is unset");
   });
 
+  test("METRICS_PORT and METRICS_HOST: a metrics listener of its own, on 127.0.0.1 by default", () => {
+    assert.equal(loadConfig({}).metrics, undefined);
+    assert.deepEqual(loadConfig({ METRICS_PORT: "9464" }).metrics, { port: 9464, host: "127.0.0.1" });
+    assert.deepEqual(loadConfig({ METRICS_PORT: "0", METRICS_HOST: "0.0.0.0" }).metrics, {
+      port: 0,
+      host: "0.0.0.0",
+    });
+    assert.equal(problem({ METRICS_PORT: "prom" }).variable, "METRICS_PORT");
+    assert.equal(problem({ METRICS_HOST: "0.0.0.0" }).variable, "METRICS_HOST");
+  });
+
   test("a bad value names its variable", () => {
     const cases: [Record<string, string>, string][] = [
       [{ PORT: "http" }, "PORT"],

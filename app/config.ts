@@ -27,6 +27,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Bounds on what one connection may hold, so that slow or idle clients cannot exhaust the server. */
   http: HTTPLimits;
+  /** METRICS_PORT and METRICS_HOST: the Prometheus listener, apart from the site's; none when unset. */
+  metrics?: { port: number; host: string };
   /**
    * HEALTHZ_DETAILS_TOKEN: a request to /healthz with `Authorization: Bearer <this>` gets the store's
    * details (servers, problems); every other request gets the status alone. Unset: status alone for all.
@@ -112,7 +114,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds}), got ${rememberTimeoutSeconds}`,
     );
   }
-  return {
+  const metricsPort = value("METRICS_PORT");
+  const metricsHost = value("METRICS_HOST");
+  if (metricsHost !== undefined && metricsPort === undefined) {
+    throw new ConfigError("METRICS_HOST", "needs METRICS_PORT");
+  }
+  const config: Config = {
     port: port(value("PORT")),
     host: value("HOST") ?? DEFAULT_CONFIG.host,
     store: store(value),
@@ -124,6 +131,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     http: httpLimits(value),
     ...healthDetailsToken(value("HEALTHZ_DETAILS_TOKEN")),
   };
+  if (metricsPort !== undefined) {
+    config.metrics = { port: port(metricsPort, "METRICS_PORT"), host: metricsHost ?? "127.0.0.1" };
+  }
+  return config;
 }
 
 function healthDetailsToken(raw: string | undefined): Pick<Config, "healthDetailsToken"> {
@@ -177,10 +188,10 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   return n;
 }
 
-function port(raw: string | undefined): number {
+function port(raw: string | undefined, name = "PORT"): number {
   if (raw === undefined) return DEFAULT_CONFIG.port;
   const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(n >= 0 && n <= 65535)) throw new ConfigError("PORT", `must be a port number 0-65535, got "${raw}"`);
+  if (!(n >= 0 && n <= 65535)) throw new ConfigError(name, `must be a port number 0-65535, got "${raw}"`);
   return n;
 }
 

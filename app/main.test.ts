@@ -71,4 +71,28 @@ describe("app/main.ts", () => {
       child.kill("SIGKILL");
     }
   });
+
+  test("METRICS_PORT: metrics on a listener of their own, closed at shutdown", async () => {
+    const { child, stdout } = run({ PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info" });
+    try {
+      let site: string | undefined;
+      let metricsPort: string | undefined;
+      const deadline = Date.now() + 15_000;
+      while ((site === undefined || metricsPort === undefined) && Date.now() < deadline) {
+        const text = stdout.join("");
+        site = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
+        metricsPort = /"address":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(text)?.[1];
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(site && metricsPort, `no listening lines in ${stdout.join("")}`);
+      assert.equal((await fetch(`${site}/metrics`)).status, 404);
+      const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /^# TYPE /m);
+      child.kill("SIGTERM");
+      assert.equal(await exitCode(child, 10_000), 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });

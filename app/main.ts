@@ -4,6 +4,7 @@
  */
 import { buildApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
+import { startMetricsServer } from "./metrics-server.js";
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -27,6 +28,16 @@ try {
   process.exit(1);
 }
 
+// Prometheus scrapes its own listener (METRICS_PORT), never the site's port.
+const metrics = config.metrics
+  ? await startMetricsServer(config.metrics).catch(async (error: unknown) => {
+      app.log.fatal({ reason: (error as Error).message }, "cannot listen for metrics (METRICS_PORT)");
+      await app.close().catch(() => {});
+      process.exit(1);
+    })
+  : undefined;
+if (metrics) app.log.info({ address: metrics.address }, "metrics for Prometheus at /metrics");
+
 let closing = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
@@ -38,7 +49,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    app.close().then(
+    Promise.all([app.close(), metrics?.close()]).then(
       () => process.exit(0),
       (error: unknown) => {
         app.log.error({ err: error }, "shutdown failed");

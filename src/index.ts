@@ -18,6 +18,22 @@ export {
 } from "./core/errors.js";
 export type { FieldKind, FieldSchema, IntegerField, SessionData } from "./core/fields.js";
 export {
+  CHANNELS,
+  type LoadMissReason,
+  type SessionCreatedEvent,
+  type SessionDestroyedEvent,
+  type SessionEndReason,
+  type SessionEvent,
+  type SessionLoadedMessage,
+  type SessionLoadMissedEvent,
+  type SessionPromotedEvent,
+  type SessionRenewedEvent,
+  type SessionRotatedEvent,
+  type StoreCallMessage,
+  type StoreFailedEvent,
+  type StoreOperation,
+} from "./core/session-events.js";
+export {
   type CreatedSession,
   type CreateSessionOptions,
   createSessionManager,

@@ -16,7 +16,15 @@ import {
   type SessionData,
   validateSchema,
 } from "./fields.js";
-import { idleDeadlineOf, type SessionStore, type StoredSession, type TouchPolicy } from "./session-store.js";
+import type { LoadMissReason, SessionEvent } from "./session-events.js";
+import { createSessionObserver } from "./session-observer.js";
+import {
+  type ExpiredAtLoad,
+  idleDeadlineOf,
+  type SessionStore,
+  type StoredSession,
+  type TouchPolicy,
+} from "./session-store.js";
 import {
   generateToken,
   isWellFormedToken,
@@ -98,6 +106,16 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    * re-encrypts them under the new token (one more store round trip). See docs/security.md.
    */
   encryptFields?: readonly (keyof S & string)[];
+  /**
+   * Called with every lifecycle event (created, promoted, rotated, destroyed with its reason, a load
+   * that found nothing, a failed store call), synchronously, after the call's store step. The same
+   * events go to `node:diagnostics_channel` (`latchkey:session:created` ...: see `CHANNELS`). A payload
+   * names sessions by public id, never by token. An exception it throws is ignored.
+   *
+   * @example
+   * createSessionManager({ store, onEvent: (event) => log.info({ event }, "session event") });
+   */
+  onEvent?: (event: SessionEvent) => void;
 }
 
 /** A live session, as the application sees it. It never carries the token. */
@@ -281,6 +299,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     maxAbsoluteTimeoutSeconds = Math.max(DEFAULT_MAX_ABSOLUTE_SECONDS, options?.absoluteTimeoutSeconds ?? 0),
     clock = Date.now,
     encryptFields: encrypted = [],
+    onEvent,
   } = options ?? ({} as SessionManagerOptions<S>);
 
   if (!store || typeof store.load !== "function") {
@@ -317,6 +336,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     throw new InvalidOptionError("maxAbsoluteTimeoutSeconds", "must not be less than absoluteTimeoutSeconds");
   }
   if (typeof clock !== "function") throw new InvalidOptionError("clock", "must be a function returning ms");
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    throw new InvalidOptionError("onEvent", "must be a function");
+  }
   validateSchema(schema);
   validateEncryptFields(schema, encrypted);
 
@@ -365,8 +387,72 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     flash: stored.flash ?? {},
   });
 
-  const toSessionOrNull = (stored: StoredSession | null): Session<S> | null =>
-    stored ? toSession(stored) : null;
+  // A store may report an expired session by its reason (a string) rather than null.
+  const toSessionOrNull = (stored: StoredSession | ExpiredAtLoad | null): Session<S> | null =>
+    stored !== null && typeof stored === "object" ? toSession(stored) : null;
+
+  // Events: a payload is built only when someone listens (`wants`), so that they cost nothing else.
+  const { wants, emit, observingLoads, timed, loaded } = createSessionObserver(store.kind, onEvent);
+  const loadMissed = (reason: LoadMissReason, id: string | null): null => {
+    loaded(reason, id === null ? null : publicIdOfStorageId(id));
+    return null;
+  };
+  /** A load with someone listening: timed, and its result published. */
+  const observedLoad = (
+    id: string,
+    touch: TouchPolicy,
+    increments: Record<string, number> | undefined,
+    token: string,
+  ) =>
+    timed("load", () => store.load(id, touch, increments)).then((stored) => {
+      if (stored === null) return loadMissed("unknown", id);
+      if (typeof stored === "string") {
+        if (wants("destroyed")) {
+          const publicId = publicIdOfStorageId(id);
+          emit({ type: "destroyed", reason: stored, publicId, userId: null, count: 1 });
+        }
+        return loadMissed("expired", id);
+      }
+      const session = toSession(stored, token);
+      loaded("found", session.id);
+      return session;
+    });
+
+  /**
+   * The session of `oldId` moved to `newToken`'s id (null when it is gone). With encrypted fields, they
+   * are re-encrypted under the new token's key in the rotation's own atomic step, which rewrites them
+   * only if they still hold what was read here: a `set` that came between makes the rotation write
+   * nothing, and it is tried again on what is there now.
+   */
+  const rotateStored = async (
+    token: string,
+    oldId: string,
+    newToken: string,
+  ): Promise<StoredSession | null> => {
+    const newId = storageIdOf(newToken);
+    if (encrypted.length === 0) return timed("rotate", () => store.rotate(oldId, newId, policy()));
+    const oldKey = fieldKeyOf(token);
+    const newKey = fieldKeyOf(newToken);
+    for (let attempt = 0; attempt < MAX_REKEY_ATTEMPTS; attempt++) {
+      const current = await timed("load", () => store.load(oldId, policy()));
+      if (current === null || typeof current !== "object") return null;
+      const expect: Record<string, string> = {};
+      const set: Record<string, string> = {};
+      for (const name of encrypted) {
+        const value = current.fields[name];
+        expect[name] = value ?? "";
+        const plaintext = value === undefined ? undefined : decryptValue(oldKey, name, value);
+        // One that does not decrypt (tampered with) is dropped: no token could ever read it.
+        if (plaintext !== undefined) set[name] = encryptValue(newKey, name, plaintext);
+      }
+      const rewrite = { expect, set };
+      const stored = await timed("rotate", () => store.rotate(oldId, newId, policy(), rewrite));
+      if (stored) return stored;
+    }
+    throw new StoreUnavailableError(
+      "latchkey: the session's encrypted fields kept changing during its rotation: try again",
+    );
+  };
 
   /** `fields` (encoded) as stored for `token`: its encrypted fields encrypted under its key. */
   const sealed = (token: string, fields: Record<string, string>): Record<string, string> =>
@@ -407,6 +493,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     createOptions: CreateSessionOptions<S>,
     carried: Record<string, string> = {},
     flash?: Record<string, string>,
+    /** For a login (`promote`): the public id of the session it replaces, or null for none. */
+    promoted?: string | null,
   ): Promise<CreatedSession<S>> => {
     const ip = createOptions.ip ?? "";
     if (typeof ip !== "string" || ip.length > MAX_IP_LENGTH) {
@@ -442,8 +530,19 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     if (ownIdleMs !== undefined) stored.idleTimeoutMs = Math.min(ownIdleMs, lifetimeMs);
     if (createOptions.browserSession === true) stored.browserSession = true;
     if (flash !== undefined) stored.flash = flash;
-    await store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser });
-    return { token, session: toSession(stored, token) };
+    const ended = await timed("create", () =>
+      store.create(stored, { now: createdAt, idleTimeoutMs, touchIntervalMs, maxSessionsPerUser }),
+    );
+    const session = toSession(stored, token);
+    if (typeof ended === "number" && ended > 0 && wants("destroyed")) {
+      emit({ type: "destroyed", reason: "over_cap", publicId: null, userId, count: ended });
+    }
+    if (promoted === undefined) {
+      if (wants("created")) emit({ type: "created", publicId: session.id, userId });
+    } else if (wants("promoted")) {
+      emit({ type: "promoted", publicId: session.id, userId: userId as string, previousPublicId: promoted });
+    }
+    return { token, session };
   };
 
   /** The one check of an increment step: a valid (integer, when declared) field and a safe integer. */
@@ -477,8 +576,9 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       for (const name of keep) assertFieldName(name);
       const id = idOf(token);
       // Taken (read and deleted) in one step: the pre-login token is dead before the new one exists.
-      const taken = id === null ? null : await store.take(id, now());
-      if (taken === null || taken.userId !== "") return start(userId, createOptions);
+      const taken = id === null ? null : await timed("take", () => store.take(id, now()));
+      const previous = taken === null ? null : publicIdOfStorageId(taken.storageId);
+      if (taken === null || taken.userId !== "") return start(userId, createOptions, {}, undefined, previous);
       // Encrypted fields are decrypted with the old token here and encrypted under the new one by `start`.
       const fieldsOfTaken = decryptFields(token, encrypted, taken.fields);
       const carried: Record<string, string> = {};
@@ -487,7 +587,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
         if (value !== undefined) carried[name] = value;
       }
       try {
-        return await start(userId, createOptions, carried, taken.flash);
+        return await start(userId, createOptions, carried, taken.flash, previous);
       } catch (error) {
         // Best effort: put the anonymous session back, so that a failed login loses no cart.
         await store
@@ -505,20 +605,23 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       }
       const id = idOf(token);
       if (id === null) return false;
-      return (await store.update(id, { flash: { [name]: text }, maxBytes: maxSessionBytes }, now())) !== null;
+      const changes = { flash: { [name]: text }, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, now()))) !== null;
     },
 
     async reauthenticate(token) {
       const id = idOf(token);
       if (id === null) return false;
       const at = now();
-      return (await store.update(id, { authenticatedAt: at, maxBytes: maxSessionBytes }, at)) !== null;
+      const changes = { authenticatedAt: at, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, at))) !== null;
     },
 
     // Not async: every page view comes through here, as one `then` on the store's promise.
     load(token, loadOptions) {
       const id = idOf(token);
-      if (id === null) return Promise.resolve(null);
+      const observed = observingLoads();
+      if (id === null) return Promise.resolve(observed ? loadMissed("malformed", null) : null);
       let increments: Record<string, number> | undefined;
       try {
         if (loadOptions?.increment) {
@@ -531,27 +634,29 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       } catch (error) {
         return Promise.reject(error);
       }
+      const touch = loadOptions?.takeFlash ? flashPolicy() : policy();
+      if (observed) return observedLoad(id, touch, increments, token as string);
+      if (encrypted.length === 0) return store.load(id, touch, increments).then(toSessionOrNull);
       return store
-        .load(id, loadOptions?.takeFlash ? flashPolicy() : policy(), increments)
-        .then(
-          encrypted.length === 0
-            ? toSessionOrNull
-            : (stored) => (stored ? toSession(stored, token as string) : null),
-        );
+        .load(id, touch, increments)
+        .then((stored) => (stored !== null && typeof stored === "object" ? toSession(stored, token) : null));
     },
 
     async set(token, data) {
       const id = idOf(token);
       if (id === null) return false;
       const set = sealed(token, encodeWithinLimits(data as Record<string, unknown>));
-      return (await store.update(id, { set, maxBytes: maxSessionBytes }, now())) !== null;
+      return (
+        (await timed("update", () => store.update(id, { set, maxBytes: maxSessionBytes }, now()))) !== null
+      );
     },
 
     async unset(token, fieldNames) {
       const id = idOf(token);
       if (id === null) return false;
       for (const name of fieldNames) assertFieldName(name);
-      return (await store.update(id, { remove: fieldNames, maxBytes: maxSessionBytes }, now())) !== null;
+      const changes = { remove: fieldNames, maxBytes: maxSessionBytes };
+      return (await timed("update", () => store.update(id, changes, now()))) !== null;
     },
 
     async update(token, data, remove = []) {
@@ -570,11 +675,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       const step = integerStep(field, by);
       const id = idOf(token);
       if (id === null) return null;
-      const counted = await store.update(
-        id,
-        { increment: { [field]: step }, maxBytes: maxSessionBytes },
-        now(),
-      );
+      const changes = { increment: { [field]: step }, maxBytes: maxSessionBytes };
+      const counted = await timed("update", () => store.update(id, changes, now()));
       return counted === null ? null : (counted[field] ?? null);
     },
 
@@ -582,57 +684,55 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       const oldId = idOf(token);
       if (oldId === null) return null;
       const newToken = generateToken(tagOf(token as string));
-      if (encrypted.length === 0) {
-        const stored = await store.rotate(oldId, storageIdOf(newToken), policy());
-        return stored ? { token: newToken, session: toSession(stored) } : null;
+      const stored = await rotateStored(token as string, oldId, newToken);
+      if (!stored) return null;
+      const session = toSession(stored, newToken);
+      if (wants("rotated")) {
+        const previousPublicId = publicIdOfStorageId(oldId);
+        emit({ type: "rotated", publicId: session.id, previousPublicId, userId: session.userId });
       }
-      // Encrypted fields are re-encrypted under the new token's key in the rotation's own atomic step,
-      // which rewrites them only if they still hold what was read here: a `set` that came between
-      // makes the rotation write nothing, and it is tried again on what is there now.
-      const oldKey = fieldKeyOf(token as string);
-      const newKey = fieldKeyOf(newToken);
-      for (let attempt = 0; attempt < MAX_REKEY_ATTEMPTS; attempt++) {
-        const current = await store.load(oldId, policy());
-        if (current === null) return null;
-        const expect: Record<string, string> = {};
-        const set: Record<string, string> = {};
-        for (const name of encrypted) {
-          const value = current.fields[name];
-          expect[name] = value ?? "";
-          const plaintext = value === undefined ? undefined : decryptValue(oldKey, name, value);
-          // One that does not decrypt (tampered with) is dropped: no token could ever read it.
-          if (plaintext !== undefined) set[name] = encryptValue(newKey, name, plaintext);
-        }
-        const stored = await store.rotate(oldId, storageIdOf(newToken), policy(), { expect, set });
-        if (stored) return { token: newToken, session: toSession(stored, newToken) };
-      }
-      throw new StoreUnavailableError(
-        "latchkey: the session's encrypted fields kept changing during its rotation: try again",
-      );
+      return { token: newToken, session };
     },
 
     async destroy(token) {
       const id = idOf(token);
       if (id === null) return false;
-      return store.destroy(id, now());
+      const ended = await timed("destroy", () => store.destroy(id, now()));
+      if (ended && wants("destroyed")) {
+        emit({
+          type: "destroyed",
+          reason: "logout",
+          publicId: publicIdOfStorageId(id),
+          userId: null,
+          count: 1,
+        });
+      }
+      return ended;
     },
 
     async listForUser(userId) {
       assertUserId(userId);
-      const stored = await store.listForUser(userId, now());
+      const stored = await timed("listForUser", () => store.listForUser(userId, now()));
       return stored.sort((a, b) => a.createdAt - b.createdAt).map((session) => toSession(session));
     },
 
     async destroyById(userId, publicId) {
       assertUserId(userId);
       if (typeof publicId !== "string" || !PUBLIC_ID_PATTERN.test(publicId)) return false;
-      return store.destroyById(userId, publicId, now());
+      const ended = await timed("destroyById", () => store.destroyById(userId, publicId, now()));
+      if (ended && wants("destroyed"))
+        emit({ type: "destroyed", reason: "by_id", publicId, userId, count: 1 });
+      return ended;
     },
 
     async destroyForUser(userId, destroyOptions = {}) {
       assertUserId(userId);
       const exceptId = idOf(destroyOptions.exceptToken) ?? undefined;
-      return store.destroyForUser(userId, now(), exceptId);
+      const ended = await timed("destroyForUser", () => store.destroyForUser(userId, now(), exceptId));
+      if (ended > 0 && wants("destroyed")) {
+        emit({ type: "destroyed", reason: "per_user", publicId: null, userId, count: ended });
+      }
+      return ended;
     },
 
     publicIdOf(token) {

@@ -70,6 +70,9 @@ export function idleDeadlineOf(
   return Math.min(session.lastSeenAt + (session.idleTimeoutMs ?? policyIdleTimeoutMs), session.expiresAt);
 }
 
+/** What a load may report instead of null when it found the session expired (and deleted it). */
+export type ExpiredAtLoad = "idle_expiry" | "absolute_expiry";
+
 /** How a load (or rotation) refreshes the idle timer. */
 export interface TouchPolicy {
   now: number;
@@ -139,15 +142,25 @@ export interface SessionStore {
    * Writes a new session and adds it to its user's index, in one atomic step, ending the user's oldest
    * sessions beyond `maxSessionsPerUser`. Throws SessionRevokedError (and writes nothing) when the
    * user's sessions were revoked at or after `session.createdAt`: `destroyForUser` ends the sessions
-   * being created when it is called, not only those already written.
+   * being created when it is called, not only those already written. Resolves with how many of the
+   * user's older sessions it ended to stay within `maxSessionsPerUser` (for the manager's `over_cap`
+   * event); a store that does not say may resolve with nothing.
    */
-  create(session: StoredSession, policy: CreatePolicy): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a store written before the count (`async create() {}`) still conforms
+  create(session: StoredSession, policy: CreatePolicy): Promise<number | void>;
   /**
    * Reads a session and refreshes its idle timer, in one atomic step (one round trip on Redis).
-   * A session past `expiresAt` is deleted and reported as null. `increments` are applied atomically
-   * in the same step and the returned fields include their new values.
+   * `increments` are applied atomically in the same step and the returned fields include their new
+   * values. Null when there is no session. A session found past its idle deadline or `expiresAt` is
+   * deleted, and reported as null or, when the store can tell, as the deadline that passed
+   * (`ExpiredAtLoad`: for the manager's events; Redis's TTL usually removes a session before any load
+   * could find it expired).
    */
-  load(storageId: string, policy: TouchPolicy, increments?: FieldIncrements): Promise<StoredSession | null>;
+  load(
+    storageId: string,
+    policy: TouchPolicy,
+    increments?: FieldIncrements,
+  ): Promise<StoredSession | ExpiredAtLoad | null>;
   /**
    * Changes fields only if the session still exists, in one atomic step: null (and no write) when it
    * does not; else the new values of the incremented fields (`{}` without `increment`). Never extends

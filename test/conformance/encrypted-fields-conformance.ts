@@ -31,7 +31,7 @@ export function encryptedFieldsTests(ctx: () => Context, { userIndex }: { userIn
   /** The session as the store holds it, read directly (not through the manager that decrypts). */
   const raw = async (token: string): Promise<StoredSession> => {
     const stored = await ctx().target.store.load(storageIdOf(token), policy());
-    assert.ok(stored, "the session is live");
+    assert.ok(stored !== null && typeof stored === "object", "the session is live");
     return stored;
   };
 

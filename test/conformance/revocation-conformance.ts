@@ -111,8 +111,16 @@ export function revocationTests(ctx: () => Context): void {
 
   it("maxSessionsPerUser ends the user's oldest sessions, and only theirs", async () => {
     const { target, user, issued } = ctx();
+    let endedOverCap = 0;
     const capped = tracked(
-      createSessionManager({ store: target.store, fields: SCHEMA, maxSessionsPerUser: 3 }),
+      createSessionManager({
+        store: target.store,
+        fields: SCHEMA,
+        maxSessionsPerUser: 3,
+        onEvent: (event) => {
+          if (event.type === "destroyed" && event.reason === "over_cap") endedOverCap += event.count;
+        },
+      }),
       issued,
     );
     const userId = user("capped");
@@ -132,6 +140,8 @@ export function revocationTests(ctx: () => Context): void {
     // 30 concurrent logins still leave exactly the cap.
     await Promise.all(Array.from({ length: 30 }, () => capped.create(userId)));
     assert.equal((await capped.listForUser(userId)).length, 3);
+    // The store says how many each create ended (the over_cap events): 3 then 30.
+    assert.equal(endedOverCap, 33);
   });
 }
 

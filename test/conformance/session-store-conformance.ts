@@ -18,6 +18,7 @@ import {
   tracked,
 } from "./conformance-context.js";
 import { encryptedFieldsTests } from "./encrypted-fields-conformance.js";
+import { eventTests } from "./events-conformance.js";
 import { expiryTests } from "./expiry-conformance.js";
 import { recordTests } from "./records-conformance.js";
 import { revocationTests } from "./revocation-conformance.js";
@@ -77,6 +78,7 @@ export function runSessionStoreConformance(
     describe("expiry", { concurrency: clock === undefined }, () => expiryTests(ctx, { userIndex }));
     describe("per-user sessions", () => (userIndex ? userTests(ctx) : withoutUserIndexTests(ctx)));
     if (userIndex) describe("revocation races and the per-user cap", () => revocationTests(ctx));
+    if (userIndex) describe("lifecycle events", () => eventTests(ctx));
     describe("anonymous sessions, promotion and flash", { concurrency: clock === undefined }, () =>
       anonymousTests(ctx, { userIndex }),
     );

@@ -73,6 +73,25 @@ describe("the packed package installed into an empty project", () => {
       );
     });
 
+    test(`${framework}: latchkey/metrics without @opentelemetry/api; the latchkey command works`, async () => {
+      const project = await (projects.get(framework) as Promise<string>);
+      await writeFile(join(project, "metrics.mjs"), METRICS_CHECK);
+      const output = await runCommand(process.execPath, ["metrics.mjs"], { cwd: project, timeoutMs: 30_000 });
+      assert.deepEqual(JSON.parse(output), {
+        withoutMeter: "INVALID_OPTION",
+        mentionsPackage: true,
+        recorded: [["latchkey.session.created", 1]],
+      });
+      // Installed as node_modules/.bin/latchkey, through whichever Redis client the project has.
+      const command = join(project, "node_modules", ".bin", "latchkey");
+      const health = await runCommand(command, ["health", "--json", "--redis-url", redis.url], {
+        cwd: project,
+        timeoutMs: 30_000,
+      });
+      assert.equal((JSON.parse(health) as { status: string }).status, "ok");
+      await assert.rejects(runCommand(command, ["sessions"], { cwd: project, timeoutMs: 30_000 }));
+    });
+
     test(`${framework}: require("latchkey") from CommonJS`, {
       skip: canRequireESM ? false : `missing dependency: require(esm), which Node ${process.version} lacks`,
     }, async () => {
@@ -174,6 +193,40 @@ async function installedPackages(nodeModules: string): Promise<Map<string, Manif
   await visit(nodeModules);
   return found;
 }
+
+/**
+ * An ES module that uses latchkey/metrics in a project without @opentelemetry/api: it loads, asks for a
+ * meter (naming the package to install) when given none, and records on a meter it is given.
+ */
+const METRICS_CHECK = `import { createSessionManager } from "latchkey";
+import { createMemoryStore } from "latchkey/memory";
+import { instrumentSessions } from "latchkey/metrics";
+
+let withoutMeter;
+let mentionsPackage;
+try {
+  instrumentSessions();
+} catch (error) {
+  withoutMeter = error.code;
+  mentionsPackage = error.message.includes("@opentelemetry/api");
+}
+const recorded = [];
+const instrument = (name) => ({
+  add: (value) => recorded.push([name, value]),
+  record: (value) => recorded.push([name, value]),
+});
+const meter = { createCounter: instrument, createHistogram: instrument };
+const instrumentation = instrumentSessions({ meter });
+const store = createMemoryStore();
+await createSessionManager({ store }).create("user-1");
+instrumentation.stop();
+await store.close();
+console.log(JSON.stringify({
+  withoutMeter,
+  mentionsPackage,
+  recorded: recorded.filter(([name]) => name !== "latchkey.store.duration"),
+}));
+`;
 
 /** A CommonJS file that requires every entry point the project uses and runs one session through. */
 function requireCheck(framework: Framework): string {

@@ -102,7 +102,7 @@ describe("the packed package", () => {
     }
   });
 
-  test("the subpaths: the engine, the HTTP layer, the stores and one per adapter, web included", async () => {
+  test("the subpaths: the engine, the HTTP layer, the stores, one per adapter (web included), metrics", async () => {
     const pkg = JSON.parse(await readFile(join(unpacked, "package.json"), "utf8")) as PackageJSON;
     assert.deepEqual(Object.keys(pkg.exports), [
       ".",
@@ -112,6 +112,7 @@ describe("the packed package", () => {
       "./express",
       "./fastify",
       "./hono",
+      "./metrics",
       "./web",
       "./package.json",
     ]);
@@ -147,6 +148,17 @@ describe("the packed package", () => {
       const resolved = posix.normalize(posix.join(posix.dirname(path), url));
       assert.ok(files.has(resolved), `${path} points at ${url}, which is in the tarball`);
     }
+  });
+
+  test("bin: the latchkey command is a shipped file that runs with node", async () => {
+    const pkg = JSON.parse(await readFile(join(unpacked, "package.json"), "utf8")) as PackageJSON & {
+      bin?: Record<string, string>;
+    };
+    const command = pkg.bin?.latchkey;
+    assert.equal(command, "dist/lib/cli/latchkey.js");
+    assert.ok(files.has(command), `${command} is shipped`);
+    const text = await readFile(join(unpacked, command), "utf8");
+    assert.ok(text.startsWith("#!/usr/bin/env node\n"), "it starts with a shebang");
   });
 
   test("the root export is the public API named one by one: no internals", async () => {
@@ -193,6 +205,7 @@ describe("the packed package", () => {
 
 /** The values the root export holds: what an application and a backend author need. */
 const ROOT_VALUES = [
+  "CHANNELS",
   "ERROR_CODES",
   "InvalidArgumentError",
   "InvalidOptionError",

@@ -4,7 +4,7 @@ import { describe, it, mock } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { InvalidOptionError, LatchkeyError, type LatchkeyErrorCode } from "../../core/errors.js";
-import type { CreatePolicy, StoredSession } from "../../core/session-store.js";
+import type { CreatePolicy, SessionStore, StoredSession } from "../../core/session-store.js";
 import { createMemoryStore, dumpMemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 
 // What the memory store does beyond the shared contract (test/conformance proves that): bounds and
@@ -33,6 +33,16 @@ const rejectsWith = (code: LatchkeyErrorCode) => (error: unknown) =>
   error instanceof LatchkeyError && error.code === code;
 
 /** The ids of the sessions currently held, in eviction order. */
+/** A load's session, or null; never an expiry reason (these tests load live sessions). */
+const loadLive = async (
+  store: SessionStore,
+  ...args: Parameters<SessionStore["load"]>
+): Promise<StoredSession | null> => {
+  const loaded = await store.load(...args);
+  assert.notEqual(typeof loaded, "string", `the load found the session expired (${String(loaded)})`);
+  return loaded as StoredSession | null;
+};
+
 const heldIds = (store: ReturnType<typeof createMemoryStore>): string[] =>
   dumpMemoryStore(store)
     .filter((entry) => entry.startsWith("session:"))
@@ -137,7 +147,7 @@ describe("memory store copies", () => {
     input.fields.name = "changed";
     input.userId = "someone-else";
 
-    const loaded = await store.load("a", policy(now));
+    const loaded = await loadLive(store, "a", policy(now));
     assert.ok(loaded);
     assert.equal(loaded.fields.name, "n");
     assert.equal(loaded.userId, "u");
@@ -150,7 +160,7 @@ describe("memory store copies", () => {
     const rotated = await store.rotate("a", "b", policy(now));
     assert.ok(rotated);
     rotated.fields.name = "mutated";
-    assert.deepEqual((await store.load("b", policy(now)))?.fields, { name: "n" });
+    assert.deepEqual((await loadLive(store, "b", policy(now)))?.fields, { name: "n" });
 
     const fields = { owner: "o" };
     await store.records.insert("k", fields);
@@ -166,9 +176,23 @@ describe("memory store copies", () => {
     const store = createMemoryStore({ sweepIntervalMs: 0 });
     const now = Date.now();
     await store.create({ ...session("a", now), fields: JSON.parse('{"__proto__":"p"}') }, policy(now));
-    const loaded = await store.load("a", policy(now));
+    const loaded = await loadLive(store, "a", policy(now));
     assert.equal(Object.getPrototypeOf(loaded?.fields), Object.prototype);
     assert.deepEqual(Object.entries(loaded?.fields ?? {}), [["__proto__", "p"]]);
+    await store.close();
+  });
+});
+
+describe("memory store expiry at load", () => {
+  it("deletes a session found expired and says which deadline passed", async () => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const now = Date.now();
+    await store.create({ ...session("idle", now), expiresAt: now + 10_000 }, policy(now, 1000));
+    await store.create({ ...session("absolute", now), expiresAt: now + 500 }, policy(now, 1000));
+    assert.equal(await store.load("idle", policy(now + 1000, 1000)), "idle_expiry");
+    assert.equal(await store.load("absolute", policy(now + 500, 1000)), "absolute_expiry");
+    assert.equal(await store.load("idle", policy(now + 1001, 1000)), null, "deleted: now unknown");
+    assert.deepEqual(heldIds(store), []);
     await store.close();
   });
 });
@@ -199,7 +223,7 @@ describe("memory store increments", () => {
       store.update("a", { set: { name: "changed" }, increment: { bad: 1 }, maxBytes: LIMIT }, now),
       rejectsWith("INVALID_ARGUMENT"),
     );
-    assert.deepEqual((await store.load("a", policy(now)))?.fields, { bad: "x" });
+    assert.deepEqual((await loadLive(store, "a", policy(now)))?.fields, { bad: "x" });
     assert.equal(await store.update("missing", { increment: { n: 1 }, maxBytes: LIMIT }, now), null);
     await store.close();
   });
@@ -212,7 +236,7 @@ describe("memory store increments", () => {
       store.load("a", policy(now + 100), { good: 1, bad: 1 }),
       rejectsWith("INVALID_ARGUMENT"),
     );
-    const loaded = await store.load("a", policy(now + 100, 60_000, 1000));
+    const loaded = await loadLive(store, "a", policy(now + 100, 60_000, 1000));
     assert.deepEqual(loaded?.fields, { good: "1", bad: "x" });
     assert.equal(loaded?.lastSeenAt, now);
     await store.close();

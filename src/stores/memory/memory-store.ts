@@ -157,11 +157,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     insertsSinceSweep = 0;
   };
 
-  /** Ends the user's oldest sessions (by creation) until at most `max` are alive, never `keepId`. */
-  const capUser = (userId: string, keepId: string, max: number, now: number): void => {
+  /**
+   * Ends the user's oldest sessions (by creation) until at most `max` are alive, never `keepId`;
+   * returns how many live ones it ended.
+   */
+  const capUser = (userId: string, keepId: string, max: number, now: number): number => {
     const ids = byUser.get(userId);
-    if (!ids || ids.size <= max) return;
+    if (!ids || ids.size <= max) return 0;
     for (const id of ids) live(id, now);
+    let ended = 0;
     while (ids.size > max) {
       let oldest: string | undefined;
       let oldestAt = Number.POSITIVE_INFINITY;
@@ -172,9 +176,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
           oldestAt = createdAt;
         }
       }
-      if (oldest === undefined) return;
+      if (oldest === undefined) return ended;
       remove(oldest);
+      ended += 1;
     }
+    return ended;
   };
 
   const makeRoom = (now: number, pool: Map<string, Entry>, max: number): void => {
@@ -246,13 +252,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         flash: new Map(Object.entries(session.flash ?? {})),
         authenticatedAt: session.authenticatedAt,
       });
-      if (!isAnonymous) capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
+      return isAnonymous ? 0 : capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
     },
 
     async load(id, policy, increments) {
       assertOpen();
-      const entry = live(id, policy.now);
+      const entry = sessions.get(id) ?? anonymous.get(id);
       if (!entry) return null;
+      // An expired session is deleted, as Redis would have, and the load says which deadline passed.
+      if (policy.now >= entry.expiresAt || policy.now >= entry.deadline) {
+        remove(id);
+        return policy.now >= entry.expiresAt ? "absolute_expiry" : "idle_expiry";
+      }
       // Every step is checked before anything is written, so a failing load changes nothing.
       const updated = increments ? addAll(entry.fields, increments) : [];
       if (policy.now - entry.lastSeenAt >= policy.touchIntervalMs) {

@@ -117,7 +117,9 @@ end
  * deleted in the same step and stay in the reply: exactly one such load gets each message.
  * ARGV: now, idleTimeoutMs, now + idleTimeoutMs, now - touchIntervalMs (-1 when that is before the
  * epoch), indexKeyPrefix, id, takeFlash, [field, by]... (times as decimal strings of ms since the epoch).
- * Reply: false, or JSON `[field, value, field, value, ...]` (the HGETALL form, meta fields included).
+ * Reply: false, 1 when the session was found past `$e` (and deleted: its TTL had not removed it yet,
+ * as when the caller's clock runs ahead of Redis's), or JSON `[field, value, field, value, ...]` (the
+ * HGETALL form, meta fields included).
  */
 export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}${EARLIER}
 local key = KEYS[1]
@@ -138,8 +140,12 @@ for i = 1, #flat, 2 do
 end
 if not atE then return false end
 local now, expiresAt = ARGV[1], flat[atE]
+if not earlier(now, expiresAt) then
+  redis.call('DEL', key)
+  return 1
+end
 -- The index is derived from the session's user (see "Keys a script derives"): same slot as KEYS[1].
-if not earlier(now, expiresAt) or (ARGV[5] ~= '' and atU and not redis.call('ZRANK', ARGV[5] .. flat[atU], ARGV[6])) then
+if ARGV[5] ~= '' and atU and not redis.call('ZRANK', ARGV[5] .. flat[atU], ARGV[6]) then
   redis.call('DEL', key)
   return false
 end

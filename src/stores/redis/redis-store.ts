@@ -113,7 +113,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         resolved.userIndex && !anonymous
           ? [keys.session(id), keys.userIndex(session.userId), keys.revocation(session.userId)]
           : [keys.session(id)];
-      await run("create", (deadline) =>
+      return run("create", (deadline) =>
         scripts.create(deadline, sessionKeys, [
           policy.now,
           ttl,
@@ -149,7 +149,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return run(
         "load",
         (deadline) => scripts.load(deadline, key, args),
-        (json) => (json ? sessionFromHash(id, JSON.parse(json) as string[], withFlash) : null),
+        (reply) =>
+          typeof reply === "string"
+            ? sessionFromHash(id, JSON.parse(reply) as string[], withFlash)
+            : reply === 1
+              ? "absolute_expiry"
+              : null,
       );
     },
 

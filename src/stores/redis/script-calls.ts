@@ -18,7 +18,7 @@ export type ScriptCall<T> = (
  * integer, a table an array, false nil (null).
  */
 export interface StoreScripts {
-  load: ScriptCall<string | null>;
+  load: ScriptCall<string | number | null>;
   create: ScriptCall<number>;
   update: ScriptCall<number[] | null>;
   rotate: ScriptCall<string[] | null>;
