@@ -138,9 +138,19 @@ describe("createSessionManager encryptFields", () => {
     assert.throws(() => createSessionManager({ store, fields, encryptFields: "note" as never }), refused);
   });
 
-  it("accepts string and json fields", async () => {
-    const sessions = createSessionManager({ store, fields, encryptFields: ["note", "prefs"] });
-    const { token } = await sessions.create("user", { data: { note: "n", prefs: { a: 1 }, visits: 2 } });
-    assert.deepEqual((await sessions.load(token))?.data, { note: "n", prefs: { a: 1 }, visits: 2 });
+  it("accepts string and json fields; a load decrypts them with or without an event listener", async () => {
+    const events: string[] = [];
+    for (const onEvent of [undefined, (event: { type: string }) => events.push(event.type)]) {
+      const sessions = createSessionManager({ store, fields, encryptFields: ["note", "prefs"], onEvent });
+      const { token } = await sessions.create("user", { data: { note: "n", prefs: { a: 1 }, visits: 2 } });
+      assert.deepEqual((await sessions.load(token))?.data, { note: "n", prefs: { a: 1 }, visits: 2 });
+      const rotated = await sessions.rotate(token);
+      assert.deepEqual((await sessions.load(rotated?.token))?.data, {
+        note: "n",
+        prefs: { a: 1 },
+        visits: 2,
+      });
+    }
+    assert.equal(events.filter((type) => type === "rotated").length, 1, "one rotation, one event");
   });
 });
