@@ -125,7 +125,7 @@ describe("redis store on a node-redis client when Redis is unavailable", () => {
       const { error, ms } = await unavailable(() => sessions.increment(token, "visits"));
       // Bounded by its 300 ms deadline, not by the stopped server (it would wait for SIGCONT): the
       // margin is for node-redis encoding the 64 MB filler on this event loop, slow on a busy machine.
-      assert.ok(ms < 2_000, `the increment took ${ms} ms`);
+      assert.ok(ms < 5_000, `the increment took ${ms} ms`);
       assert.match(error.message, /no reply within 300 ms/);
     } finally {
       process.kill(pid, "SIGCONT");
