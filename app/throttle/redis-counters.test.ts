@@ -348,12 +348,18 @@ describe("the app's counters", () => {
     let countersServer = await startRedisServer();
     const store = createRedisStore({ url: storeServer.url });
     const counters = createRedisCounters({ url: countersServer.url });
-    const app = await buildApp({ ...DEFAULT_CONFIG, logLevel: "silent" }, { store, counters });
+    // /healthz names problems only to a request with the details token (HEALTHZ_DETAILS_TOKEN).
+    const healthDetailsToken = "counters-test-details-token";
+    const details = { authorization: `Bearer ${healthDetailsToken}` };
+    const app = await buildApp(
+      { ...DEFAULT_CONFIG, logLevel: "silent", healthDetailsToken },
+      { store, counters },
+    );
     try {
       const browser = createTestClient(app);
       assert.equal((await browser.get("/healthz")).status, 200);
       await countersServer.stop();
-      const health = await browser.get("/healthz");
+      const health = await browser.get("/healthz", details);
       assert.equal(health.status, 200, "pages are still served");
       const body = JSON.parse(health.body);
       assert.equal(body.status, "degraded");
