@@ -345,6 +345,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
   const lines = [
     `sentinel monitor ${name} 127.0.0.1 ${options.masterPort} 1`,
     `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
+    // Three sentinels that see the master fail at once may split their votes for the leader; a sentinel
+    // tries again only after twice this (default 3 minutes, so 6): one split vote outlasted a test's
+    // 65-second wait for the promotion (CI, Node 22). 10 s: a second election within 20 s.
+    `sentinel failover-timeout ${name} 10000`,
     ...(options.masterPassword === undefined ? [] : [`sentinel auth-pass ${name} ${options.masterPassword}`]),
   ];
   await writeFile(config, `${lines.join("\n")}\n`);
