@@ -153,6 +153,9 @@ function appCase(id: CaseId, label: string, onRedis: boolean, env: Record<string
         REDIS_URL: onRedis ? context.redisURL : undefined,
         SESSION_IDLE_TIMEOUT: "1800",
         LOG_LEVEL: "warn",
+        // Every bench client is one address (loopback), and the lost-update check opens 200 connections
+        // at once: above the app's default share of 100 per client, which would refuse some of them.
+        HTTP_MAX_CONNECTIONS_PER_CLIENT: "1000",
         ...env,
       }),
     login: latchkeyLogin(onRedis),
