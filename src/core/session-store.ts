@@ -52,6 +52,12 @@ export interface StoredSession {
    */
   authenticatedAt?: number;
   /**
+   * When the session's current token was issued, if later than `createdAt`: set by every `rotate`
+   * (to `policy.now`). Absent: at `createdAt`. The manager renews a token once it is
+   * `renewAfterSeconds` old, counted from here.
+   */
+  tokenIssuedAt?: number;
+  /**
    * One-time messages (name → text), set with `SessionChanges.flash`. A store returns them only from a
    * load with `takeFlash` (or a `take`), which removes them in the same atomic step.
    */
@@ -134,6 +140,36 @@ export interface FieldRewrite {
   set: Readonly<Record<string, string>>;
 }
 
+/**
+ * A renewal (`rotate` with a forward): for `graceMs` after it, the old id stays a *forward* to the new
+ * one, so that requests already in flight with the old token reach the same successor (never several
+ * sessions), and then it is gone: the old token is dead. `sealedToken` is the new token encrypted under
+ * a key derived from the old token (the manager's, opaque to the store): the store keeps it with the
+ * forward and gives it back; without the old token nobody can read it.
+ */
+export interface RotationForward {
+  sealedToken: string;
+  /** Whole ms, >= 1: how long the old id forwards. */
+  graceMs: number;
+}
+
+/**
+ * What `load` or `rotate` finds at the id of a token renewed less than its grace period ago: the
+ * successor's storage id and its sealed token (`RotationForward.sealedToken`). The successor may since
+ * have ended; a forward is never followed twice by the store.
+ */
+export interface ForwardedSession {
+  forwardedTo: string;
+  sealedToken: string;
+}
+
+/** True for a load's or rotation's result that is a forward (a renewed token), not a session. */
+export function isForwarded(
+  found: StoredSession | ForwardedSession | ExpiredAtLoad | null,
+): found is ForwardedSession {
+  return found !== null && typeof found === "object" && "sealedToken" in found;
+}
+
 export interface SessionStore {
   /** A short name for logs and pages: "memory", "redis", "redis-cluster", ... */
   readonly kind: string;
@@ -154,37 +190,47 @@ export interface SessionStore {
    * values. Null when there is no session. A session found past its idle deadline or `expiresAt` is
    * deleted, and reported as null or, when the store can tell, as the deadline that passed
    * (`ExpiredAtLoad`: for the manager's events; Redis's TTL usually removes a session before any load
-   * could find it expired).
+   * could find it expired). At a forward (a token renewed within its grace period) it returns the
+   * `ForwardedSession` and changes nothing (no increment, no flash taken, no touch).
    */
   load(
     storageId: string,
     policy: TouchPolicy,
     increments?: FieldIncrements,
-  ): Promise<StoredSession | ExpiredAtLoad | null>;
+  ): Promise<StoredSession | ExpiredAtLoad | ForwardedSession | null>;
   /**
    * Changes fields only if the session still exists, in one atomic step: null (and no write) when it
    * does not; else the new values of the incremented fields (`{}` without `increment`). Never extends
-   * the session's lifetime.
+   * the session's lifetime. At a forward, it changes the successor (when that is still alive): a write
+   * with a token renewed a moment ago is not lost.
    */
   update(storageId: string, changes: SessionChanges, now: number): Promise<Record<string, number> | null>;
   /**
    * Moves a session to a new storage id (token rotation), in one atomic step with its index entry: the
    * old id stops working at once, fields, creation time and absolute expiry carry over, the idle timer
-   * restarts. `newStorageId` has the old id's slot tag. Null when the old session no longer exists,
-   * or when a field of `rewrite.expect` no longer holds its value (then nothing is written: the old
-   * session stays as it is).
+   * restarts, `tokenIssuedAt` becomes `policy.now`. `newStorageId` has the old id's slot tag. Null when
+   * the old session no longer exists, or when a field of `rewrite.expect` no longer holds its value
+   * (then nothing is written: the old session stays as it is). With `forward` (a renewal), the old id
+   * becomes a forward to the new one for `forward.graceMs`, in the same atomic step. When the old id is
+   * already a forward (a concurrent renewal won), nothing is written and that `ForwardedSession` is
+   * returned.
    */
   rotate(
     storageId: string,
     newStorageId: string,
     policy: TouchPolicy,
     rewrite?: FieldRewrite,
-  ): Promise<StoredSession | null>;
-  /** Deletes a session and its index entry; false when it did not exist (or had expired). */
+    forward?: RotationForward,
+  ): Promise<StoredSession | ForwardedSession | null>;
+  /**
+   * Deletes a session and its index entry; false when it did not exist (or had expired). At a forward,
+   * deletes the forward and its successor (a logout with a token renewed a moment ago still logs out).
+   */
   destroy(storageId: string, now: number): Promise<boolean>;
   /**
    * Reads and deletes a live session, flash messages included, in one atomic step (the first half of
    * promoting an anonymous session at login): of concurrent takes, one gets it. Null when there is none.
+   * At a forward, takes the successor (and deletes the forward).
    */
   take(storageId: string, now: number): Promise<StoredSession | null>;
   /** The user's live sessions, in one step; index entries of sessions that are gone are pruned. */
