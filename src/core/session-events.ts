@@ -67,12 +67,14 @@ export interface SessionRotatedEvent {
 }
 
 /**
- * A session's absolute lifetime was extended (renewal). Defined here so that subscribers can be
- * written now; the manager emits it once renewal exists.
+ * A session's token was renewed (`renewAfterSeconds`): the session goes on under a new token (and public
+ * id); the old one forwards to it for `renewGraceSeconds`, then is dead. Sent once per renewal, by the
+ * request that renewed it.
  */
 export interface SessionRenewedEvent {
   type: "renewed";
   publicId: string;
+  previousPublicId: string;
   userId: string | null;
 }
 

@@ -19,8 +19,10 @@ import {
 import type { LoadMissReason, SessionEvent } from "./session-events.js";
 import { createSessionObserver } from "./session-observer.js";
 import {
-  type ExpiredAtLoad,
+  type ForwardedSession,
   idleDeadlineOf,
+  isForwarded,
+  type RotationForward,
   type SessionStore,
   type StoredSession,
   type TouchPolicy,
@@ -107,6 +109,22 @@ export interface SessionManagerOptions<S extends FieldSchema> {
    */
   encryptFields?: readonly (keyof S & string)[];
   /**
+   * Renew a session's token once it is this many whole seconds old (counted from the login or the
+   * last rotation or renewal): the next load that can hand a new token to the client (`onRenew`, which
+   * every adapter passes) moves the session to a new token in one atomic store step; data, lifetimes,
+   * `authenticatedAt` and the user index carry over. A token stolen from a log, a proxy or a shared
+   * computer then works for at most this long plus `renewGraceSeconds` while its owner keeps using
+   * the session (OWASP's "renewal timeout"). Default 0: never. One more store round trip per renewal,
+   * and one for each request that arrives with the old token during the grace period.
+   */
+  renewAfterSeconds?: number;
+  /**
+   * Whole seconds the old token keeps working after a renewal, for requests already in flight with it
+   * (another tab, a slow upload): each of them gets the same successor (never a second session) and
+   * its cookie; then the old token is dead. Default 60; at least 1 and less than `renewAfterSeconds`.
+   */
+  renewGraceSeconds?: number;
+  /**
    * Called with every lifecycle event (created, promoted, rotated, destroyed with its reason, a load
    * that found nothing, a failed store call), synchronously, after the call's store step. The same
    * events go to `node:diagnostics_channel` (`latchkey:session:created` ...: see `CHANNELS`). A payload
@@ -186,6 +204,14 @@ export interface LoadOptions<S extends FieldSchema> {
   increment?: Partial<Record<IntegerField<S>, number>>;
   /** Take the session's flash messages (into `session.flash`), removing them in the same round trip. */
   takeFlash?: boolean;
+  /**
+   * Called, before the load resolves, when the presented token has been replaced: renewed by this load
+   * (`renewAfterSeconds`), or by a concurrent request within its grace period. Keep `renewed.token` in
+   * place of the presented one (set it as the cookie). A load without `onRenew` never renews a token
+   * (a caller that cannot pass a new token on must not get one), but still finds the session through
+   * a token renewed moments ago.
+   */
+  onRenew?: (renewed: CreatedSession<S>) => void;
 }
 
 export interface DestroyForUserOptions {
@@ -197,6 +223,8 @@ export interface SessionManager<S extends FieldSchema> {
   readonly store: SessionStore;
   readonly idleTimeoutSeconds: number;
   readonly absoluteTimeoutSeconds: number;
+  /** Tokens older than this are renewed at a load with `onRenew` (0: never). */
+  readonly renewAfterSeconds: number;
   /** Starts a session for `userId` with a fresh token. */
   create(userId: string, options?: CreateSessionOptions<S>): Promise<CreatedSession<S>>;
   /**
@@ -269,6 +297,14 @@ const DEFAULT_MAX_SESSION_BYTES = 32768;
 const PUBLIC_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${PUBLIC_ID_LENGTH}}$`);
 /** Reads and rotations a rotation with encrypted fields tries before giving up (a `set` came between each). */
 const MAX_REKEY_ATTEMPTS = 3;
+const DEFAULT_RENEW_GRACE_SECONDS = 60;
+/**
+ * Forwards a load follows at most: one, or two when a successor was itself renewed within the grace
+ * period (only a clock jump can do that, since the grace is shorter than `renewAfterSeconds`).
+ */
+const MAX_FORWARD_HOPS = 2;
+/** The name the successor token is sealed under (as an encrypted field's name: bound into its tag). */
+const SEALED_TOKEN_NAME = "$renewed-token";
 
 /**
  * Creates the session engine over a store.
@@ -299,6 +335,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     maxAbsoluteTimeoutSeconds = Math.max(DEFAULT_MAX_ABSOLUTE_SECONDS, options?.absoluteTimeoutSeconds ?? 0),
     clock = Date.now,
     encryptFields: encrypted = [],
+    renewAfterSeconds = 0,
+    renewGraceSeconds = DEFAULT_RENEW_GRACE_SECONDS,
     onEvent,
   } = options ?? ({} as SessionManagerOptions<S>);
 
@@ -341,12 +379,19 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
   }
   validateSchema(schema);
   validateEncryptFields(schema, encrypted);
+  requireWholeOption("renewAfterSeconds", renewAfterSeconds, 0, MAX_TIMEOUT_SECONDS);
+  requireWholeOption("renewGraceSeconds", renewGraceSeconds, 1, MAX_TIMEOUT_SECONDS);
+  if (renewAfterSeconds > 0 && renewGraceSeconds >= renewAfterSeconds) {
+    throw new InvalidOptionError("renewGraceSeconds", "must be less than renewAfterSeconds");
+  }
 
   const idleTimeoutMs = idleTimeoutSeconds * 1000;
   const absoluteTimeoutMs = absoluteTimeoutSeconds * 1000;
   const touchIntervalMs = touchIntervalSeconds * 1000;
   const anonymousIdleTimeoutMs = anonymousIdleTimeoutSeconds * 1000;
   const anonymousAbsoluteTimeoutMs = anonymousAbsoluteTimeoutSeconds * 1000;
+  const renewAfterMs = renewAfterSeconds * 1000;
+  const renewGraceMs = renewGraceSeconds * 1000;
   const now = (): number => Math.floor(clock());
   const policy = (): TouchPolicy => ({ now: now(), idleTimeoutMs, touchIntervalMs });
   const flashPolicy = (): TouchPolicy => ({ now: now(), idleTimeoutMs, touchIntervalMs, takeFlash: true });
@@ -387,10 +432,6 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     flash: stored.flash ?? {},
   });
 
-  // A store may report an expired session by its reason (a string) rather than null.
-  const toSessionOrNull = (stored: StoredSession | ExpiredAtLoad | null): Session<S> | null =>
-    stored !== null && typeof stored === "object" ? toSession(stored) : null;
-
   // Events: a payload is built only when someone listens (`wants`), so that they cost nothing else.
   const { wants, emit, observingLoads, timed, loaded } = createSessionObserver(store.kind, onEvent);
   const loadMissed = (reason: LoadMissReason, id: string | null): null => {
@@ -403,39 +444,150 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     touch: TouchPolicy,
     increments: Record<string, number> | undefined,
     token: string,
+    onRenew: LoadOptions<S>["onRenew"],
   ) =>
-    timed("load", () => store.load(id, touch, increments)).then((stored) => {
-      if (stored === null) return loadMissed("unknown", id);
-      if (typeof stored === "string") {
+    timed("load", () => store.load(id, touch, increments)).then(async (found) => {
+      if (found === null) return loadMissed("unknown", id);
+      if (typeof found === "string") {
         if (wants("destroyed")) {
           const publicId = publicIdOfStorageId(id);
-          emit({ type: "destroyed", reason: stored, publicId, userId: null, count: 1 });
+          emit({ type: "destroyed", reason: found, publicId, userId: null, count: 1 });
         }
         return loadMissed("expired", id);
       }
-      const session = toSession(stored, token);
+      const session = await settled(found, token, touch, increments, onRenew);
+      if (session === null) return loadMissed("unknown", id);
       loaded("found", session.id);
       return session;
     });
 
   /**
-   * The session of `oldId` moved to `newToken`'s id (null when it is gone). With encrypted fields, they
-   * are re-encrypted under the new token's key in the rotation's own atomic step, which rewrites them
-   * only if they still hold what was read here: a `set` that came between makes the rotation write
-   * nothing, and it is tried again on what is there now.
+   * What a load found, as its caller gets it: a forward (a token renewed moments ago) followed to its
+   * successor, a session whose token is due renewed when the caller can pass a new token on (`onRenew`),
+   * else the session.
+   */
+  const settled = (
+    found: StoredSession | ForwardedSession,
+    token: string,
+    touch: TouchPolicy,
+    increments: Record<string, number> | undefined,
+    onRenew: LoadOptions<S>["onRenew"],
+  ): Session<S> | Promise<Session<S> | null> => {
+    if (isForwarded(found)) return followForward(found, token, touch, increments, onRenew);
+    if (
+      onRenew !== undefined &&
+      renewAfterMs > 0 &&
+      touch.now - (found.tokenIssuedAt ?? found.createdAt) >= renewAfterMs
+    ) {
+      return renew(found, token, onRenew);
+    }
+    return toSession(found, token);
+  };
+
+  /**
+   * The successor token a forward holds, sealed under `token`'s key; null when it does not open (a
+   * forward tampered with, or a token that is not the one renewed).
+   */
+  const successorOf = (forward: ForwardedSession, token: string): string | null => {
+    const successor = decryptValue(fieldKeyOf(token), SEALED_TOKEN_NAME, forward.sealedToken);
+    return successor !== undefined &&
+      isWellFormedToken(successor) &&
+      storageIdOf(successor) === forward.forwardedTo
+      ? successor
+      : null;
+  };
+
+  /**
+   * The session a renewed token forwards to, loaded with the load's own touch and increments (the
+   * forward applied none), its token handed to `onRenew`: every request in flight with the old token
+   * gets the same successor.
+   */
+  const followForward = async (
+    forward: ForwardedSession,
+    token: string,
+    touch: TouchPolicy,
+    increments: Record<string, number> | undefined,
+    onRenew: LoadOptions<S>["onRenew"],
+    hops = 1,
+  ): Promise<Session<S> | null> => {
+    const successor = successorOf(forward, token);
+    if (successor === null) return null;
+    const found = await timed("load", () => store.load(forward.forwardedTo, touch, increments));
+    if (found === null || typeof found !== "object") return null;
+    if (isForwarded(found)) {
+      return hops < MAX_FORWARD_HOPS
+        ? followForward(found, successor, touch, increments, onRenew, hops + 1)
+        : null;
+    }
+    const session = toSession(found, successor);
+    onRenew?.({ token: successor, session });
+    return session;
+  };
+
+  /**
+   * Renews the token of a session just loaded: the session moves to a new token in one store step, the
+   * old id forwarding to it for the grace period (the new token sealed under the old one's key, so
+   * only a holder of the old token can learn it). When a concurrent request renewed it first, its
+   * successor is this request's too.
+   */
+  const renew = async (
+    loadedSession: StoredSession,
+    token: string,
+    onRenew: NonNullable<LoadOptions<S>["onRenew"]>,
+  ): Promise<Session<S> | null> => {
+    const oldId = loadedSession.storageId;
+    const newToken = generateToken(tagOf(token));
+    const forward: RotationForward = {
+      sealedToken: encryptValue(fieldKeyOf(token), SEALED_TOKEN_NAME, newToken),
+      graceMs: renewGraceMs,
+    };
+    const moved = await rotateStored(token, oldId, newToken, forward, loadedSession);
+    // Ended since the load (a logout, a revocation): the load's answer stands; the token dies with it.
+    if (moved === null) return toSession(loadedSession, token);
+    // Flash messages this load took are no longer in the store: they stay in its answer.
+    const taken = loadedSession.flash;
+    if (isForwarded(moved)) {
+      // This load's increments were applied before the winner moved the session: not again.
+      const followed = await followForward(moved, token, policy(), undefined, onRenew);
+      if (followed !== null && taken !== undefined) Object.assign(followed.flash, taken);
+      return followed;
+    }
+    const session = toSession(moved, newToken);
+    session.flash = taken ?? {};
+    if (wants("renewed")) {
+      const previousPublicId = publicIdOfStorageId(oldId);
+      emit({ type: "renewed", publicId: session.id, previousPublicId, userId: session.userId });
+    }
+    onRenew({ token: newToken, session });
+    return session;
+  };
+
+  /**
+   * The session of `oldId` moved to `newToken`'s id (null when it is gone; the forward when the old id
+   * already forwards: a concurrent renewal won). With `forward` (a renewal), the old id forwards to the
+   * new one for the grace period. With encrypted fields, they are re-encrypted under the new token's
+   * key in the rotation's own atomic step, which rewrites them only if they still hold what was read
+   * (`first`, the session a renewing load just read, else a load here): a `set` that came between makes
+   * the rotation write nothing, and it is tried again on what is there now.
    */
   const rotateStored = async (
     token: string,
     oldId: string,
     newToken: string,
-  ): Promise<StoredSession | null> => {
+    forward?: RotationForward,
+    first?: StoredSession,
+  ): Promise<StoredSession | ForwardedSession | null> => {
     const newId = storageIdOf(newToken);
-    if (encrypted.length === 0) return timed("rotate", () => store.rotate(oldId, newId, policy()));
+    if (encrypted.length === 0) {
+      return timed("rotate", () => store.rotate(oldId, newId, policy(), undefined, forward));
+    }
     const oldKey = fieldKeyOf(token);
     const newKey = fieldKeyOf(newToken);
     for (let attempt = 0; attempt < MAX_REKEY_ATTEMPTS; attempt++) {
-      const current = await timed("load", () => store.load(oldId, policy()));
+      const current =
+        attempt === 0 && first !== undefined ? first : await timed("load", () => store.load(oldId, policy()));
       if (current === null || typeof current !== "object") return null;
+      if (isForwarded(current)) return current;
       const expect: Record<string, string> = {};
       const set: Record<string, string> = {};
       for (const name of encrypted) {
@@ -446,12 +598,34 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
         if (plaintext !== undefined) set[name] = encryptValue(newKey, name, plaintext);
       }
       const rewrite = { expect, set };
-      const stored = await timed("rotate", () => store.rotate(oldId, newId, policy(), rewrite));
+      const stored = await timed("rotate", () => store.rotate(oldId, newId, policy(), rewrite, forward));
       if (stored) return stored;
     }
     throw new StoreUnavailableError(
       "latchkey: the session's encrypted fields kept changing during its rotation: try again",
     );
+  };
+
+  /**
+   * A new token for the session of `token`; for a token renewed moments ago (a forward), for its
+   * successor, whose token then dies as the rotation asks.
+   */
+  const rotateToken = async (token: string | undefined, hops = 0): Promise<CreatedSession<S> | null> => {
+    const oldId = idOf(token);
+    if (oldId === null) return null;
+    const newToken = generateToken(tagOf(token as string));
+    const stored = await rotateStored(token as string, oldId, newToken);
+    if (!stored) return null;
+    if (isForwarded(stored)) {
+      const successor = successorOf(stored, token as string);
+      return successor === null || hops >= MAX_FORWARD_HOPS ? null : rotateToken(successor, hops + 1);
+    }
+    const session = toSession(stored, newToken);
+    if (wants("rotated")) {
+      const previousPublicId = publicIdOfStorageId(oldId);
+      emit({ type: "rotated", publicId: session.id, previousPublicId, userId: session.userId });
+    }
+    return { token: newToken, session };
   };
 
   /** `fields` (encoded) as stored for `token`: its encrypted fields encrypted under its key. */
@@ -560,6 +734,7 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
     store,
     idleTimeoutSeconds,
     absoluteTimeoutSeconds,
+    renewAfterSeconds,
 
     async create(userId, createOptions = {}) {
       assertUserId(userId);
@@ -635,11 +810,16 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
         return Promise.reject(error);
       }
       const touch = loadOptions?.takeFlash ? flashPolicy() : policy();
-      if (observed) return observedLoad(id, touch, increments, token as string);
-      if (encrypted.length === 0) return store.load(id, touch, increments).then(toSessionOrNull);
+      const onRenew = loadOptions?.onRenew;
+      if (observed) return observedLoad(id, touch, increments, token as string, onRenew);
+      // A store may report an expired session by its reason (a string) rather than null.
       return store
         .load(id, touch, increments)
-        .then((stored) => (stored !== null && typeof stored === "object" ? toSession(stored, token) : null));
+        .then((found) =>
+          found !== null && typeof found === "object"
+            ? settled(found, token as string, touch, increments, onRenew)
+            : null,
+        );
     },
 
     async set(token, data) {
@@ -680,18 +860,8 @@ export function createSessionManager<S extends FieldSchema = Record<string, "str
       return counted === null ? null : (counted[field] ?? null);
     },
 
-    async rotate(token) {
-      const oldId = idOf(token);
-      if (oldId === null) return null;
-      const newToken = generateToken(tagOf(token as string));
-      const stored = await rotateStored(token as string, oldId, newToken);
-      if (!stored) return null;
-      const session = toSession(stored, newToken);
-      if (wants("rotated")) {
-        const previousPublicId = publicIdOfStorageId(oldId);
-        emit({ type: "rotated", publicId: session.id, previousPublicId, userId: session.userId });
-      }
-      return { token: newToken, session };
+    rotate(token) {
+      return rotateToken(token);
     },
 
     async destroy(token) {

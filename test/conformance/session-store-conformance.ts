@@ -21,6 +21,7 @@ import { encryptedFieldsTests } from "./encrypted-fields-conformance.js";
 import { eventTests } from "./events-conformance.js";
 import { expiryTests } from "./expiry-conformance.js";
 import { recordTests } from "./records-conformance.js";
+import { renewalTests } from "./renewal-conformance.js";
 import { revocationTests } from "./revocation-conformance.js";
 import { userTests, withoutUserIndexTests } from "./user-conformance.js";
 
@@ -84,6 +85,7 @@ export function runSessionStoreConformance(
     );
     describe("records", { concurrency: true }, () => recordTests(ctx));
     describe("encrypted fields", () => encryptedFieldsTests(ctx, { userIndex }));
+    describe("token renewal", () => renewalTests(ctx, { userIndex }));
 
     describe("storage", () => {
       it("never stores a token, from create or rotate", async (t) => {
