@@ -127,6 +127,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     // "Keep me signed in" gives a session SESSION_REMEMBER_TIMEOUT as its own lifetime.
     maxAbsoluteTimeoutSeconds: Math.max(config.rememberTimeoutSeconds, config.absoluteTimeoutSeconds),
+    renewAfterSeconds: config.renewAfterSeconds,
+    renewGraceSeconds: config.renewGraceSeconds,
     onEvent: auditLogger(app.log),
   });
   const context: AppContext = {

@@ -22,6 +22,8 @@ describe("loadConfig", () => {
       idleTimeoutSeconds: 1800,
       absoluteTimeoutSeconds: 604800,
       rememberTimeoutSeconds: 2592000,
+      renewAfterSeconds: 900,
+      renewGraceSeconds: 60,
       trustProxy: false,
       logLevel: "info",
       http: {
@@ -34,6 +36,12 @@ describe("loadConfig", () => {
     });
   });
 
+  test("SESSION_RENEW_AFTER: 0 turns renewal off; a short period gets a shorter grace by default", () => {
+    assert.equal(loadConfig({ SESSION_RENEW_AFTER: "0" }).renewAfterSeconds, 0);
+    const short = loadConfig({ SESSION_RENEW_AFTER: "30" });
+    assert.deepEqual([short.renewAfterSeconds, short.renewGraceSeconds], [30, 29]);
+  });
+
   test("reads every variable", () => {
     const config = loadConfig({
       PORT: "8080",
@@ -42,6 +50,8 @@ describe("loadConfig", () => {
       SESSION_IDLE_TIMEOUT: "10",
       SESSION_ABSOLUTE_TIMEOUT: "3600",
       SESSION_REMEMBER_TIMEOUT: "86400",
+      SESSION_RENEW_AFTER: "300",
+      SESSION_RENEW_GRACE: "20",
       TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
       LOG_LEVEL: "debug",
       HTTP_HEADERS_TIMEOUT: "5",
@@ -58,6 +68,8 @@ describe("loadConfig", () => {
       idleTimeoutSeconds: 10,
       absoluteTimeoutSeconds: 3600,
       rememberTimeoutSeconds: 86400,
+      renewAfterSeconds: 300,
+      renewGraceSeconds: 20,
       trustProxy: ["10.0.0.0/8", "127.0.0.1"],
       logLevel: "debug",
       http: {
@@ -131,6 +143,10 @@ describe("loadConfig", () => {
         { SESSION_REMEMBER_TIMEOUT: "60", SESSION_IDLE_TIMEOUT: "120", SESSION_ABSOLUTE_TIMEOUT: "600" },
         "SESSION_REMEMBER_TIMEOUT",
       ],
+      [{ SESSION_RENEW_AFTER: "-5" }, "SESSION_RENEW_AFTER"],
+      [{ SESSION_RENEW_AFTER: "1" }, "SESSION_RENEW_AFTER"],
+      [{ SESSION_RENEW_GRACE: "0" }, "SESSION_RENEW_GRACE"],
+      [{ SESSION_RENEW_AFTER: "120", SESSION_RENEW_GRACE: "120" }, "SESSION_RENEW_GRACE"],
       [{ TRUST_PROXY: "yes" }, "TRUST_PROXY"],
       [{ TRUST_PROXY: "10.0.0.1/8/2" }, "TRUST_PROXY"],
       [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],

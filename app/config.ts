@@ -22,6 +22,13 @@ export interface Config {
   absoluteTimeoutSeconds: number;
   /** SESSION_REMEMBER_TIMEOUT: the lifetime of a session whose user ticked "Keep me signed in". */
   rememberTimeoutSeconds: number;
+  /**
+   * SESSION_RENEW_AFTER: a session's token is replaced by a new one once it is this old (0: never), so
+   * that a token copied from a log, a proxy or a shared computer stops working while its owner goes on.
+   */
+  renewAfterSeconds: number;
+  /** SESSION_RENEW_GRACE: how long the replaced token still works, for requests already on their way. */
+  renewGraceSeconds: number;
   /** Fastify's `trustProxy`: false, true, a hop count, or addresses/CIDR ranges of trusted proxies. */
   trustProxy: boolean | number | string[];
   logLevel: LogLevel;
@@ -70,6 +77,10 @@ export const DEFAULT_CONFIG: Config = {
   idleTimeoutSeconds: 1800,
   absoluteTimeoutSeconds: 604800,
   rememberTimeoutSeconds: 2592000,
+  // 15 minutes: a stolen token outlives its renewal by the grace only, at one store round trip per
+  // session every 15 minutes; shorter than the idle timeout, so an active session does renew.
+  renewAfterSeconds: 900,
+  renewGraceSeconds: 60,
   trustProxy: false,
   logLevel: "info",
   http: {
@@ -114,6 +125,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds}), got ${rememberTimeoutSeconds}`,
     );
   }
+  const { renewAfterSeconds, renewGraceSeconds } = renewal(value);
   const metricsPort = value("METRICS_PORT");
   const metricsHost = value("METRICS_HOST");
   if (metricsHost !== undefined && metricsPort === undefined) {
@@ -126,6 +138,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     idleTimeoutSeconds,
     absoluteTimeoutSeconds,
     rememberTimeoutSeconds,
+    renewAfterSeconds,
+    renewGraceSeconds,
     trustProxy: trustProxy(value("TRUST_PROXY")),
     logLevel: logLevel(value("LOG_LEVEL")),
     http: httpLimits(value),
@@ -193,6 +207,34 @@ function port(raw: string | undefined, name = "PORT"): number {
   const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(n >= 0 && n <= 65535)) throw new ConfigError(name, `must be a port number 0-65535, got "${raw}"`);
   return n;
+}
+
+/**
+ * SESSION_RENEW_AFTER (0 turns renewal off) and SESSION_RENEW_GRACE, which must be shorter: by default
+ * 60 s, or less when the renewal period is that short.
+ */
+function renewal(
+  value: (name: string) => string | undefined,
+): Pick<Config, "renewAfterSeconds" | "renewGraceSeconds"> {
+  const rawAfter = value("SESSION_RENEW_AFTER");
+  const renewAfterSeconds =
+    rawAfter === "0" ? 0 : seconds("SESSION_RENEW_AFTER", rawAfter, DEFAULT_CONFIG.renewAfterSeconds);
+  if (renewAfterSeconds === 1) {
+    throw new ConfigError("SESSION_RENEW_AFTER", "must be 0 (off) or at least 2 seconds, got 1");
+  }
+  const rawGrace = value("SESSION_RENEW_GRACE");
+  const fallbackGrace =
+    renewAfterSeconds === 0
+      ? DEFAULT_CONFIG.renewGraceSeconds
+      : Math.min(DEFAULT_CONFIG.renewGraceSeconds, renewAfterSeconds - 1);
+  const renewGraceSeconds = seconds("SESSION_RENEW_GRACE", rawGrace, fallbackGrace);
+  if (renewAfterSeconds > 0 && renewGraceSeconds >= renewAfterSeconds) {
+    throw new ConfigError(
+      "SESSION_RENEW_GRACE",
+      `must be less than SESSION_RENEW_AFTER (${renewAfterSeconds}), got ${renewGraceSeconds}`,
+    );
+  }
+  return { renewAfterSeconds, renewGraceSeconds };
 }
 
 function seconds(name: string, raw: string | undefined, fallback: number): number {

@@ -135,7 +135,16 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   load(options?: LoadOptions<S>): Promise<Session<S> | null> {
     if (this.#loaded === undefined || options?.increment !== undefined || options?.takeFlash === true) {
       const presented = this.#token;
-      this.#loaded = this.#sessions.load(presented, options).then((session) => {
+      // With renewal on, a token due for it (or renewed moments ago by another request) is replaced
+      // during the load: the new one becomes this request's, and its cookie is set.
+      const loadOptions =
+        this.#sessions.renewAfterSeconds > 0
+          ? {
+              ...options,
+              onRenew: (renewed: CreatedSession<S>) => this.#adoptToken(renewed.token, renewed.session),
+            }
+          : options;
+      this.#loaded = this.#sessions.load(presented, loadOptions).then((session) => {
         // A cookie that names no session is stale: ask the browser to stop sending it.
         if (session === null && presented !== undefined && presented === this.#token) this.#clearCookie();
         return session;
@@ -253,8 +262,13 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   }
 
   #adopt(token: string, session: Session<S>): void {
-    this.#token = token;
     this.#loaded = Promise.resolve(session);
+    this.#adoptToken(token, session);
+  }
+
+  /** Makes `token` the request's and sets its cookie. */
+  #adoptToken(token: string, session: Session<S>): void {
+    this.#token = token;
     // A browser-session cookie has no Max-Age: it ends with the browser (the server still ends the
     // session by its timeouts). Otherwise the cookie lives as long as the session can.
     const maxAgeSeconds = session.browserSession

@@ -79,14 +79,24 @@ export class RequestState implements SessionOwner {
         return;
       }
     }
-    const session = token === undefined ? null : await sessions.load(token);
+    // With renewal on, a token due for it is replaced here, before the handler runs: the new cookie
+    // goes out with this response, and `req.sessionID` is the new session's.
+    let current = token;
+    const onRenew =
+      sessions.renewAfterSeconds > 0
+        ? (renewed: CreatedSession<FieldSchema>): void => {
+            current = renewed.token;
+            this.#setCookie(renewed);
+          }
+        : undefined;
+    const session = token === undefined ? null : await sessions.load(token, onRenew && { onRenew });
     if (session === null) {
       // A cookie that names no session is stale: ask the browser to stop sending it.
       if (token !== undefined) this.#clearCookie();
       this.#startNew();
       return;
     }
-    this.#bind(token as string, session);
+    this.#bind(current as string, session);
   }
 
   regenerate(): Promise<void> {
