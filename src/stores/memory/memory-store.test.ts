@@ -4,7 +4,14 @@ import { describe, it, mock } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { InvalidOptionError, LatchkeyError, type LatchkeyErrorCode } from "../../core/errors.js";
-import type { CreatePolicy, SessionStore, StoredSession } from "../../core/session-store.js";
+import {
+  type CreatePolicy,
+  type ForwardedSession,
+  isForwarded,
+  type SessionStore,
+  type StoredSession,
+} from "../../core/session-store.js";
+import { generateToken, publicIdOfStorageId, storageIdOf, tagOf } from "../../core/token.js";
 import { createMemoryStore, dumpMemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 
 // What the memory store does beyond the shared contract (test/conformance proves that): bounds and
@@ -32,17 +39,18 @@ const session = (storageId: string, now: number, userId = "u"): StoredSession =>
 const rejectsWith = (code: LatchkeyErrorCode) => (error: unknown) =>
   error instanceof LatchkeyError && error.code === code;
 
-/** The ids of the sessions currently held, in eviction order. */
-/** A load's session, or null; never an expiry reason (these tests load live sessions). */
+/** A load's session, or null; never an expiry reason or a forward (these tests load live sessions). */
 const loadLive = async (
   store: SessionStore,
   ...args: Parameters<SessionStore["load"]>
 ): Promise<StoredSession | null> => {
   const loaded = await store.load(...args);
   assert.notEqual(typeof loaded, "string", `the load found the session expired (${String(loaded)})`);
+  assert.ok(!isForwarded(loaded as StoredSession | ForwardedSession | null), "the load found a forward");
   return loaded as StoredSession | null;
 };
 
+/** The ids of the sessions currently held, in eviction order. */
 const heldIds = (store: ReturnType<typeof createMemoryStore>): string[] =>
   dumpMemoryStore(store)
     .filter((entry) => entry.startsWith("session:"))
@@ -158,7 +166,7 @@ describe("memory store copies", () => {
     assert.ok(listed[0]);
     listed[0].fields.extra = "x";
     const rotated = await store.rotate("a", "b", policy(now));
-    assert.ok(rotated);
+    assert.ok(rotated && !isForwarded(rotated));
     rotated.fields.name = "mutated";
     assert.deepEqual((await loadLive(store, "b", policy(now)))?.fields, { name: "n" });
 
@@ -394,5 +402,278 @@ describe("memory store anonymous sessions", () => {
         (error) => error instanceof InvalidOptionError && error.option === "maxAnonymousSessions",
       );
     }
+  });
+});
+
+describe("memory store forwards (token renewal)", () => {
+  const T = 1_700_000_000_000;
+  /** A fresh storage id, with the slot tag of `like` when given (a rotation keeps the tag). */
+  const newId = (like?: string): string =>
+    storageIdOf(generateToken(like === undefined ? undefined : tagOf(like)));
+  const renewal = (sealedToken = "sealed", graceMs = 5_000) => ({ sealedToken, graceMs });
+  /** The ids of the forwards currently held, read from the dump (not through the store's lookups). */
+  const forwardIds = (store: ReturnType<typeof createMemoryStore>): string[] =>
+    dumpMemoryStore(store)
+      .filter((entry) => entry.startsWith("forward:"))
+      .map((entry) => entry.slice("forward:".length));
+
+  /** The ids in a user's index, read from the dump (a storage id has no ":", a dump's keys do). */
+  const indexedIds = (store: ReturnType<typeof createMemoryStore>, userId: string): string[] => {
+    const dump = dumpMemoryStore(store);
+    const at = dump.indexOf(`user:${userId}`);
+    if (at < 0) return [];
+    const end = dump.findIndex((entry, i) => i > at && entry.includes(":"));
+    return dump.slice(at + 1, end < 0 ? undefined : end);
+  };
+
+  /** A store holding one session at `oldId`, renewed at T + 1000 to `successorId` with a 5 s grace. */
+  const renewed = async (userId = "u") => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const oldId = newId();
+    const successorId = newId(oldId);
+    await store.create(
+      { ...session(oldId, T, userId), fields: { n: "1" }, flash: { hello: "there" } },
+      policy(T),
+    );
+    const rotated = await store.rotate(oldId, successorId, policy(T + 1000), undefined, renewal());
+    assert.ok(rotated && !isForwarded(rotated));
+    return { store, oldId, successorId, rotated };
+  };
+
+  it("rotate with a forward: the successor is issued now, the old id forwards to it", async () => {
+    const { store, oldId, successorId, rotated } = await renewed();
+    assert.equal(rotated.storageId, successorId);
+    assert.equal(rotated.tokenIssuedAt, T + 1000);
+    assert.equal(rotated.lastSeenAt, T + 1000);
+    assert.equal(rotated.createdAt, T);
+    assert.deepEqual(heldIds(store), [successorId]);
+    assert.deepEqual(forwardIds(store), [oldId]);
+    const dump = dumpMemoryStore(store);
+    const at = dump.indexOf(`forward:${oldId}`);
+    assert.deepEqual(dump.slice(at + 1, at + 4), [successorId, "sealed", String(T + 6000)]);
+    await store.close();
+  });
+
+  it("a load at a forward returns it and changes nothing: no increment, no touch, no flash taken", async () => {
+    const { store, oldId, successorId } = await renewed();
+    const before = dumpMemoryStore(store);
+    const found = await store.load(oldId, { ...policy(T + 2000), takeFlash: true }, { n: 5 });
+    assert.deepEqual(found, { forwardedTo: successorId, sealedToken: "sealed" });
+    assert.ok(isForwarded(found));
+    assert.deepEqual(dumpMemoryStore(store), before, "nothing written");
+    // The successor as it was: its counter, idle timer and flash untouched (this load neither touches nor takes).
+    const successor = await loadLive(store, successorId, {
+      ...policy(T + 2000, 60_000, 60_000),
+      takeFlash: true,
+    });
+    assert.deepEqual(successor?.fields, { n: "1" });
+    assert.equal(successor?.lastSeenAt, T + 1000);
+    assert.deepEqual(successor?.flash, { hello: "there" });
+    await store.close();
+  });
+
+  it("sets tokenIssuedAt on every rotation, with or without a forward, and keeps it from a create", async () => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const a = newId();
+    await store.create(session(a, T), policy(T));
+    assert.equal((await loadLive(store, a, policy(T)))?.tokenIssuedAt, undefined, "absent: at createdAt");
+    const b = newId(a);
+    const plain = await store.rotate(a, b, policy(T + 10));
+    assert.ok(plain && !isForwarded(plain));
+    assert.equal(plain.tokenIssuedAt, T + 10);
+    assert.equal((await loadLive(store, b, policy(T + 20)))?.tokenIssuedAt, T + 10);
+    const c = newId(a);
+    const withForward = await store.rotate(b, c, policy(T + 30), undefined, renewal());
+    assert.ok(withForward && !isForwarded(withForward));
+    assert.equal(withForward.tokenIssuedAt, T + 30);
+    assert.equal((await store.take(c, T + 40))?.tokenIssuedAt, T + 30);
+    const d = newId();
+    await store.create({ ...session(d, T + 50), tokenIssuedAt: T + 45 }, policy(T + 50));
+    assert.equal((await loadLive(store, d, policy(T + 50)))?.tokenIssuedAt, T + 45);
+    await store.close();
+  });
+
+  it("a second rotate of the old id returns the same forward and writes nothing", async () => {
+    const { store, oldId, successorId } = await renewed();
+    const before = dumpMemoryStore(store);
+    const rewrite = { expect: { n: "1" }, set: { n: "2" } };
+    const again = await store.rotate(
+      oldId,
+      newId(oldId),
+      policy(T + 1500),
+      rewrite,
+      renewal("other", 60_000),
+    );
+    assert.deepEqual(again, { forwardedTo: successorId, sealedToken: "sealed" });
+    assert.deepEqual(await store.rotate(oldId, newId(oldId), policy(T + 1600)), again, "a plain rotate too");
+    assert.deepEqual(dumpMemoryStore(store), before, "nothing written");
+    await store.close();
+  });
+
+  it("a rotation refused by its rewrite writes no forward", async () => {
+    const store = createMemoryStore({ sweepIntervalMs: 0 });
+    const a = newId();
+    await store.create(session(a, T), policy(T));
+    const rewrite = { expect: { name: "changed" }, set: {} };
+    assert.equal(await store.rotate(a, newId(a), policy(T + 10), rewrite, renewal()), null);
+    assert.deepEqual(heldIds(store), [a]);
+    assert.deepEqual(forwardIds(store), []);
+    await store.close();
+  });
+
+  it("update at a forward changes the successor and keeps the forward", async () => {
+    const { store, oldId, successorId } = await renewed();
+    const changes = { set: { name: "m" }, increment: { n: 1 }, flash: { more: "x" }, maxBytes: LIMIT };
+    assert.deepEqual(await store.update(oldId, changes, T + 2000), { n: 2 });
+    assert.deepEqual(forwardIds(store), [oldId]);
+    const successor = await store.take(successorId, T + 2000);
+    assert.deepEqual(successor?.fields, { name: "m", n: "2" });
+    assert.deepEqual(successor?.flash, { hello: "there", more: "x" });
+    await store.close();
+  });
+
+  it("take at a forward takes the successor and deletes the forward", async () => {
+    const { store, oldId, successorId } = await renewed();
+    const taken = await store.take(oldId, T + 2000);
+    assert.equal(taken?.storageId, successorId);
+    assert.deepEqual(taken?.fields, { n: "1" });
+    assert.deepEqual(taken?.flash, { hello: "there" });
+    assert.deepEqual(heldIds(store), []);
+    assert.deepEqual(forwardIds(store), []);
+    assert.deepEqual(await store.listForUser("u", T + 2000), []);
+    await store.close();
+  });
+
+  it("destroy at a forward deletes the successor and the forward", async () => {
+    const { store, oldId } = await renewed();
+    assert.equal(await store.destroy(oldId, T + 2000), true);
+    assert.deepEqual(heldIds(store), []);
+    assert.deepEqual(forwardIds(store), []);
+    assert.equal(dumpMemoryStore(store).length, 0, "nothing left, not even the user index");
+    assert.equal(await store.destroy(oldId, T + 2000), false);
+    await store.close();
+  });
+
+  it("a forward whose successor is gone is no session for update, take and destroy", async () => {
+    const { store, oldId, successorId } = await renewed();
+    assert.equal(await store.destroy(successorId, T + 2000), true);
+    // load still reports the forward (the successor "may since have ended"): the manager follows it.
+    assert.deepEqual(await store.load(oldId, policy(T + 2000)), {
+      forwardedTo: successorId,
+      sealedToken: "sealed",
+    });
+    assert.equal(await store.update(oldId, { set: { a: "b" }, maxBytes: LIMIT }, T + 2000), null);
+    assert.equal(await store.take(oldId, T + 2000), null);
+    assert.deepEqual(heldIds(store), []);
+    assert.equal(await store.destroy(oldId, T + 2000), false);
+    assert.deepEqual(forwardIds(store), [], "destroy deletes the forward anyway");
+    await store.close();
+  });
+
+  it("follows one hop only: a forward to a renewed session is no session", async () => {
+    const { store, oldId, successorId } = await renewed();
+    const third = newId(oldId);
+    assert.ok(await store.rotate(successorId, third, policy(T + 2000), undefined, renewal("second")));
+    assert.deepEqual(await store.load(oldId, policy(T + 2500)), {
+      forwardedTo: successorId,
+      sealedToken: "sealed",
+    });
+    assert.equal(await store.update(oldId, { set: { a: "b" }, maxBytes: LIMIT }, T + 2500), null);
+    assert.equal(await store.take(oldId, T + 2500), null);
+    assert.equal(await store.destroy(oldId, T + 2500), false);
+    assert.deepEqual(heldIds(store), [third], "the session two hops away is untouched");
+    assert.deepEqual((await loadLive(store, third, policy(T + 2500)))?.fields, { n: "1" });
+    await store.close();
+  });
+
+  it("a forward is gone graceMs after the renewal: the old id is no session, the successor lives on", async () => {
+    const { store, oldId, successorId } = await renewed();
+    assert.ok(isForwarded(await store.load(oldId, policy(T + 5999))));
+    assert.equal(await store.load(oldId, policy(T + 6000)), null);
+    assert.deepEqual(forwardIds(store), [], "deleted when found past its time");
+    assert.equal(await store.rotate(oldId, newId(oldId), policy(T + 6000), undefined, renewal()), null);
+    assert.equal(await store.update(oldId, { set: { a: "b" }, maxBytes: LIMIT }, T + 6000), null);
+    assert.equal(await store.destroy(oldId, T + 6000), false);
+    assert.equal(await store.take(oldId, T + 6000), null);
+    assert.deepEqual((await loadLive(store, successorId, policy(T + 6000)))?.fields, { n: "1" });
+    await store.close();
+  });
+
+  it("the background sweep frees forwards past their time", async () => {
+    let now = T;
+    const store = createMemoryStore({ sweepIntervalMs: 10, clock: () => now });
+    const a = newId();
+    await store.create(session(a, T), policy(T, 3_600_000));
+    await store.rotate(a, newId(a), policy(T), undefined, renewal("s", 100));
+    assert.deepEqual(forwardIds(store), [a]);
+    now = T + 100;
+    await sleep(60);
+    assert.deepEqual(forwardIds(store), []);
+    assert.equal(heldIds(store).length, 1);
+    await store.close();
+  });
+
+  it("forwards are bounded like sessions, apart from them: the oldest forward goes, never a session", async () => {
+    const store = createMemoryStore({ maxSessions: 3, maxAnonymousSessions: 2, sweepIntervalMs: 0 });
+    const ids = [newId(), newId(), newId()];
+    for (const id of ids) await store.create(session(id, T), policy(T));
+    const anonymousIds = [newId(), newId()];
+    for (const id of anonymousIds) await store.create(session(id, T, ""), policy(T));
+    const renewedIds: string[] = [];
+    // 100 renewals of signed-in sessions, then 100 of anonymous ones, all within a grace of an hour.
+    for (let i = 0; i < 100; i++) {
+      const k = i % 3;
+      const current = ids[k] as string;
+      const next = newId(current);
+      assert.ok(await store.rotate(current, next, policy(T + i), undefined, renewal(`s${i}`, 3_600_000)));
+      ids[k] = next;
+      renewedIds.push(current);
+    }
+    for (let i = 0; i < 100; i++) {
+      const k = i % 2;
+      const current = anonymousIds[k] as string;
+      const next = newId(current);
+      assert.ok(
+        await store.rotate(current, next, policy(T + 100 + i), undefined, renewal(`a${i}`, 3_600_000)),
+      );
+      anonymousIds[k] = next;
+      renewedIds.push(current);
+    }
+    assert.deepEqual(heldIds(store).sort(), [...ids, ...anonymousIds].sort(), "every session stays");
+    assert.deepEqual(
+      forwardIds(store).sort(),
+      [...renewedIds.slice(97, 100), ...renewedIds.slice(198)].sort(),
+      "each pool keeps its newest forwards: anonymous renewals dropped no signed-in forward",
+    );
+    await store.close();
+  });
+
+  it("forwards are in no user index: listForUser, destroyById and destroyForUser ignore them", async () => {
+    const { store, oldId, successorId } = await renewed();
+    assert.deepEqual(
+      (await store.listForUser("u", T + 2000)).map((s) => s.storageId),
+      [successorId],
+    );
+    assert.deepEqual(indexedIds(store, "u"), [successorId], "the index names the successor only");
+    assert.equal(await store.destroyById("u", publicIdOfStorageId(oldId), T + 2000), false);
+    assert.deepEqual(forwardIds(store), [oldId]);
+    assert.equal(await store.destroyForUser("u", T + 2000), 1, "counts the session, not the forward");
+    assert.deepEqual(heldIds(store), []);
+    assert.equal(await store.update(oldId, { set: { a: "b" }, maxBytes: LIMIT }, T + 2000), null);
+    await store.close();
+  });
+
+  it("never makes a session of an id that is a live forward", async () => {
+    const { store, oldId } = await renewed();
+    await assert.rejects(
+      store.create(session(oldId, T + 2000), policy(T + 2000)),
+      rejectsWith("INVALID_ARGUMENT"),
+    );
+    assert.equal(heldIds(store).length, 1, "nothing written");
+    assert.deepEqual(forwardIds(store), [oldId]);
+    await store.create(session(oldId, T + 6000), policy(T + 6000));
+    assert.deepEqual(forwardIds(store), [], "once the forward is gone, the id is free");
+    assert.ok(await loadLive(store, oldId, policy(T + 6000)));
+    await store.close();
   });
 });

@@ -7,6 +7,7 @@ import {
 import { REVOCATION_MEMORY_MS } from "../../core/revocation-memory.js";
 import {
   type FieldIncrements,
+  type ForwardedSession,
   idleDeadlineOf,
   type RecordStore,
   type SessionStore,
@@ -21,13 +22,16 @@ export interface MemoryStoreOptions {
    * Most sessions kept at once. Default 100_000. When a new session would exceed it, expired sessions
    * are swept first (a full scan, so at most once per maxSessions/16 new sessions); if the store is
    * still full, the least recently refreshed session is evicted (with one idle timeout for every
-   * session, the one nearest to its idle deadline). The bound counts sessions, not bytes.
+   * session, the one nearest to its idle deadline). The bound counts sessions, not bytes. The old ids
+   * of renewed tokens (forwards, kept for their grace period) are bounded apart, by the same number:
+   * when full, the oldest forward is dropped, never a session.
    */
   maxSessions?: number;
   /**
    * Most anonymous sessions (before login) kept at once, apart from `maxSessions`. Default 100_000.
    * When full, the least recently refreshed anonymous session is evicted, never a logged-in one: a flood
-   * of anonymous writes can push out only other anonymous sessions.
+   * of anonymous writes can push out only other anonymous sessions. Forwards of renewed anonymous
+   * tokens are bounded apart, by the same number (see `maxSessions`).
    */
   maxAnonymousSessions?: number;
   /**
@@ -66,6 +70,17 @@ interface Entry {
   flash: Map<string, string>;
   /** When the user last re-authenticated, once they have (`StoredSession.authenticatedAt`). */
   authenticatedAt: number | undefined;
+  /** When the current token was issued, once the session has been rotated (`StoredSession.tokenIssuedAt`). */
+  tokenIssuedAt: number | undefined;
+}
+
+/** What the old id of a renewed token holds for its grace period (`RotationForward`). */
+interface Forward {
+  /** The successor's storage id. */
+  to: string;
+  sealedToken: string;
+  /** When the forward is gone: the rotation's `now` plus its `graceMs`. */
+  until: number;
 }
 
 const DEFAULT_MAX = 100_000;
@@ -107,6 +122,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const anonymous = new Map<string, Entry>();
   const poolOf = (entry: Entry): Map<string, Entry> => (entry.userId === "" ? anonymous : sessions);
   const byUser = new Map<string, Set<string>>();
+  // Forwards (the old ids of renewed tokens, each for its grace period) are kept apart from sessions,
+  // in two pools bounded like the sessions': a burst of renewals can drop only older forwards, never a
+  // session, and anonymous renewals never drop a signed-in user's forward. They are in no user index.
+  // An id is a session or a forward, never both. Insertion order: the first is the oldest forward.
+  const forwards = new Map<string, Forward>();
+  const anonymousForwards = new Map<string, Forward>();
   /** When each user's sessions were last revoked, for REVOCATION_MEMORY_MS (see `create`). */
   const revokedAt = new Map<string, number>();
   let closed = false;
@@ -146,6 +167,32 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return entry;
   };
 
+  /** The forward at `id` if it is alive at `now`; one past its time is deleted. */
+  const forwardAt = (id: string, now: number): Forward | undefined => {
+    const pool = forwards.has(id) ? forwards : anonymousForwards;
+    const forward = pool.get(id);
+    if (forward && now >= forward.until) {
+      pool.delete(id);
+      return undefined;
+    }
+    return forward;
+  };
+
+  const dropForward = (id: string): void => {
+    forwards.delete(id);
+    anonymousForwards.delete(id);
+  };
+
+  /**
+   * The session that `update`, `destroy` and `take` act on: the live session at `id`, or, at a live
+   * forward, its successor if that is a live session (one hop: a successor that is itself a forward by
+   * now is no session).
+   */
+  const follow = (id: string, now: number): { id: string; entry: Entry | undefined } => {
+    const target = forwardAt(id, now)?.to ?? id;
+    return { id: target, entry: live(target, now) };
+  };
+
   // A sweep is a full scan: when the store is full of live sessions it runs at most once per
   // `sweepEvery` new sessions rather than on every one (amortized O(16) per new session).
   const sweepEvery = Math.max(1, Math.floor(maxSessions / 16));
@@ -153,6 +200,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const sweep = (now: number): void => {
     for (const id of sessions.keys()) live(id, now);
     for (const id of anonymous.keys()) live(id, now);
+    for (const id of forwards.keys()) forwardAt(id, now);
+    for (const id of anonymousForwards.keys()) forwardAt(id, now);
     for (const [userId, at] of revokedAt) if (now - at > REVOCATION_MEMORY_MS) revokedAt.delete(userId);
     insertsSinceSweep = 0;
   };
@@ -183,14 +232,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return ended;
   };
 
-  const makeRoom = (now: number, pool: Map<string, Entry>, max: number): void => {
+  /** Makes room for one more entry in `pool` (of sessions or of forwards), evicting its oldest with `evict`. */
+  const makeRoom = (
+    now: number,
+    pool: Map<string, unknown>,
+    max: number,
+    evict: (id: string) => void,
+  ): void => {
     insertsSinceSweep += 1;
     if (pool.size < max) return;
     if (insertsSinceSweep >= sweepEvery) sweep(now);
     while (pool.size >= max) {
       const oldest = pool.keys().next();
       if (oldest.done) return;
-      remove(oldest.value);
+      evict(oldest.value);
     }
   };
 
@@ -231,13 +286,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         throw new SessionRevokedError("sessions of this user were revoked while this one was being created");
       }
       const id = session.storageId;
-      if (live(id, policy.now)) {
+      if (live(id, policy.now) || forwardAt(id, policy.now)) {
         throw new InvalidArgumentError("a session with this id already exists: nothing was written");
       }
       remove(id);
       const isAnonymous = session.userId === "";
-      if (isAnonymous) makeRoom(policy.now, anonymous, maxAnonymousSessions);
-      else makeRoom(policy.now, sessions, maxSessions);
+      if (isAnonymous) makeRoom(policy.now, anonymous, maxAnonymousSessions, remove);
+      else makeRoom(policy.now, sessions, maxSessions, remove);
       add(id, {
         userId: session.userId,
         createdAt: session.createdAt,
@@ -251,12 +306,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         browserSession: session.browserSession === true,
         flash: new Map(Object.entries(session.flash ?? {})),
         authenticatedAt: session.authenticatedAt,
+        tokenIssuedAt: session.tokenIssuedAt,
       });
       return isAnonymous ? 0 : capUser(session.userId, id, policy.maxSessionsPerUser, policy.now);
     },
 
     async load(id, policy, increments) {
       assertOpen();
+      // A renewed token's old id: the forward, and nothing changed (no increment, touch or flash taken).
+      const forward = forwardAt(id, policy.now);
+      if (forward) return forwarded(forward);
       const entry = sessions.get(id) ?? anonymous.get(id);
       if (!entry) return null;
       // An expired session is deleted, as Redis would have, and the load says which deadline passed.
@@ -277,7 +336,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
     async update(id, changes, now) {
       assertOpen();
-      const entry = live(id, now);
+      // At a forward, the successor: a write made with a token renewed a moment ago is not lost.
+      const { entry } = follow(id, now);
       if (!entry) return null;
       const { set = {}, remove = [], increment, flash = {} } = changes;
       // Everything is checked before anything is written, so a failing update changes nothing.
@@ -297,8 +357,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       return counted;
     },
 
-    async rotate(oldId, newId, policy, rewrite) {
+    async rotate(oldId, newId, policy, rewrite, forward) {
       assertOpen();
+      // Already renewed (a concurrent renewal won): write nothing, and say where the token went.
+      const found = forwardAt(oldId, policy.now);
+      if (found) return forwarded(found);
       const entry = live(oldId, policy.now);
       if (!entry) return null;
       if (rewrite) {
@@ -313,24 +376,36 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       }
       remove(oldId);
       remove(newId);
+      dropForward(newId);
+      entry.tokenIssuedAt = policy.now;
       add(newId, entry);
       refresh(newId, entry, policy.now, policy.idleTimeoutMs);
+      if (forward) {
+        const [pool, max] =
+          entry.userId === "" ? [anonymousForwards, maxAnonymousSessions] : [forwards, maxSessions];
+        makeRoom(policy.now, pool, max, (id) => pool.delete(id));
+        pool.set(oldId, { to: newId, sealedToken: forward.sealedToken, until: policy.now + forward.graceMs });
+      }
       return snapshot(newId, entry);
     },
 
     async take(id, now) {
       assertOpen();
-      const entry = live(id, now);
+      // At a forward, the successor; the forward goes with it.
+      const { entry, id: takenId } = follow(id, now);
       if (!entry) return null;
-      remove(id);
-      return snapshot(id, entry, true);
+      dropForward(id);
+      remove(takenId);
+      return snapshot(takenId, entry, true);
     },
 
     async destroy(id, now) {
       assertOpen();
-      const existed = live(id, now) !== undefined;
-      remove(id);
-      return existed;
+      // At a forward, the forward and its successor: a logout with a token renewed a moment ago logs out.
+      const { entry, id: target } = follow(id, now);
+      dropForward(id);
+      remove(target);
+      return entry !== undefined;
     },
 
     async listForUser(userId, now) {
@@ -376,6 +451,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       if (timer) clearInterval(timer);
       sessions.clear();
       anonymous.clear();
+      forwards.clear();
+      anonymousForwards.clear();
       byUser.clear();
       revokedAt.clear();
       records.clear();
@@ -387,6 +464,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     for (const [id, e] of [...sessions, ...anonymous]) {
       out.push(`session:${id}`, e.userId, String(e.createdAt), String(e.lastSeenAt), String(e.expiresAt));
       out.push(String(e.deadline), e.userAgent, e.ip, ...[...e.fields].flat(), ...[...e.flash].flat());
+    }
+    for (const [id, f] of [...forwards, ...anonymousForwards]) {
+      out.push(`forward:${id}`, f.to, f.sealedToken, String(f.until));
     }
     for (const [userId, ids] of byUser) out.push(`user:${userId}`, ...ids);
     out.push(...records.dump());
@@ -421,8 +501,14 @@ function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
   if (entry.idleTimeoutMs !== undefined) copy.idleTimeoutMs = entry.idleTimeoutMs;
   if (entry.browserSession) copy.browserSession = true;
   if (entry.authenticatedAt !== undefined) copy.authenticatedAt = entry.authenticatedAt;
+  if (entry.tokenIssuedAt !== undefined) copy.tokenIssuedAt = entry.tokenIssuedAt;
   if (withFlash && entry.flash.size > 0) copy.flash = Object.fromEntries(entry.flash);
   return copy;
+}
+
+/** What `load` and `rotate` return at a live forward: a copy. */
+function forwarded(forward: Forward): ForwardedSession {
+  return { forwardedTo: forward.to, sealedToken: forward.sealedToken };
 }
 
 /**
