@@ -226,6 +226,38 @@ export function runAdapterSuite(harness: AdapterHarness, target: StoreTarget): v
       assert.equal(json(none).id, null);
     });
 
+    test("renewal: a view with a token due for it gets the new cookie; concurrent views with the old one all get the same", async () => {
+      let ahead = 0;
+      const renewing = createSessionManager({
+        store,
+        fields: FIELDS,
+        absoluteTimeoutSeconds: 3600,
+        renewAfterSeconds: 2,
+        renewGraceSeconds: 1,
+        clock: () => Date.now() + ahead,
+      });
+      const app = await start({ sessions: renewing });
+      const { token } = await logIn(app);
+      const young = await app.request({ method: "GET", path: "/view", headers: as(token) });
+      assert.equal(json(young).visits, 1);
+      assert.deepEqual(young.setCookies, [], "a young token is kept");
+      ahead = 2500;
+      const views = await Promise.all(
+        Array.from({ length: 10 }, () => app.request({ method: "GET", path: "/view", headers: as(token) })),
+      );
+      const tokens = new Set(views.map((view) => tokenOf(cookieOf(view))));
+      assert.equal(tokens.size, 1, "one successor for every request in flight");
+      const [successor] = [...tokens] as [string];
+      assert.notEqual(successor, token);
+      assert.match(cookieOf(views[0] as SuiteResponse), /HttpOnly/i);
+      const counts = views.map((view) => json(view).visits as number).sort((a, b) => a - b);
+      assert.equal(counts.at(-1), 11, "every view counted once");
+      assert.equal((await renewing.load(successor))?.data.username, "ada");
+      const after = await app.request({ method: "GET", path: "/view", headers: as(successor) });
+      assert.equal(json(after).visits, 12);
+      assert.deepEqual(after.setCookies, [], "the successor is young");
+    });
+
     test("authenticatedAt: the login's time, refreshed by reauthenticate() for this request and the store", async () => {
       const app = await start();
       const { token } = await logIn(app);
