@@ -307,6 +307,37 @@ for (const kind of CLIENTS) {
       assert.deepEqual((await browser.request("GET", "/")).body.errors, [], "shown once");
     });
 
+    test("renewal: a Passport session's due token is replaced before the handler runs, req.user kept; the old one dies after the grace", async () => {
+      let ahead = 0;
+      const store = createRedisStore({ url: redis.url });
+      defer(() => store.close());
+      const renewing = createSessionManager({
+        store,
+        renewAfterSeconds: 2,
+        renewGraceSeconds: 1,
+        clock: () => Date.now() + ahead,
+      });
+      const app = await listen(passportApp(renewing, gates));
+      defer(app.close);
+      const browser = new Browser(app.url);
+      await browser.login("ada");
+      const old = browser.token as string;
+      assert.deepEqual((await browser.request("GET", "/")).setCookies, [], "a young token is kept");
+      ahead = 2500;
+      const page = await browser.request("GET", "/");
+      assert.equal(page.body.user, "ada");
+      assert.ok(browser.token && browser.token !== old, "a new cookie");
+      assert.equal(
+        page.body.sessionID,
+        renewing.publicIdOf(browser.token),
+        "req.sessionID is the new session's",
+      );
+      assert.equal((await browser.request("GET", "/")).body.user, "ada");
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      assert.equal(await renewing.load(old), null, "the old token is dead after the grace");
+      assert.equal((await renewing.load(browser.token))?.userId, "u-ada");
+    });
+
     test("Passport login: a fresh token in ada's index, req.user restored later, data kept between requests", async () => {
       const browser = new Browser(base);
       await browser.request("POST", "/set?cart=%5B%22apple%22%5D"); // before login: an anonymous session
