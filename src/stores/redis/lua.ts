@@ -26,7 +26,8 @@ import { HASH_FIELDS as F, FLASH_FIELD_PREFIX, RESERVED_FIELD_PREFIX } from "./s
  * session's slot tag), the sessions named in an index (the session prefix of the index's tag, then the
  * id without its tag), and a forward's successor (`successorKey`: the declared key with its id part
  * replaced, its text up to and including `{tag}` kept). Each keeps the declared key's `{tag}`, so it
- * hashes to the declared key's slot whatever the data holds (redis-cluster.test.ts proves it).
+ * hashes to the declared key's slot whatever the data holds (proved on a Cluster: redis-cluster.test.ts,
+ * and for the successor redis-renewal.test.ts).
  *
  * A forward (rotate with a forward: a token renewed less than its grace period ago) is the old
  * session's key turned into a small hash of `$s` (the successor's storage id) and `$x` (its sealed
