@@ -194,7 +194,8 @@ function commandOf(words: string[]): Run {
     return async (connection, { json, keyPrefix }, out) => {
       let count = 0;
       let lastReport = Date.now();
-      // Glob characters of the prefix are escaped: MATCH would read them as patterns.
+      // Glob characters of the prefix are escaped: MATCH would read them as patterns. Forwards (the old
+      // key of a renewed token, for its grace period) match too: docs/operating.md says so.
       const pattern = `${keyPrefix.replace(/[*?[\]\\]/g, "\\$&")}s:*`;
       await connection.scan(pattern, (keys, master) => {
         count += keys;

@@ -7,7 +7,8 @@ import { USER_TAG_LENGTH, userTagOf } from "../../core/token.js";
  * | ----------------------------- | ------ | ---------------------------------------------------------- |
  * | `<prefix>s:{<tag>}<id rest>`  | hash   | one session: HASH_FIELDS (`$u $c $t $e`, `$a $i` when not  |
  * |                               |        | empty) plus the user's fields; TTL = idle deadline, never  |
- * |                               |        | past `$e`                                                  |
+ * |                               |        | past `$e`; or, for a grace period after a renewal, a       |
+ * |                               |        | forward: `$s` (successor's id) and `$x` only (lua.ts)      |
  * | `<prefix>u:{<tag>}<userId>`   | zset   | the user's session ids scored by creation time (ms);       |
  * |                               |        | expires with its latest session                            |
  * | `<prefix>v:{<tag>}<userId>`   | string | when the user's sessions were last revoked (ms); TTL       |

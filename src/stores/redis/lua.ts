@@ -1,3 +1,4 @@
+import { USER_TAG_LENGTH } from "../../core/token.js";
 import { HASH_FIELDS as F, FLASH_FIELD_PREFIX, RESERVED_FIELD_PREFIX } from "./session-hash.js";
 
 /**
@@ -18,6 +19,21 @@ import { HASH_FIELDS as F, FLASH_FIELD_PREFIX, RESERVED_FIELD_PREFIX } from "./s
  * - `redis.error_reply('LATCHKEY_INVALID ...')` reports a bad argument (a field that holds no integer).
  *   It is returned before the first write: Redis does not roll back a script that fails half-way.
  * - `false` is Lua's nil reply: the session does not exist (or no longer does).
+ *
+ * Keys a script derives. Redis wants every key a script touches in KEYS, and a Cluster refuses a key
+ * of another slot than the declared ones'. Some keys are known only inside the script, from what it
+ * reads: the user's index (from a session's `$u`: the index prefix the caller passes carries the
+ * session's slot tag), the sessions named in an index (the session prefix of the index's tag, then the
+ * id without its tag), and a forward's successor (`successorKey`: the declared key with its id part
+ * replaced, its text up to and including `{tag}` kept). Each keeps the declared key's `{tag}`, so it
+ * hashes to the declared key's slot whatever the data holds (proved on a Cluster: redis-cluster.test.ts,
+ * and for the successor redis-renewal.test.ts).
+ *
+ * A forward (rotate with a forward: a token renewed less than its grace period ago) is the old
+ * session's key turned into a small hash of `$s` (the successor's storage id) and `$x` (its sealed
+ * token), with no `$e`, expiring after the grace period. It is in no index. load and rotate reply with
+ * it as `{'$s', successor, '$x', sealed}` (in that order); update, destroy and take follow it to its
+ * successor, one hop at most.
  */
 
 /** Prefix of error replies that mean "bad argument" rather than "store unavailable". */
@@ -85,6 +101,33 @@ end
 `;
 
 /**
+ * Shared Lua: the forward in a hash's HGETALL form, as the reply `{'$s', successor, '$x', sealed}`, or
+ * nil when it is none. Called only for a hash without `$e` (or on paths that are not page views).
+ */
+const FORWARD_OF = `
+local function forwardOf(flat)
+  local to, sealed
+  for i = 1, #flat, 2 do
+    if flat[i] == '${F.forwardedTo}' then to = flat[i + 1]
+    elseif flat[i] == '${F.forwardSealedToken}' then sealed = flat[i + 1] end
+  end
+  if to and sealed then return {'${F.forwardedTo}', to, '${F.forwardSealedToken}', sealed} end
+end
+`;
+
+/**
+ * Shared Lua: the key of a forward's successor, from the forward's key: a session key ends with its id
+ * without the slot tag (keys.ts), every storage id has the same length, and a successor has its
+ * forward's tag (rotate checks it); so the key up to and including `{tag}` is kept, and with it the
+ * slot (see "Keys a script derives").
+ */
+const SUCCESSOR_KEY = `
+local function successorKey(key, successor)
+  return string.sub(key, 1, #key - #successor + ${USER_TAG_LENGTH}) .. string.sub(successor, ${USER_TAG_LENGTH + 1})
+end
+`;
+
+/**
  * load = ONE round trip. Reads the session, deletes it when past `$e`, refreshes the idle timer when the
  * last refresh is at least `touchIntervalMs` old (`$t` = now, TTL = min(idle, $e - now)), applies the
  * increments, and returns the whole hash as it now is. Increments are all checked before anything is
@@ -115,13 +158,16 @@ end
  * anonymous session (no `$u`: it has no index). A session with its own idle timeout (`$l`: anonymous,
  * "remember me") is refreshed by that one. With takeFlash = '1' the flash fields (`$f:<name>`) are
  * deleted in the same step and stay in the reply: exactly one such load gets each message.
+ * At a forward (no `$e`, see the top of this file) it replies with the forward and changes nothing: no
+ * increment, no touch, no flash taken. That check runs only when `$e` is missing, off a view's path.
  * ARGV: now, idleTimeoutMs, now + idleTimeoutMs, now - touchIntervalMs (-1 when that is before the
  * epoch), indexKeyPrefix, id, takeFlash, [field, by]... (times as decimal strings of ms since the epoch).
  * Reply: false, 1 when the session was found past `$e` (and deleted: its TTL had not removed it yet,
- * as when the caller's clock runs ahead of Redis's), or JSON `[field, value, field, value, ...]` (the
- * HGETALL form, meta fields included).
+ * as when the caller's clock runs ahead of Redis's), JSON `[field, value, field, value, ...]` (the
+ * HGETALL form, meta fields included), or at a forward an array `[$s, successor, $x, sealed]` (the one
+ * reply that is an array, so that a session's costs no extra check).
  */
-export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}${EARLIER}
+export const LOAD_SESSION = `${CHECKED_SUM}${IDLE_TTL}${EARLIER}${FORWARD_OF}
 local key = KEYS[1]
 local flat = redis.call('HGETALL', key)
 local nargs = #ARGV
@@ -138,7 +184,7 @@ for i = 1, #flat, 2 do
   elseif name == '${F.idleTimeout}' then atL = i + 1
   elseif at[name] == false then at[name] = i + 1 end
 end
-if not atE then return false end
+if not atE then return forwardOf(flat) or false end
 local now, expiresAt = ARGV[1], flat[atE]
 if not earlier(now, expiresAt) then
   redis.call('DEL', key)
@@ -262,14 +308,22 @@ return ended
  * the session's own fields and its flash messages (names + values, in bytes; a message's name without
  * its prefix, as the memory store counts it) must stay within it after the change; that and every sum
  * are checked before anything is written. HSET/HDEL/HINCRBY keep
- * the TTL, so an update never extends the session.
+ * the TTL, so an update never extends the session. At a forward, the change goes to its successor when
+ * that is alive (a write with a token renewed a moment ago is not lost); the forward stays.
  * ARGV: now, maxBytes ('' for no check), setCount, removeCount, [field, value] x setCount,
  *       field x removeCount, [field, by]...
  * Reply: false, or the new values of the incremented fields, in order.
  */
-export const UPDATE_SESSION = `${LIVE}${CHECKED_SUM}
+export const UPDATE_SESSION = `${LIVE}${CHECKED_SUM}${SUCCESSOR_KEY}
 local key = KEYS[1]
-if not live(key, tonumber(ARGV[1])) then return false end
+local now = tonumber(ARGV[1])
+if not live(key, now) then
+  -- A forward? Its successor, one hop; a forward has no '$e', so live() left it as it was.
+  local to = redis.call('HGET', key, '${F.forwardedTo}')
+  if not to then return false end
+  key = successorKey(key, to)
+  if not live(key, now) then return false end
+end
 local firstRemove = 5 + 2 * tonumber(ARGV[3])
 local firstIncrement = firstRemove + tonumber(ARGV[4])
 if ARGV[2] ~= '' then
@@ -314,20 +368,27 @@ return counted
  * succeed, the old id stops working at once, and a concurrent "log out everywhere" finds either the old
  * session or the new one in the index, never neither. The new id has the old one's slot tag, so both
  * keys and the index (reached from `$u`, in the same slot) live together.
+ * The new session's token was issued now: `$k` = now.
  * With a rewrite (the manager re-encrypting encrypted fields under the new token), each of its fields
  * must still hold the value the caller read ('' : absent), else nothing is written and the reply is
  * false; the new session then holds the rewritten values ('' : the field removed).
+ * With a forward (sealedToken not ''), the old key becomes a forward to the new id instead of staying
+ * deleted: `$s` = newId, `$x` = sealedToken, TTL graceMs. When the old key already is a forward (a
+ * concurrent renewal won), nothing is written and the reply is that forward.
  * ARGV: now, idleTimeoutMs, oldId, newId, indexKeyPrefix ('' without a per-user index),
+ *       sealedToken ('' without a forward), graceMs ('' without a forward),
  *       [field, expected, newValue]...
- * Reply: false, or the new hash as HGETALL.
+ * Reply: false, the new hash as HGETALL, or `[$s, successor, $x, sealed]` at a forward.
  */
-export const ROTATE_SESSION = `${EXTEND_INDEX}${IDLE_TTL}
+export const ROTATE_SESSION = `${EXTEND_INDEX}${IDLE_TTL}${FORWARD_OF}
 local old, new = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local flat = redis.call('HGETALL', old)
-if #ARGV > 5 then
+local forward = forwardOf(flat)
+if forward then return forward end
+if #ARGV > 7 then
   local expected, rewritten = {}, {}
-  for i = 6, #ARGV, 3 do expected[ARGV[i]] = ARGV[i + 1] end
+  for i = 8, #ARGV, 3 do expected[ARGV[i]] = ARGV[i + 1] end
   for i = 1, #flat, 2 do
     local name = flat[i]
     if expected[name] then
@@ -342,7 +403,7 @@ if #ARGV > 5 then
   for _, value in pairs(expected) do
     if value ~= '' then return false end
   end
-  for i = 6, #ARGV, 3 do
+  for i = 8, #ARGV, 3 do
     if ARGV[i + 2] ~= '' then
       rewritten[#rewritten + 1] = ARGV[i]
       rewritten[#rewritten + 1] = ARGV[i + 2]
@@ -350,7 +411,7 @@ if #ARGV > 5 then
   end
   flat = rewritten
 end
-local expiresAt, userId, createdAt, atT
+local expiresAt, userId, createdAt, atT, atK
 local idle = tonumber(ARGV[2])
 for i = 1, #flat, 2 do
   local name = flat[i]
@@ -358,15 +419,19 @@ for i = 1, #flat, 2 do
   elseif name == '${F.userId}' then userId = flat[i + 1]
   elseif name == '${F.createdAt}' then createdAt = flat[i + 1]
   elseif name == '${F.idleTimeout}' then idle = tonumber(flat[i + 1])
-  elseif name == '${F.lastSeenAt}' then atT = i + 1 end
+  elseif name == '${F.lastSeenAt}' then atT = i + 1
+  elseif name == '${F.tokenIssuedAt}' then atK = i + 1 end
 end
 if not expiresAt then return false end
+-- DEL first: Redis refuses a script's first write on a full server (OOM) unless it is one that frees
+-- memory, and lets a script that has written finish (the forward, below, is written after it).
 redis.call('DEL', old)
 if now >= expiresAt then return false end
 -- Not in its index (evicted, lost in a failover): it could not be revoked, so it ends here too.
 -- (An anonymous session, without '$u', has no index.)
 if ARGV[5] ~= '' and userId and not redis.call('ZSCORE', ARGV[5] .. userId, ARGV[3]) then return false end
 if atT then flat[atT] = ARGV[1] else flat[#flat + 1] = '${F.lastSeenAt}'; flat[#flat + 1] = ARGV[1] end
+if atK then flat[atK] = ARGV[1] else flat[#flat + 1] = '${F.tokenIssuedAt}'; flat[#flat + 1] = ARGV[1] end
 redis.call('DEL', new)
 for i = 1, #flat, 2 do
   redis.call('HSET', new, flat[i], flat[i + 1])
@@ -378,20 +443,33 @@ if ARGV[5] ~= '' and userId then
   redis.call('ZADD', index, createdAt or ARGV[1], ARGV[4])
   extendIndex(index, now, expiresAt)
 end
+if ARGV[6] ~= '' then
+  redis.call('HSET', old, '${F.forwardedTo}', ARGV[4], '${F.forwardSealedToken}', ARGV[6])
+  redis.call('PEXPIRE', old, ARGV[7])
+end
 return flat
 `;
 
 /**
  * Deletes a session and its entry in its user's index (reached from `$u`: it has the session's slot
  * tag), in one step. Returns 1 when the session was alive, 0 when it was missing or already past `$e`
- * (deleted all the same).
+ * (deleted all the same). At a forward, deletes it and its successor (one hop), and replies for the
+ * successor: a logout with a token renewed a moment ago still logs out.
  * ARGV: now, id, indexKeyPrefix ('' without a per-user index)
  */
-export const DESTROY_SESSION = `
-local key = KEYS[1]
-local meta = redis.call('HMGET', key, '${F.userId}', '${F.expiresAt}')
+export const DESTROY_SESSION = `${SUCCESSOR_KEY}
+local key, id = KEYS[1], ARGV[2]
+local meta = redis.call('HMGET', key, '${F.userId}', '${F.expiresAt}', '${F.forwardedTo}')
+if meta[3] and not meta[2] then
+  redis.call('DEL', key)
+  id = meta[3]
+  key = successorKey(key, id)
+  meta = redis.call('HMGET', key, '${F.userId}', '${F.expiresAt}')
+  -- Gone, or itself a forward (never followed twice): no session.
+  if not meta[2] then return 0 end
+end
 if redis.call('DEL', key) == 0 then return 0 end
-if ARGV[3] ~= '' and meta[1] then redis.call('ZREM', ARGV[3] .. meta[1], ARGV[2]) end
+if ARGV[3] ~= '' and meta[1] then redis.call('ZREM', ARGV[3] .. meta[1], id) end
 local expiresAt = tonumber(meta[2])
 return (expiresAt and tonumber(ARGV[1]) < expiresAt) and 1 or 0
 `;
@@ -399,21 +477,41 @@ return (expiresAt and tonumber(ARGV[1]) < expiresAt) and 1 or 0
 /**
  * Reads and deletes a live session in one step (promotion at login takes the anonymous session, then
  * creates the user's, in the user's slot), with its index entry when it has a user. Of concurrent
- * takes one gets the session. Returns HGETALL, or false.
+ * takes one gets the session. At a forward, takes its successor (one hop) and deletes the forward.
  * ARGV: now, id, indexKeyPrefix ('' without a per-user index)
+ * Reply: false, HGETALL, or through a forward `[$s, successor, ...HGETALL]` (the id it was taken at).
  */
-export const TAKE_SESSION = `
-local key = KEYS[1]
+export const TAKE_SESSION = `${SUCCESSOR_KEY}
+local function metaOf(flat)
+  local expiresAt, userId, to
+  for i = 1, #flat, 2 do
+    local name = flat[i]
+    if name == '${F.expiresAt}' then expiresAt = tonumber(flat[i + 1])
+    elseif name == '${F.userId}' then userId = flat[i + 1]
+    elseif name == '${F.forwardedTo}' then to = flat[i + 1] end
+  end
+  return expiresAt, userId, to
+end
+local key, id = KEYS[1], ARGV[2]
 local flat = redis.call('HGETALL', key)
 if #flat == 0 then return false end
-redis.call('DEL', key)
-local expiresAt, userId
-for i = 1, #flat, 2 do
-  if flat[i] == '${F.expiresAt}' then expiresAt = tonumber(flat[i + 1])
-  elseif flat[i] == '${F.userId}' then userId = flat[i + 1] end
+local expiresAt, userId, to = metaOf(flat)
+local followed = false
+if not expiresAt and to then
+  redis.call('DEL', key)
+  id, key, followed = to, successorKey(key, to), true
+  flat = redis.call('HGETALL', key)
+  expiresAt, userId = metaOf(flat)
+  -- Gone, or itself a forward (never followed twice): no session.
+  if not expiresAt then return false end
 end
-if ARGV[3] ~= '' and userId then redis.call('ZREM', ARGV[3] .. userId, ARGV[2]) end
+redis.call('DEL', key)
+if ARGV[3] ~= '' and userId then redis.call('ZREM', ARGV[3] .. userId, id) end
 if not expiresAt or tonumber(ARGV[1]) >= expiresAt then return false end
+if followed then
+  table.insert(flat, 1, id)
+  table.insert(flat, 1, '${F.forwardedTo}')
+end
 return flat
 `;
 

@@ -22,7 +22,14 @@ import {
   resolveRedisStoreOptions,
 } from "./redis-store-options.js";
 import { storeScripts } from "./script-calls.js";
-import { FLASH_FIELD_PREFIX, HASH_FIELDS, sessionFromHash, sessionToHash } from "./session-hash.js";
+import {
+  FLASH_FIELD_PREFIX,
+  forwardFromReply,
+  HASH_FIELDS,
+  isForwardReply,
+  sessionFromHash,
+  sessionToHash,
+} from "./session-hash.js";
 
 /**
  * Checks store options as `createRedisStore` does, without connecting: throws the same
@@ -149,12 +156,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return run(
         "load",
         (deadline) => scripts.load(deadline, key, args),
+        // A session is the one string reply; a forward the one array (LOAD_SESSION).
         (reply) =>
           typeof reply === "string"
             ? sessionFromHash(id, JSON.parse(reply) as string[], withFlash)
             : reply === 1
               ? "absolute_expiry"
-              : null,
+              : reply === null || typeof reply === "number"
+                ? null
+                : forwardFromReply(reply),
       );
     },
 
@@ -191,7 +201,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return result;
     },
 
-    async rotate(oldId, newId, policy, rewrite) {
+    async rotate(oldId, newId, policy, rewrite, forward) {
       if (tagOf(newId) !== tagOf(oldId)) {
         throw new InvalidArgumentError("a rotated session id must keep the old id's slot tag");
       }
@@ -202,6 +212,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         oldId,
         newId,
         indexPrefixOf(oldId),
+        forward?.sealedToken ?? "",
+        forward?.graceMs ?? "",
       ];
       if (rewrite) {
         for (const field in rewrite.expect) {
@@ -211,7 +223,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const flat = await run("rotate", (deadline) =>
         scripts.rotate(deadline, [keys.session(oldId), keys.session(newId)], args),
       );
-      return flat ? sessionFromHash(newId, flat) : null;
+      if (flat === null) return null;
+      return isForwardReply(flat) ? forwardFromReply(flat) : sessionFromHash(newId, flat);
     },
 
     async destroy(id, now) {
@@ -225,7 +238,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const flat = await run("take", (deadline) =>
         scripts.take(deadline, [keys.session(id)], [now, id, indexPrefixOf(id)]),
       );
-      return flat ? sessionFromHash(id, flat, true) : null;
+      if (flat === null) return null;
+      // Taken through a forward: the reply names the successor's id first (TAKE_SESSION).
+      return isForwardReply(flat)
+        ? sessionFromHash(flat[1] as string, flat.slice(2), true)
+        : sessionFromHash(id, flat, true);
     },
 
     async listForUser(userId, now) {

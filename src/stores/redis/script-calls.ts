@@ -18,7 +18,8 @@ export type ScriptCall<T> = (
  * integer, a table an array, false nil (null).
  */
 export interface StoreScripts {
-  load: ScriptCall<string | number | null>;
+  /** A session (JSON), 1 (found past `$e`), a forward (`[$s, successor, $x, sealed]`) or null. */
+  load: ScriptCall<string | number | string[] | null>;
   create: ScriptCall<number>;
   update: ScriptCall<number[] | null>;
   rotate: ScriptCall<string[] | null>;

@@ -1,4 +1,4 @@
-import type { StoredSession } from "../../core/session-store.js";
+import type { ForwardedSession, StoredSession } from "../../core/session-store.js";
 
 /**
  * Names of the reserved hash fields that hold a session's metadata: the one table of the Redis hash
@@ -18,6 +18,15 @@ export const HASH_FIELDS = {
   browserSession: "$b",
   /** When the user last re-authenticated (ms), once they have; absent: at `$c` (the login). */
   authenticatedAt: "$r",
+  /** When the session's current token was issued (ms), once it has been rotated; absent: at `$c`. */
+  tokenIssuedAt: "$k",
+  /**
+   * A forward's (the key of a token renewed less than its grace period ago, see ROTATE_SESSION): the
+   * successor's storage id. A forward holds only this and `forwardSealedToken`, never `$e`.
+   */
+  forwardedTo: "$s",
+  /** A forward's: the successor's token, sealed by the manager (`RotationForward.sealedToken`). */
+  forwardSealedToken: "$x",
 } as const;
 
 /** What every field of the store's own starts with: a session's fields are the hash's other fields. */
@@ -48,6 +57,9 @@ export function sessionToHash(session: StoredSession): string[] {
   if (session.browserSession) flat.push(HASH_FIELDS.browserSession, "1");
   if (session.authenticatedAt !== undefined) {
     flat.push(HASH_FIELDS.authenticatedAt, String(session.authenticatedAt));
+  }
+  if (session.tokenIssuedAt !== undefined) {
+    flat.push(HASH_FIELDS.tokenIssuedAt, String(session.tokenIssuedAt));
   }
   for (const [name, text] of Object.entries(session.flash ?? {})) flat.push(FLASH_FIELD_PREFIX + name, text);
   for (const [name, value] of Object.entries(session.fields)) flat.push(name, value);
@@ -104,6 +116,9 @@ export function sessionFromHash(
       case HASH_FIELDS.authenticatedAt:
         session.authenticatedAt = Number(value);
         break;
+      case HASH_FIELDS.tokenIssuedAt:
+        session.tokenIssuedAt = Number(value);
+        break;
       default:
         if (!name.startsWith(RESERVED_FIELD_PREFIX)) session.fields[name] = value;
         else if (withFlash && name.startsWith(FLASH_FIELD_PREFIX)) {
@@ -113,4 +128,17 @@ export function sessionFromHash(
     }
   }
   return session;
+}
+
+/**
+ * Reads back a forward as the scripts reply with it (load, rotate): `[$s, successor id, $x, sealed
+ * token]`, always in that order (the scripts build the reply; HGETALL's order is not relied on).
+ */
+export function forwardFromReply(reply: readonly string[]): ForwardedSession {
+  return { forwardedTo: reply[1] as string, sealedToken: reply[3] as string };
+}
+
+/** True for a script's reply that is a forward (`$s` first: a session's never holds `$s`). */
+export function isForwardReply(reply: readonly string[]): boolean {
+  return reply[0] === HASH_FIELDS.forwardedTo;
 }
