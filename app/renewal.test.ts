@@ -30,9 +30,7 @@ const backends: { name: string; start(): Promise<{ store: StoreConfig; stop(): P
 
 /** The session cookie's value a response sets ("" when it sets none). */
 function sessionCookieOf(page: Page): string {
-  const line = page.setCookies.find(
-    (cookie) => /^(__Host-)?lk=/.test(cookie) && !/Max-Age=0\b/.test(cookie),
-  );
+  const line = page.setCookies.find((cookie) => /^(__Host-)?lk=/.test(cookie) && !/Max-Age=0\b/.test(cookie));
   return line?.split(";")[0] ?? "";
 }
 
