@@ -336,6 +336,7 @@ for (const kind of CLIENTS) {
       await new Promise((resolve) => setTimeout(resolve, 1200));
       assert.equal(await renewing.load(old), null, "the old token is dead after the grace");
       assert.equal((await renewing.load(browser.token))?.userId, "u-ada");
+      assert.equal(await renewing.destroy(browser.token), true, "ada's index is left as it was");
     });
 
     test("Passport login: a fresh token in ada's index, req.user restored later, data kept between requests", async () => {
