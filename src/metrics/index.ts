@@ -7,6 +7,7 @@
  * | --- | --- | --- | --- | --- |
  * | `latchkey.session.created` | counter | `{session}` | `latchkey.session.kind` (user, anonymous) | `latchkey_session_created_total` |
  * | `latchkey.session.destroyed` | counter | `{session}` | `latchkey.session.end_reason` | `latchkey_session_destroyed_total` |
+ * | `latchkey.session.token_changed` | counter | `{token}` | `latchkey.token.change` (rotated, renewed) | `latchkey_session_token_changed_total` |
  * | `latchkey.session.load` | counter | `{load}` | `latchkey.load.result` (found, unknown, expired, malformed) | `latchkey_session_load_total` |
  * | `latchkey.store.duration` | histogram | `s` | `latchkey.store.operation`, `latchkey.store.kind`, `error.type` on failure | `latchkey_store_duration_seconds_bucket` ... |
  *
@@ -100,6 +101,10 @@ export function instrumentSessions(options: InstrumentSessionsOptions = {}): Ses
       "Sessions ended, by reason (logout, by_id, per_user, over_cap, idle_expiry, absolute_expiry)",
     unit: "{session}",
   });
+  const tokenChanges = meter.createCounter("latchkey.session.token_changed", {
+    description: "Session tokens replaced: by rotate(), or by renewal (renewAfterSeconds)",
+    unit: "{token}",
+  });
   const loads = meter.createCounter("latchkey.session.load", {
     description: "Session loads (one per request that presents a token), by result",
     unit: "{load}",
@@ -132,6 +137,8 @@ export function instrumentSessions(options: InstrumentSessionsOptions = {}): Ses
         destroyed.add(count, { "latchkey.session.end_reason": reason });
       },
     ],
+    [CHANNELS.rotated, () => tokenChanges.add(1, { "latchkey.token.change": "rotated" })],
+    [CHANNELS.renewed, () => tokenChanges.add(1, { "latchkey.token.change": "renewed" })],
     [
       CHANNELS.loaded,
       (message) => {

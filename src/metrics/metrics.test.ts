@@ -45,8 +45,18 @@ describe("latchkey/metrics", () => {
     const instrumentation = instrumentSessions({ meter: provider.getMeter("latchkey") });
     const store = createMemoryStore();
     try {
-      const sessions = createSessionManager({ store, maxSessionsPerUser: 1 });
+      let ahead = 0;
+      const sessions = createSessionManager({
+        store,
+        maxSessionsPerUser: 1,
+        renewAfterSeconds: 600,
+        clock: () => Date.now() + ahead,
+      });
       const anonymous = await sessions.createAnonymous();
+      const rotated = await sessions.rotate((await sessions.createAnonymous()).token);
+      ahead = 601_000;
+      await sessions.load(rotated?.token, { onRenew: () => {} });
+      ahead = 0;
       const first = await sessions.promote(anonymous.token, "ada");
       await sessions.load(first.token);
       await sessions.load(first.token);
@@ -61,13 +71,16 @@ describe("latchkey/metrics", () => {
       const created = found.get("latchkey.session.created");
       assert.equal(created?.unit, "{session}");
       assert.equal(pointValue(created?.points, { "latchkey.session.kind": "user" }), 3);
-      assert.equal(pointValue(created?.points, { "latchkey.session.kind": "anonymous" }), 1);
+      assert.equal(pointValue(created?.points, { "latchkey.session.kind": "anonymous" }), 2);
+      const changed = found.get("latchkey.session.token_changed")?.points;
+      assert.equal(pointValue(changed, { "latchkey.token.change": "rotated" }), 1);
+      assert.equal(pointValue(changed, { "latchkey.token.change": "renewed" }), 1);
       const destroyed = found.get("latchkey.session.destroyed")?.points;
       assert.equal(pointValue(destroyed, { "latchkey.session.end_reason": "over_cap" }), 1);
       assert.equal(pointValue(destroyed, { "latchkey.session.end_reason": "logout" }), 1);
       assert.equal(pointValue(destroyed, { "latchkey.session.end_reason": "per_user" }), 1);
       const loads = found.get("latchkey.session.load")?.points;
-      assert.equal(pointValue(loads, { "latchkey.load.result": "found" }), 2);
+      assert.equal(pointValue(loads, { "latchkey.load.result": "found" }), 3);
       assert.equal(pointValue(loads, { "latchkey.load.result": "unknown" }), 1);
       assert.equal(pointValue(loads, { "latchkey.load.result": "malformed" }), 1);
       const duration = found.get("latchkey.store.duration");
@@ -76,7 +89,7 @@ describe("latchkey/metrics", () => {
         "latchkey.store.operation": "load",
         "latchkey.store.kind": "memory",
       }) as Histogram;
-      assert.equal(loadTimes.count, 3, "the malformed token never reached the store");
+      assert.equal(loadTimes.count, 4, "the malformed token never reached the store");
       assert.deepEqual(loadTimes.buckets.boundaries, STORE_DURATION_BUCKETS);
       const seconds = loadTimes.sum ?? Number.NaN;
       assert.ok(seconds >= 0 && seconds < 1, `${seconds} s`);
