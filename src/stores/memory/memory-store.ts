@@ -6,8 +6,6 @@ import {
 } from "../../core/errors.js";
 import { REVOCATION_MEMORY_MS } from "../../core/revocation-memory.js";
 import {
-  type FieldIncrements,
-  type ForwardedSession,
   idleDeadlineOf,
   type RecordStore,
   type SessionStore,
@@ -15,6 +13,8 @@ import {
 } from "../../core/session-store.js";
 import { publicIdOfStorageId } from "../../core/token.js";
 import { requireWholeOption } from "../../core/whole-number.js";
+import { addAll, assertFitsWithin } from "./memory-fields.js";
+import { createMemoryForwards, forwarded } from "./memory-forwards.js";
 import { createMemoryRecords } from "./memory-records.js";
 
 export interface MemoryStoreOptions {
@@ -74,20 +74,9 @@ interface Entry {
   tokenIssuedAt: number | undefined;
 }
 
-/** What the old id of a renewed token holds for its grace period (`RotationForward`). */
-interface Forward {
-  /** The successor's storage id. */
-  to: string;
-  sealedToken: string;
-  /** When the forward is gone: the rotation's `now` plus its `graceMs`. */
-  until: number;
-}
-
 const DEFAULT_MAX = 100_000;
 const DEFAULT_SWEEP_MS = 60_000;
 const MAX_TIMER_MS = 2_147_483_647;
-/** What Redis accepts as an integer for HINCRBY: no sign on zero, no leading zeros, no spaces. */
-const INTEGER_TEXT = /^(0|-?[1-9][0-9]*)$/;
 
 /** The memory store: a SessionStore with the `records` capability. */
 export type MemoryStore = SessionStore & { readonly records: RecordStore };
@@ -122,12 +111,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const anonymous = new Map<string, Entry>();
   const poolOf = (entry: Entry): Map<string, Entry> => (entry.userId === "" ? anonymous : sessions);
   const byUser = new Map<string, Set<string>>();
-  // Forwards (the old ids of renewed tokens, each for its grace period) are kept apart from sessions,
-  // in two pools bounded like the sessions': a burst of renewals can drop only older forwards, never a
-  // session, and anonymous renewals never drop a signed-in user's forward. They are in no user index.
-  // An id is a session or a forward, never both. Insertion order: the first is the oldest forward.
-  const forwards = new Map<string, Forward>();
-  const anonymousForwards = new Map<string, Forward>();
+  // Forwards (the old ids of renewed tokens) live in their own bounded pools (memory-forwards.ts). Their
+  // inserts count towards the one sweep cadence below, so they get `makeRoom` (defined further down,
+  // hence the wrapper: it is only called once the store is built).
+  const forwards = createMemoryForwards({
+    maxForwards: maxSessions,
+    maxAnonymousForwards: maxAnonymousSessions,
+    makeRoom: (now, pool, max, evict) => makeRoom(now, pool, max, evict),
+  });
   /** When each user's sessions were last revoked, for REVOCATION_MEMORY_MS (see `create`). */
   const revokedAt = new Map<string, number>();
   let closed = false;
@@ -167,29 +158,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return entry;
   };
 
-  /** The forward at `id` if it is alive at `now`; one past its time is deleted. */
-  const forwardAt = (id: string, now: number): Forward | undefined => {
-    const pool = forwards.has(id) ? forwards : anonymousForwards;
-    const forward = pool.get(id);
-    if (forward && now >= forward.until) {
-      pool.delete(id);
-      return undefined;
-    }
-    return forward;
-  };
-
-  const dropForward = (id: string): void => {
-    forwards.delete(id);
-    anonymousForwards.delete(id);
-  };
-
   /**
    * The session that `update`, `destroy` and `take` act on: the live session at `id`, or, at a live
    * forward, its successor if that is a live session (one hop: a successor that is itself a forward by
    * now is no session).
    */
   const follow = (id: string, now: number): { id: string; entry: Entry | undefined } => {
-    const target = forwardAt(id, now)?.to ?? id;
+    const target = forwards.at(id, now)?.to ?? id;
     return { id: target, entry: live(target, now) };
   };
 
@@ -200,8 +175,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const sweep = (now: number): void => {
     for (const id of sessions.keys()) live(id, now);
     for (const id of anonymous.keys()) live(id, now);
-    for (const id of forwards.keys()) forwardAt(id, now);
-    for (const id of anonymousForwards.keys()) forwardAt(id, now);
+    forwards.sweep(now);
     for (const [userId, at] of revokedAt) if (now - at > REVOCATION_MEMORY_MS) revokedAt.delete(userId);
     insertsSinceSweep = 0;
   };
@@ -235,7 +209,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   /** Makes room for one more entry in `pool` (of sessions or of forwards), evicting its oldest with `evict`. */
   const makeRoom = (
     now: number,
-    pool: Map<string, unknown>,
+    pool: ReadonlyMap<string, unknown>,
     max: number,
     evict: (id: string) => void,
   ): void => {
@@ -286,7 +260,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         throw new SessionRevokedError("sessions of this user were revoked while this one was being created");
       }
       const id = session.storageId;
-      if (live(id, policy.now) || forwardAt(id, policy.now)) {
+      if (live(id, policy.now) || forwards.at(id, policy.now)) {
         throw new InvalidArgumentError("a session with this id already exists: nothing was written");
       }
       remove(id);
@@ -314,7 +288,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async load(id, policy, increments) {
       assertOpen();
       // A renewed token's old id: the forward, and nothing changed (no increment, touch or flash taken).
-      const forward = forwardAt(id, policy.now);
+      const forward = forwards.at(id, policy.now);
       if (forward) return forwarded(forward);
       const entry = sessions.get(id) ?? anonymous.get(id);
       if (!entry) return null;
@@ -360,7 +334,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async rotate(oldId, newId, policy, rewrite, forward) {
       assertOpen();
       // Already renewed (a concurrent renewal won): write nothing, and say where the token went.
-      const found = forwardAt(oldId, policy.now);
+      const found = forwards.at(oldId, policy.now);
       if (found) return forwarded(found);
       const entry = live(oldId, policy.now);
       if (!entry) return null;
@@ -376,16 +350,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       }
       remove(oldId);
       remove(newId);
-      dropForward(newId);
+      forwards.drop(newId);
       entry.tokenIssuedAt = policy.now;
       add(newId, entry);
       refresh(newId, entry, policy.now, policy.idleTimeoutMs);
-      if (forward) {
-        const [pool, max] =
-          entry.userId === "" ? [anonymousForwards, maxAnonymousSessions] : [forwards, maxSessions];
-        makeRoom(policy.now, pool, max, (id) => pool.delete(id));
-        pool.set(oldId, { to: newId, sealedToken: forward.sealedToken, until: policy.now + forward.graceMs });
-      }
+      if (forward) forwards.add(oldId, newId, entry.userId, forward, policy.now);
       return snapshot(newId, entry);
     },
 
@@ -394,7 +363,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       // At a forward, the successor; the forward goes with it.
       const { entry, id: takenId } = follow(id, now);
       if (!entry) return null;
-      dropForward(id);
+      forwards.drop(id);
       remove(takenId);
       return snapshot(takenId, entry, true);
     },
@@ -403,7 +372,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       assertOpen();
       // At a forward, the forward and its successor: a logout with a token renewed a moment ago logs out.
       const { entry, id: target } = follow(id, now);
-      dropForward(id);
+      forwards.drop(id);
       remove(target);
       return entry !== undefined;
     },
@@ -452,7 +421,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       sessions.clear();
       anonymous.clear();
       forwards.clear();
-      anonymousForwards.clear();
       byUser.clear();
       revokedAt.clear();
       records.clear();
@@ -465,9 +433,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       out.push(`session:${id}`, e.userId, String(e.createdAt), String(e.lastSeenAt), String(e.expiresAt));
       out.push(String(e.deadline), e.userAgent, e.ip, ...[...e.fields].flat(), ...[...e.flash].flat());
     }
-    for (const [id, f] of [...forwards, ...anonymousForwards]) {
-      out.push(`forward:${id}`, f.to, f.sealedToken, String(f.until));
-    }
+    out.push(...forwards.dump());
     for (const [userId, ids] of byUser) out.push(`user:${userId}`, ...ids);
     out.push(...records.dump());
     return out;
@@ -504,61 +470,4 @@ function snapshot(id: string, entry: Entry, withFlash = false): StoredSession {
   if (entry.tokenIssuedAt !== undefined) copy.tokenIssuedAt = entry.tokenIssuedAt;
   if (withFlash && entry.flash.size > 0) copy.flash = Object.fromEntries(entry.flash);
   return copy;
-}
-
-/** What `load` and `rotate` return at a live forward: a copy. */
-function forwarded(forward: Forward): ForwardedSession {
-  return { forwardedTo: forward.to, sealedToken: forward.sealedToken };
-}
-
-/**
- * The new value of `field` after adding `by`, without writing it. Like Redis HINCRBY, a missing field
- * counts from 0 and a value that is not an integer is an error; unlike Redis (64-bit), values must stay
- * within JavaScript's safe integers so that every count is exact.
- */
-function added(fields: Map<string, string>, field: string, by: number): string {
-  const text = fields.get(field) ?? "0";
-  const current = Number(text);
-  if (!INTEGER_TEXT.test(text) || !Number.isSafeInteger(current)) {
-    throw new InvalidArgumentError(`field "${field}" holds ${JSON.stringify(text)}, not an integer`);
-  }
-  const next = current + by;
-  if (!Number.isSafeInteger(next)) {
-    throw new InvalidArgumentError(`incrementing "${field}" by ${by} would leave the safe integer range`);
-  }
-  return String(next);
-}
-
-/**
- * The session's own fields after `set` and `remove`, and its flash messages after `flash`, must hold at
- * most `maxBytes` together (names and values, UTF-8), as the Redis update script counts them.
- */
-function assertFitsWithin(
-  entry: Pick<Entry, "fields" | "flash">,
-  set: Readonly<Record<string, string>>,
-  remove: readonly string[],
-  flash: Readonly<Record<string, string>>,
-  maxBytes: number,
-): void {
-  const size = (name: string, value: string) => Buffer.byteLength(name) + Buffer.byteLength(value);
-  const sizes = new Map<string, number>();
-  for (const [name, value] of entry.fields) sizes.set(name, size(name, value));
-  for (const [name, value] of Object.entries(set)) sizes.set(name, size(name, value));
-  for (const name of remove) sizes.delete(name);
-  const messages = new Map<string, number>();
-  for (const [name, text] of entry.flash) messages.set(name, size(name, text));
-  for (const [name, text] of Object.entries(flash)) messages.set(name, size(name, text));
-  let total = 0;
-  for (const bytes of sizes.values()) total += bytes;
-  for (const bytes of messages.values()) total += bytes;
-  if (total > maxBytes) {
-    throw new InvalidArgumentError(
-      `the session would hold ${total} bytes of fields, over its limit of ${maxBytes}: nothing was written`,
-    );
-  }
-}
-
-/** All the new values of a multi-field increment, computed (and checked) before any is written. */
-function addAll(fields: Map<string, string>, steps: FieldIncrements): [string, string][] {
-  return Object.entries(steps).map(([field, by]) => [field, added(fields, field, by)]);
 }
