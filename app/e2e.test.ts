@@ -47,6 +47,7 @@ for (const storeName of SELECTED) {
     let browser: Browser;
     let base: string;
     let stopStore: (() => Promise<void>) | undefined;
+    let storeConfig: StoreConfig;
     // The memory run's screenshots where they always were; another store's in a folder of its own.
     const shots = storeName === "memory" ? SHOTS : join(SHOTS, storeName);
 
@@ -59,6 +60,7 @@ for (const storeName of SELECTED) {
       mkdirSync(shots, { recursive: true });
       const started = await (STORES[storeName] as (typeof STORES)["memory"])();
       stopStore = started.stop;
+      storeConfig = started.store;
       app = await buildApp({ ...DEFAULT_CONFIG, store: started.store, logLevel: "silent" });
       await app.listen({ port: 0, host: "127.0.0.1" });
       base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -304,6 +306,63 @@ for (const storeName of SELECTED) {
       await page.goto(`${base}/sessions`);
       assert.match((await page.textContent("main")) ?? "", /Kept signed in/);
       await context.close();
+    });
+
+    test("token renewal: an old cookie is replaced on the next view, in two tabs at once, and is then dead", async () => {
+      // An app of its own, renewing after 2 s with a 1 s grace, over the same store.
+      const renewing = await buildApp({
+        ...DEFAULT_CONFIG,
+        store: storeConfig,
+        logLevel: "silent",
+        renewAfterSeconds: 2,
+        renewGraceSeconds: 1,
+      });
+      try {
+        await renewing.listen({ port: 0, host: "127.0.0.1" });
+        const origin = `http://127.0.0.1:${(renewing.server.address() as AddressInfo).port}`;
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const username = uniqueName("Ada");
+        await page.goto(`${origin}/signup`);
+        await page.fill("#username", username);
+        await page.fill("#password", "correct horse battery");
+        await page.click("button[type=submit]");
+        await page.waitForURL(`${origin}/`);
+        const [old] = await context.cookies();
+        assert.ok(old?.value);
+
+        await new Promise((resolve) => setTimeout(resolve, 2200));
+        const other = await context.newPage();
+        await Promise.all([page.reload(), other.goto(origin)]);
+        for (const tab of [page, other]) {
+          assert.match((await tab.textContent("main")) ?? "", new RegExp(`Logged in as ${username}\\.`));
+        }
+        const visits = [
+          Number(await page.textContent("#visits")),
+          Number(await other.textContent("#visits")),
+        ];
+        assert.deepEqual(visits.sort(), [2, 3], "both views counted, on one session");
+        const [renewed] = await context.cookies();
+        assert.ok(renewed?.value && renewed.value !== old.value, "the browser holds the new token");
+        assert.equal(renewed.httpOnly, true);
+
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await page.reload();
+        assert.equal(await page.textContent("#visits"), "4", "the new cookie goes on");
+        const stale = await browser.newContext();
+        await stale.addCookies([{ ...old, expires: -1 }]);
+        const stalePage = await stale.newPage();
+        await stalePage.goto(origin);
+        assert.match(
+          (await stalePage.textContent("main")) ?? "",
+          /You are not logged in/,
+          "the old cookie is dead",
+        );
+        await stale.close();
+        await context.close();
+      } finally {
+        await renewing.close();
+      }
     });
 
     test("readable on a phone", async () => {
