@@ -2,7 +2,11 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fas
 import type { SessionFields, SessionProperty } from "../../core/session-types.js";
 import { resolveAdapterOptions, type SessionAdapterOptions } from "../../http/adapter-options.js";
 import { isValidClientIP } from "../../http/forwarded.js";
-import { type RequestSession, RequestSessionContext } from "../../http/request-session.js";
+import {
+  type RequestSession,
+  RequestSessionContext,
+  type SessionExchange,
+} from "../../http/request-session.js";
 
 export type { SessionFields, SessionTypes } from "../../core/session-types.js";
 export type { CrossOriginProtectionOptions } from "../../http/cross-origin.js";
@@ -23,6 +27,40 @@ export type LatchkeyOptions = SessionAdapterOptions;
 
 const kSetCookie: unique symbol = Symbol("latchkey.set-cookie");
 type WithCookie = FastifyRequest & { [kSetCookie]: string | undefined };
+
+/**
+ * One Fastify request as the request session sees it: one object per request that touches its
+ * session, where an object literal of closures cost four.
+ */
+class FastifyExchange implements SessionExchange {
+  readonly #request: WithCookie;
+
+  constructor(request: WithCookie) {
+    this.#request = request;
+  }
+
+  get cookieHeader(): string | undefined {
+    return this.#request.headers.cookie;
+  }
+
+  get https(): boolean {
+    return this.#request.protocol.toLowerCase() === "https";
+  }
+
+  userAgent(): string {
+    return this.#request.headers["user-agent"] ?? "";
+  }
+
+  ip(): string {
+    // Fastify's request.ip is whatever X-Forwarded-For said, under trustProxy: keep only an IP.
+    const { ip } = this.#request;
+    return isValidClientIP(ip) ? ip : (this.#request.socket.remoteAddress ?? "");
+  }
+
+  setCookie(value: string): void {
+    this.#request[kSetCookie] = value;
+  }
+}
 
 /**
  * The Fastify plugin that gives every request a typed, lazy `request.session`. Registered without
@@ -52,6 +90,7 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
       return;
     }
     const { sessions, cookie, property, anonymous } = resolved;
+    const contextOptions = { anonymous };
     const kContext = Symbol(`latchkey.${property}`);
     type WithContext = WithCookie & { [kContext]: RequestSessionContext<SessionFields> | null };
 
@@ -62,18 +101,9 @@ export const latchkey: FastifyPluginCallback<LatchkeyOptions> = Object.assign(
         const request = this as WithContext;
         request[kContext] ??= new RequestSessionContext(
           sessions,
-          {
-            cookieHeader: request.headers.cookie,
-            https: request.protocol.toLowerCase() === "https",
-            userAgent: () => request.headers["user-agent"] ?? "",
-            // Fastify's request.ip is whatever X-Forwarded-For said, under trustProxy: keep only an IP.
-            ip: () => (isValidClientIP(request.ip) ? request.ip : (request.socket.remoteAddress ?? "")),
-            setCookie: (value) => {
-              request[kSetCookie] = value;
-            },
-          },
+          new FastifyExchange(request),
           cookie,
-          { anonymous },
+          contextOptions,
         );
         return request[kContext];
       },
