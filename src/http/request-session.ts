@@ -107,15 +107,21 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
   #token: string | undefined;
   #loaded: Promise<Session<S> | null> | undefined;
   #anonymous: boolean;
+  #renew: boolean;
 
-  /** `anonymous`: the first write of a visitor without a session starts an anonymous session. */
+  /**
+   * `anonymous`: the first write of a visitor without a session starts an anonymous session. `renew`
+   * (default true): a load may renew a due token (`renewAfterSeconds`); false where no cookie can reach
+   * the browser (a Next.js server component), since a token renewed there would be lost with its cookie.
+   */
   constructor(
     sessions: SessionManager<S>,
     exchange: SessionExchange,
     settings: CookieSettings,
-    { anonymous = false }: { anonymous?: boolean } = {},
+    { anonymous = false, renew = true }: { anonymous?: boolean; renew?: boolean } = {},
   ) {
     this.#anonymous = anonymous;
+    this.#renew = renew;
     this.#sessions = sessions;
     this.#exchange = exchange;
     this.#settings = settings;
@@ -139,7 +145,7 @@ export class RequestSessionContext<S extends FieldSchema> implements RequestSess
       // during the load: the new one becomes this request's, and its cookie is set.
       // (Built field by field: an object spread costs a page view several thousand instructions.)
       const loadOptions: LoadOptions<S> | undefined =
-        this.#sessions.renewAfterSeconds > 0
+        this.#renew && this.#sessions.renewAfterSeconds > 0
           ? {
               increment: options?.increment,
               takeFlash: options?.takeFlash,

@@ -53,6 +53,43 @@ describe("latchkey/web", () => {
     assert.equal(web.isCrossOrigin(new Headers({ origin: "https://a.test", host: "a.test" })), false);
   });
 
+  test("renewal: never where no cookie can be set (bare Headers, a server component); with a cookie store or a Request it is", async () => {
+    let ahead = 0;
+    const store = createMemoryStore();
+    const renewing = createSessionManager({
+      store,
+      renewAfterSeconds: 600,
+      renewGraceSeconds: 60,
+      clock: () => Date.now() + ahead,
+    });
+    const renewingWeb = createWebSessions({ sessions: renewing as never });
+    try {
+      const { token } = await renewing.create("ada");
+      ahead = 601_000;
+      const component = renewingWeb.session(new Headers({ cookie: `lk=${token}` }));
+      assert.equal((await component.load())?.userId, "ada");
+      assert.equal(component.token, token, "not renewed: its cookie could not reach the browser");
+      assert.equal(component.setCookie, undefined);
+
+      const written: string[] = [];
+      const action = renewingWeb.session(new Headers({ cookie: `lk=${token}` }), {
+        cookies: { set: (_name: string, value: string) => written.push(value) },
+      });
+      assert.equal((await action.load())?.userId, "ada");
+      assert.notEqual(action.token, token, "renewed in a server action with cookies()");
+      assert.deepEqual(written, [action.token], "and the new cookie written at once");
+
+      const handler = renewingWeb.session(
+        new Request("http://app.test/", { headers: { cookie: `lk=${token}` } }),
+      );
+      assert.equal((await handler.load())?.userId, "ada", "the old token still works in its grace period");
+      assert.equal(handler.token, action.token, "and reaches the same successor");
+      assert.match(handler.setCookie ?? "", new RegExp(`^lk=${action.token};`));
+    } finally {
+      await store.close();
+    }
+  });
+
   test("a cookie store (cookies()): written at once, with the cookie's attributes", async () => {
     const set: [string, string, CookieJarOptions][] = [];
     const cookies = {

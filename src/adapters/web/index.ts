@@ -121,6 +121,10 @@ export function createWebSessions(options: WebSessionsOptions): WebSessions {
 
   const session = (request: WebRequest, perRequest: WebSessionOptions = {}): WebSession => {
     const { headers, url } = partsOf(request);
+    // Bare Headers without a cookie jar: a Next.js server component, which cannot set a cookie. A token
+    // renewed there would be lost with its cookie, so its loads never renew one (they still follow a
+    // renewal made elsewhere).
+    const canSetCookie = perRequest.cookies !== undefined || typeof (request as Headers).get !== "function";
     const jar = perRequest.cookies;
     let pending: string | undefined;
     const context = new RequestSessionContext(
@@ -136,7 +140,7 @@ export function createWebSessions(options: WebSessionsOptions): WebSessions {
         },
       },
       cookie,
-      { anonymous },
+      { anonymous, renew: canSetCookie },
     );
     return Object.defineProperties(context as unknown as WebSession, {
       setCookie: { get: () => pending },
