@@ -23,6 +23,7 @@ export function auditLogger(log: FastifyBaseLogger): (event: SessionEvent) => vo
         return;
       case "promoted":
       case "rotated":
+      case "renewed":
         log.info(
           { audit: `session.${event.type}`, session: event.publicId, previous: event.previousPublicId },
           `session ${event.type}`,

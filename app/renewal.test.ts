@@ -7,9 +7,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { startRedisServer } from "../test/harness/redis-servers.js";
 import { buildApp } from "./app.js";
+import { auditLogger } from "./audit-log.js";
 import { DEFAULT_CONFIG, type StoreConfig } from "./config.js";
 import { createPasswordHasher } from "./passwords.js";
 import { createTestClient, type Page, uniqueName, visitsOf } from "./test-client.js";
@@ -109,3 +110,19 @@ for (const backend of backends) {
     });
   });
 }
+
+test("a renewal is one audit line naming the new and the previous public id, never a token", () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = {
+    info: (fields: Record<string, unknown>) => lines.push(fields),
+  } as unknown as FastifyBaseLogger;
+  auditLogger(log)({
+    type: "renewed",
+    publicId: "AAAAAAAAAAAAAAAA",
+    previousPublicId: "BBBBBBBBBBBBBBBB",
+    userId: "u1",
+  });
+  assert.deepEqual(lines, [
+    { audit: "session.renewed", session: "AAAAAAAAAAAAAAAA", previous: "BBBBBBBBBBBBBBBB" },
+  ]);
+});
